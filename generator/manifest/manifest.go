@@ -1,0 +1,268 @@
+// Package manifest loads plattr.yaml, the one file a developer's repository holds
+// to describe an application. It owns the file's schema and its error messages:
+// every mistake is reported with the file, line, field and what is allowed.
+//
+// It must not render, write files or know about environments beyond the names of
+// the per-environment defaults.
+package manifest
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/plattr/plattr/generator/names"
+)
+
+// FileName is the manifest's file name in an application's repository.
+const FileName = "plattr.yaml"
+
+// Manifest is the content of plattr.yaml.
+type Manifest struct {
+	// Name of the application: a DNS-1035 label of at most 40 characters.
+	Name string `yaml:"name"`
+	// Port the container listens on (default 8080).
+	Port int32 `yaml:"port"`
+	// Replicas, default 1; usually set per environment.
+	Replicas *int32 `yaml:"replicas"`
+	// Env holds plain environment variables (never secrets).
+	Env map[string]string `yaml:"env"`
+	// HealthCheck configures the HTTP probes.
+	HealthCheck *HealthCheck `yaml:"healthCheck"`
+	// Resources are the container's requests and limits.
+	Resources *Resources `yaml:"resources"`
+	// Database asks for a PostgreSQL database and role.
+	Database *Database `yaml:"database"`
+	// Redis asks for a Redis ACL user confined to the app's key prefix.
+	Redis *Toggle `yaml:"redis"`
+	// Search asks for an OpenSearch index prefix, role and user.
+	Search *Toggle `yaml:"search"`
+	// Auth asks for a Keycloak OIDC client.
+	Auth *Auth `yaml:"auth"`
+	// Environments holds per-environment defaults, used when an environment's
+	// env.yaml is first written ("preview" applies to pull request previews).
+	Environments map[string]Overrides `yaml:"environments"`
+
+	file  string
+	lines map[string]int
+}
+
+// HealthCheck configures the HTTP probes.
+type HealthCheck struct {
+	Path                string `yaml:"path"`
+	InitialDelaySeconds int32  `yaml:"initialDelaySeconds"`
+	PeriodSeconds       int32  `yaml:"periodSeconds"`
+}
+
+// Resources are compute requests and limits.
+type Resources struct {
+	Requests *Quantities `yaml:"requests"`
+	Limits   *Quantities `yaml:"limits"`
+}
+
+// Quantities are Kubernetes quantities ("250m", "512Mi").
+type Quantities struct {
+	CPU    string `yaml:"cpu"`
+	Memory string `yaml:"memory"`
+}
+
+// Toggle is a backing service with no options.
+type Toggle struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Database asks for PostgreSQL.
+type Database struct {
+	Enabled    bool     `yaml:"enabled"`
+	Extensions []string `yaml:"extensions"`
+}
+
+// Auth asks for an OIDC client.
+type Auth struct {
+	Enabled       bool     `yaml:"enabled"`
+	RedirectPaths []string `yaml:"redirectPaths"`
+}
+
+// Overrides are the defaults of one environment.
+type Overrides struct {
+	Replicas  *int32     `yaml:"replicas"`
+	Resources *Resources `yaml:"resources"`
+}
+
+// Error is a mistake in plattr.yaml, located by file, line and field.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field == "" {
+		return loc + ": " + e.Msg
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+}
+
+// Load reads and validates a plattr.yaml file.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read app manifest: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates plattr.yaml content; file names the source in errors.
+func Parse(file string, data []byte) (*Manifest, error) {
+	m := &Manifest{file: file, lines: map[string]int{}}
+	if err := decode(file, data, m, m.lines); err != nil {
+		return nil, err
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Errorf returns an Error located at field (a dotted path such as
+// "environments.prod"); callers outside the package use it to report mistakes
+// found against other inputs, such as an environment the env repo lacks.
+func (m *Manifest) Errorf(field, format string, args ...any) error {
+	return &Error{File: m.file, Line: m.lines[field], Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Enabled says which backing services the manifest asks for.
+func (m *Manifest) Enabled() (database, redis, search, auth bool) {
+	return m.Database != nil && m.Database.Enabled, m.Redis != nil && m.Redis.Enabled,
+		m.Search != nil && m.Search.Enabled, m.Auth != nil && m.Auth.Enabled
+}
+
+var (
+	envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	extension  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	urlPath    = regexp.MustCompile(`^/[^*\s]*$`)
+)
+
+// injected are the variables Plattr sets from backing-service Secrets.
+var injected = map[string]string{
+	"DATABASE_URL": "database", "PGHOST": "database", "PGPORT": "database", "PGDATABASE": "database",
+	"PGUSER": "database", "PGPASSWORD": "database",
+	"REDIS_URL": "redis", "REDIS_KEY_PREFIX": "redis",
+	"OPENSEARCH_URL": "search", "OPENSEARCH_USERNAME": "search", "OPENSEARCH_PASSWORD": "search",
+	"OPENSEARCH_INDEX_PREFIX": "search",
+	"OIDC_ISSUER_URL":         "auth", "OIDC_CLIENT_ID": "auth", "OIDC_CLIENT_SECRET": "auth",
+}
+
+func (m *Manifest) validate() error {
+	if m.Name == "" {
+		return m.Errorf("name", "is required: the application's name (lower-case letters, digits, '-')")
+	}
+	if err := names.App(m.Name); err != nil {
+		return m.Errorf("name", "%s", err.(*names.Error).Reason)
+	}
+	if m.Port != 0 && (m.Port < 1 || m.Port > 65535) {
+		return m.Errorf("port", "must be between 1 and 65535, is %d", m.Port)
+	}
+	if err := m.checkReplicas("replicas", m.Replicas); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(m.Env) {
+		if !envVarName.MatchString(k) {
+			return m.Errorf("env."+k, "variable names are letters, digits and '_', not starting with a digit")
+		}
+		if svc, ok := injected[k]; ok {
+			return m.Errorf("env."+k, "is set by Plattr from the %s service's Secret; remove it", svc)
+		}
+	}
+	if hc := m.HealthCheck; hc != nil {
+		if hc.Path != "" && !urlPath.MatchString(hc.Path) {
+			return m.Errorf("healthCheck.path", "must be an absolute URL path such as /healthz, is %q", hc.Path)
+		}
+		if hc.InitialDelaySeconds < 0 || hc.InitialDelaySeconds > 600 {
+			return m.Errorf("healthCheck.initialDelaySeconds", "must be between 0 and 600")
+		}
+		if hc.PeriodSeconds < 0 || hc.PeriodSeconds > 300 {
+			return m.Errorf("healthCheck.periodSeconds", "must be between 1 and 300")
+		}
+	}
+	if err := m.checkResources("resources", m.Resources); err != nil {
+		return err
+	}
+	if m.Database != nil {
+		for i, e := range m.Database.Extensions {
+			if !extension.MatchString(e) {
+				return m.Errorf(fmt.Sprintf("database.extensions[%d]", i), "extension names are lower-case letters, digits and '_', is %q", e)
+			}
+		}
+	}
+	if m.Auth != nil {
+		for i, p := range m.Auth.RedirectPaths {
+			if !urlPath.MatchString(p) {
+				return m.Errorf(fmt.Sprintf("auth.redirectPaths[%d]", i), "must be a URL path starting with '/', without '*' or spaces, is %q", p)
+			}
+		}
+	}
+	for _, env := range sortedKeys(m.Environments) {
+		field := "environments." + env
+		if env != names.PreviewEnv {
+			if err := names.Env(env); err != nil {
+				return m.Errorf(field, "%s", err.(*names.Error).Reason)
+			}
+		}
+		o := m.Environments[env]
+		if err := m.checkReplicas(field+".replicas", o.Replicas); err != nil {
+			return err
+		}
+		if err := m.checkResources(field+".resources", o.Resources); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) checkReplicas(field string, r *int32) error {
+	if r != nil && (*r < 0 || *r > 100) {
+		return m.Errorf(field, "must be between 0 and 100, is %d", *r)
+	}
+	return nil
+}
+
+func (m *Manifest) checkResources(field string, r *Resources) error {
+	if r == nil {
+		return nil
+	}
+	for _, q := range []struct {
+		name string
+		q    *Quantities
+	}{{"requests", r.Requests}, {"limits", r.Limits}} {
+		if q.q == nil {
+			continue
+		}
+		for _, v := range []struct{ name, val string }{{"cpu", q.q.CPU}, {"memory", q.q.Memory}} {
+			if v.val == "" {
+				continue
+			}
+			if _, err := resource.ParseQuantity(v.val); err != nil {
+				return m.Errorf(field+"."+q.name+"."+v.name, "must be a Kubernetes quantity such as 250m or 512Mi, is %q", v.val)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

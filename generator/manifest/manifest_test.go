@@ -1,0 +1,85 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoad_Example(t *testing.T) {
+	m, err := Load(filepath.Join("..", "..", "examples", "hello", FileName))
+	require.NoError(t, err)
+	assert.Equal(t, "hello", m.Name)
+	assert.Equal(t, int32(8080), m.Port)
+	assert.Equal(t, "Hello from Plattr", m.Env["GREETING"])
+	assert.Equal(t, "/healthz", m.HealthCheck.Path)
+	assert.Equal(t, "128Mi", m.Resources.Requests.Memory)
+	db, redis, search, auth := m.Enabled()
+	assert.True(t, db)
+	assert.True(t, redis)
+	assert.False(t, search)
+	assert.False(t, auth)
+	require.Contains(t, m.Environments, "prod")
+	assert.Equal(t, int32(3), *m.Environments["prod"].Replicas)
+}
+
+func TestParse_Errors(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		yaml   string
+		want   string // the whole error must contain this
+	}{
+		"unknown field": {"a typo is not ignored", "name: a\ndatabse:\n  enabled: true\n",
+			`plattr.yaml:2: databse: unknown field (allowed here: auth, database, env, environments, healthCheck, name, port, redis, replicas, resources, search)`},
+		"unknown nested": {"nested typos name the full path", "name: a\ndatabase:\n  enable: true\n",
+			`plattr.yaml:3: database.enable: unknown field (allowed here: enabled, extensions)`},
+		"bad bool": {"a string where a bool goes", "name: a\nredis:\n  enabled: yes please\n",
+			`plattr.yaml:3: redis.enabled: must be true or false, is "yes please"`},
+		"bad int": {"a string where a number goes", "name: a\nport: http\n",
+			`plattr.yaml:2: port: must be a whole number, is "http"`},
+		"port range": {"ports are 1..65535", "name: a\nport: 70000\n",
+			`plattr.yaml:2: port: must be between 1 and 65535, is 70000`},
+		"missing name": {"name is required", "port: 80\n", `plattr.yaml: name: is required`},
+		"bad name":     {"names are DNS labels", "name: ../prod\n", `plattr.yaml:1: name: must be lower-case letters`},
+		"long name":    {"64 characters", "name: " + strings.Repeat("a", 64) + "\n", `plattr.yaml:1: name: must be at most 40 characters, is 64`},
+		"dup key":      {"duplicate keys are ambiguous", "name: a\nname: b\n", `plattr.yaml:2: name: appears twice`},
+		"list for map": {"env is a mapping", "name: a\nenv:\n  - A=1\n", `plattr.yaml:3: env: must be a mapping`},
+		"env name":     {"variable names", "name: a\nenv:\n  1BAD: x\n", `plattr.yaml:3: env.1BAD: variable names are letters`},
+		"injected":     {"Plattr owns DATABASE_URL", "name: a\nenv:\n  DATABASE_URL: x\n", `env.DATABASE_URL: is set by Plattr from the database service's Secret`},
+		"quantity":     {"resource quantities parse", "name: a\nresources:\n  limits:\n    memory: lots\n", `plattr.yaml:4: resources.limits.memory: must be a Kubernetes quantity`},
+		"env override": {"environment names are checked", "name: a\nenvironments:\n  Prod:\n    replicas: 2\n", `plattr.yaml:3: environments.Prod: must be lower-case`},
+		"redirect":     {"no wildcard redirects", "name: a\nauth:\n  enabled: true\n  redirectPaths: ['/*']\n", `plattr.yaml:4: auth.redirectPaths[0]: must be a URL path`},
+		"not yaml":     {"syntax errors", "name: [a\n", `plattr.yaml: not valid YAML`},
+		"empty":        {"an empty file", "", `plattr.yaml: is empty`},
+		"replicas":     {"replicas bounded", "name: a\nreplicas: -1\n", `plattr.yaml:2: replicas: must be between 0 and 100, is -1`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("plattr.yaml", []byte(tc.yaml))
+			require.Error(t, err, tc.reason)
+			assert.Contains(t, err.Error(), tc.want, tc.reason)
+		})
+	}
+}
+
+func TestParse_ScalarsIntoStrings(t *testing.T) {
+	m, err := Parse("plattr.yaml", []byte("name: a\nenv:\n  PORT: 8080\n  DEBUG: true\n  EMPTY:\n"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"PORT": "8080", "DEBUG": "true", "EMPTY": ""}, m.Env)
+}
+
+func TestManifest_Errorf(t *testing.T) {
+	m, err := Parse("app/plattr.yaml", []byte("name: a\nenvironments:\n  prdo:\n    replicas: 2\n"))
+	require.NoError(t, err)
+	assert.EqualError(t, m.Errorf("environments.prdo", "no such environment"), "app/plattr.yaml:3: environments.prdo: no such environment")
+}
+
+func TestLoad_MissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), FileName))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

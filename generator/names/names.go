@@ -1,0 +1,94 @@
+// Package names owns the rules for the names Plattr turns into paths, Kubernetes
+// object names and backing-service identifiers: application names, environment
+// names and preview (pull request) names.
+//
+// Every name that reaches a path in the env repo passes through here first, so a
+// name can never climb out of its folder ("../prod", "a/b", ".git"). It must not
+// know about files, git or the cluster.
+package names
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+const (
+	// MaxAppLen leaves room in a 63-character DNS label for "preview-", "-pr-" and a
+	// six-digit pull request number (the Argo CD child Application's name).
+	MaxAppLen = 40
+	// MaxEnvLen keeps "<env>_<app>" PostgreSQL identifiers and "<env>-<app>" names
+	// well inside 63 bytes.
+	MaxEnvLen = 16
+	// MaxPR is the largest pull request number a preview can have.
+	MaxPR = 999999
+
+	// PreviewEnv is the environment that holds every preview.
+	PreviewEnv = "preview"
+	// AppsDir is the folder of an environment that holds the Argo CD child Applications;
+	// no application may take its name.
+	AppsDir = "apps"
+)
+
+// dns1035 is a DNS-1035 label: it starts with a letter, so the name is also a valid
+// Service name.
+var dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// Error is a name that is not allowed. It says which name, what kind and why.
+type Error struct {
+	Kind   string // "application name", "environment name", ...
+	Name   string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("invalid %s %q: %s", e.Kind, e.Name, e.Reason)
+}
+
+func check(kind, name string, max int) error {
+	switch {
+	case name == "":
+		return &Error{kind, name, "must not be empty"}
+	case len(name) > max:
+		return &Error{kind, name, fmt.Sprintf("must be at most %d characters, is %d", max, len(name))}
+	case !dns1035.MatchString(name):
+		return &Error{kind, name, "must be lower-case letters, digits and '-', start with a letter and end with a letter or digit"}
+	}
+	return nil
+}
+
+// App checks an application name.
+func App(name string) error {
+	if err := check("application name", name, MaxAppLen); err != nil {
+		return err
+	}
+	if name == AppsDir {
+		return &Error{"application name", name, fmt.Sprintf("%q is reserved for the folder of Argo CD Applications", AppsDir)}
+	}
+	return nil
+}
+
+// Env checks the name of a regular (promotable) environment. "preview" is reserved.
+func Env(name string) error {
+	if err := check("environment name", name, MaxEnvLen); err != nil {
+		return err
+	}
+	if name == PreviewEnv {
+		return &Error{"environment name", name, "\"preview\" is reserved for pull request previews (use --pr)"}
+	}
+	return nil
+}
+
+// PR checks a pull request number.
+func PR(n int) error {
+	if n < 1 || n > MaxPR {
+		return &Error{"pull request number", strconv.Itoa(n), fmt.Sprintf("must be between 1 and %d", MaxPR)}
+	}
+	return nil
+}
+
+// Preview is the name of the preview of app for pull request n: "<app>-pr-<n>".
+// Callers validate app and n first.
+func Preview(app string, n int) string {
+	return app + "-pr-" + strconv.Itoa(n)
+}

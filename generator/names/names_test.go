@@ -1,0 +1,65 @@
+package names
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestApp(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		name   string
+		ok     bool
+	}{
+		"simple":        {"a plain label", "hello", true},
+		"dashes":        {"dashes inside are fine", "my-shop-2", true},
+		"max":           {"40 characters is the limit", strings.Repeat("a", 40), true},
+		"too long":      {"41 characters leave no room for -pr-<n>", strings.Repeat("a", 41), false},
+		"64":            {"a 64-character name", strings.Repeat("a", 64), false},
+		"dotdot":        {"climbs out of the folder", "../prod", false},
+		"slash":         {"nests folders", "a/b", false},
+		"git":           {"the git folder", ".git", false},
+		"absolute":      {"absolute path", "/etc/passwd", false},
+		"upper":         {"upper case", "Hello", false},
+		"digit first":   {"not a DNS-1035 label (Service names)", "1app", false},
+		"trailing dash": {"ends with a dash", "app-", false},
+		"apps":          {"collides with envs/<env>/apps", "apps", false},
+		"empty":         {"nothing", "", false},
+		"unicode":       {"non-ASCII", "café", false},
+		"dot":           {"dots make sub-domains", "a.b", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := App(tc.name)
+			if tc.ok {
+				assert.NoError(t, err, tc.reason)
+				return
+			}
+			assert.Error(t, err, tc.reason)
+			if err != nil {
+				assert.Contains(t, err.Error(), "application name", "the error names what was wrong")
+			}
+		})
+	}
+}
+
+func TestEnv(t *testing.T) {
+	assert.NoError(t, Env("staging"))
+	assert.NoError(t, Env("prod"))
+	assert.ErrorContains(t, Env("preview"), "reserved")
+	assert.ErrorContains(t, Env("../prod"), "environment name")
+	assert.ErrorContains(t, Env(strings.Repeat("e", 17)), "at most 16")
+}
+
+func TestPR(t *testing.T) {
+	assert.NoError(t, PR(1))
+	assert.NoError(t, PR(MaxPR))
+	assert.Error(t, PR(0))
+	assert.Error(t, PR(-3))
+	assert.Error(t, PR(MaxPR+1))
+	assert.Equal(t, "hello-pr-7", Preview("hello", 7))
+	assert.LessOrEqual(t, len("preview-"+Preview(strings.Repeat("a", MaxAppLen), MaxPR)), 63,
+		"the longest preview child Application name is a DNS label")
+}

@@ -1,0 +1,212 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Kind is the kind of the Plattr Application resource.
+const Kind = "Application"
+
+// DeletionPolicy says what happens to an application's backing-service data
+// (databases, users, clients) when the Application is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyRetain keeps databases, users and clients when the Application is deleted.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicyDelete drops databases, users and clients when the Application is deleted.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+)
+
+// ApplicationSpec is the desired state of an application in one environment.
+type ApplicationSpec struct {
+	// Image is the container image, pinned by digest (repository@sha256:...).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image"`
+
+	// Port is the container port the application listens on.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:default=8080
+	// +optional
+	Port int32 `json:"port,omitempty"`
+
+	// Replicas is the number of pods.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=1
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Env is a list of plain environment variables for the container. Credentials of
+	// backing services are injected from Secrets and never listed here.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=200
+	Env []EnvVar `json:"env,omitempty"`
+
+	// HealthCheck configures the readiness and liveness probes.
+	// +optional
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+
+	// Ingress exposes the application over HTTP(S).
+	// +optional
+	Ingress *Ingress `json:"ingress,omitempty"`
+
+	// Resources are the container's compute requests and limits.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Database asks for a PostgreSQL database and role.
+	// +optional
+	Database *DatabaseSpec `json:"database,omitempty"`
+
+	// Redis asks for a Redis ACL user confined to the application's key prefix.
+	// +optional
+	Redis *RedisSpec `json:"redis,omitempty"`
+
+	// Search asks for an OpenSearch index prefix with its own role and user.
+	// +optional
+	Search *SearchSpec `json:"search,omitempty"`
+
+	// Auth asks for a Keycloak OIDC client.
+	// +optional
+	Auth *AuthSpec `json:"auth,omitempty"`
+
+	// DeletionPolicy says whether backing-service data is dropped (Delete) or kept
+	// (Retain) when the Application is deleted.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// EnvVar is a plain environment variable.
+type EnvVar struct {
+	// Name of the variable: letters, digits and underscores, not starting with a digit.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+	// Value of the variable.
+	// +kubebuilder:validation:MaxLength=32768
+	// +optional
+	Value string `json:"value,omitempty"`
+}
+
+// HealthCheck configures HTTP probes.
+type HealthCheck struct {
+	// Path is the HTTP path probed for readiness and liveness.
+	// +kubebuilder:validation:Pattern=`^/`
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:default=/
+	// +optional
+	Path string `json:"path,omitempty"`
+	// InitialDelaySeconds before the first probe.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=600
+	// +optional
+	InitialDelaySeconds int32 `json:"initialDelaySeconds,omitempty"`
+	// PeriodSeconds between probes.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=300
+	// +optional
+	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
+}
+
+// Ingress exposes the application.
+type Ingress struct {
+	// Enabled creates an Ingress for the application.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+	// Host is the DNS name. Defaults to <app>.<env>.<base domain>, or <app>.<base
+	// domain> in the production environment.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	Host string `json:"host,omitempty"`
+}
+
+// DatabaseSpec asks for a PostgreSQL database.
+type DatabaseSpec struct {
+	// Enabled provisions one database and one login role for the application.
+	Enabled bool `json:"enabled"`
+	// Extensions to create in the database (for example pgcrypto).
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:Pattern=`^[a-z][a-z0-9_]*$`
+	Extensions []string `json:"extensions,omitempty"`
+}
+
+// RedisSpec asks for a Redis ACL user.
+type RedisSpec struct {
+	// Enabled provisions an ACL user confined to the key prefix <env>:<app>:.
+	Enabled bool `json:"enabled"`
+}
+
+// SearchSpec asks for OpenSearch access.
+type SearchSpec struct {
+	// Enabled provisions a role and user allowed on indices <env>-<app>-*.
+	Enabled bool `json:"enabled"`
+}
+
+// AuthSpec asks for a Keycloak OIDC client.
+type AuthSpec struct {
+	// Enabled provisions a confidential OIDC client in the environment's realm.
+	Enabled bool `json:"enabled"`
+	// RedirectPaths are appended to the application's URL to form the allowed
+	// redirect URIs.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:Pattern=`^/[^*\s]*$`
+	RedirectPaths []string `json:"redirectPaths,omitempty"`
+}
+
+// ApplicationStatus is the observed state of an Application.
+type ApplicationStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// URL is where the application is served.
+	// +optional
+	URL string `json:"url,omitempty"`
+	// Conditions: Ready, plus one per part (WorkloadReady, DatabaseReady, RedisReady,
+	// SearchReady, AuthReady).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Application is one application released into one environment: its workload
+// and its backing services.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=papp,categories=plattr
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.image`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Application struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ApplicationSpec   `json:"spec,omitempty"`
+	Status ApplicationStatus `json:"status,omitempty"`
+}
+
+// ApplicationList is a list of Applications.
+//
+// +kubebuilder:object:root=true
+type ApplicationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Application `json:"items"`
+}
+
+func metav1AddToGroupVersion(s *runtime.Scheme) { metav1.AddToGroupVersion(s, GroupVersion) }

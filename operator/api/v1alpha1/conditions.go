@@ -1,0 +1,27 @@
+package v1alpha1
+
+// Condition types. Ready summarises the others (kstatus-compatible).
+const (
+	ConditionReady         = "Ready"
+	ConditionWorkloadReady = "WorkloadReady"
+	ConditionDatabaseReady = "DatabaseReady"
+	ConditionRedisReady    = "RedisReady"
+	ConditionSearchReady   = "SearchReady"
+	ConditionAuthReady     = "AuthReady"
+	// ConditionStalled is set when the Application cannot progress without a change by a person.
+	ConditionStalled = "Stalled"
+)
+
+// Annotations written into release.yaml by plattr-gen.
+const (
+	AnnotationSourceRepo   = "plattr.dev/source-repo"
+	AnnotationSourceCommit = "plattr.dev/source-commit"
+)
+
+// Labels.
+const (
+	// LabelEnvironment on a namespace names the Plattr environment it hosts.
+	LabelEnvironment = "plattr.dev/environment"
+	// LabelApp names the Plattr application an object belongs to.
+	LabelApp = "plattr.dev/app"
+)
