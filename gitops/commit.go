@@ -1,0 +1,228 @@
+package gitops
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/plattr/plattr/generator"
+)
+
+// Commit writes changes on top of the head as one commit, touching only the blobs
+// and trees on the changed paths. It returns the zero hash and no error when the
+// changes leave the tree as it is ("nothing to commit" is success). The commit is
+// local until Push.
+func (r *Repo) Commit(changes generator.Files, message string) (plumbing.Hash, error) {
+	base, err := r.Tree()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	byPath := map[string][]byte{}
+	for p, data := range changes {
+		if err := generator.CheckPath(p); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		byPath[p] = data
+	}
+	root, err := r.writeTree(base, base.root, "", byPath)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if root == base.root {
+		return plumbing.ZeroHash, nil
+	}
+	sig := r.author
+	sig.When = r.now()
+	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: root}
+	if !r.head.IsZero() {
+		c.ParentHashes = []plumbing.Hash{r.head}
+	}
+	h, err := r.store(c)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write commit: %w", err)
+	}
+	r.head = h
+	return h, nil
+}
+
+type encodable interface {
+	Encode(plumbing.EncodedObject) error
+}
+
+func (r *Repo) store(o encodable) (plumbing.Hash, error) {
+	obj := r.st.NewEncodedObject()
+	if err := o.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := r.st.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	r.pending = append(r.pending, h)
+	return h, nil
+}
+
+// writeTree returns the hash of the tree at dir (hash cur in the base) with
+// changes (paths relative to dir) applied. Unchanged subtrees keep their hash and
+// are never read. A result equal to cur writes nothing.
+func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[string][]byte) (plumbing.Hash, error) {
+	tr, err := base.tree(cur)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	files := map[string][]byte{}
+	subdirs := map[string]map[string][]byte{}
+	for p, data := range changes {
+		first, rest, nested := strings.Cut(p, "/")
+		if nested {
+			if subdirs[first] == nil {
+				subdirs[first] = map[string][]byte{}
+			}
+			subdirs[first][rest] = data
+		} else {
+			files[first] = data
+		}
+	}
+	entries := make(map[string]object.TreeEntry, len(tr.Entries))
+	for _, e := range tr.Entries {
+		entries[e.Name] = e
+	}
+	changed := false
+	for name, data := range files {
+		full := path.Join(dir, name)
+		old, had := entries[name]
+		if had && old.Mode == filemode.Symlink {
+			return plumbing.ZeroHash, fmt.Errorf("%s %w", full, ErrSymlink)
+		}
+		if had && old.Mode == filemode.Dir {
+			return plumbing.ZeroHash, fmt.Errorf("cannot write file %s: it is a folder in the env repo", full)
+		}
+		if data == nil {
+			if had {
+				delete(entries, name)
+				changed = true
+			}
+			continue
+		}
+		h, err := r.blobHash(data)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if had && old.Hash == h && old.Mode == filemode.Regular {
+			continue
+		}
+		if _, err := r.writeBlob(data); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("write %s: %w", full, err)
+		}
+		entries[name] = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h}
+		changed = true
+	}
+	for name, sub := range subdirs {
+		full := path.Join(dir, name)
+		old, had := entries[name]
+		var oldHash plumbing.Hash
+		if had {
+			switch old.Mode {
+			case filemode.Symlink:
+				return plumbing.ZeroHash, fmt.Errorf("%s %w", full, ErrSymlink)
+			case filemode.Dir:
+				oldHash = old.Hash
+			default:
+				return plumbing.ZeroHash, fmt.Errorf("cannot write into %s: it is a file in the env repo", full)
+			}
+		}
+		h, err := r.writeTree(base, oldHash, full, sub)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		switch {
+		case h == oldHash && had:
+		case h.IsZero():
+			if had {
+				delete(entries, name) // the folder became empty
+				changed = true
+			}
+		default:
+			entries[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
+			changed = true
+		}
+	}
+	if !changed {
+		return cur, nil
+	}
+	if len(entries) == 0 {
+		return plumbing.ZeroHash, nil
+	}
+	out := &object.Tree{Entries: make([]object.TreeEntry, 0, len(entries))}
+	for _, e := range entries {
+		out.Entries = append(out.Entries, e)
+	}
+	sort.Slice(out.Entries, func(i, j int) bool { return gitLess(out.Entries[i], out.Entries[j]) })
+	return r.store(out)
+}
+
+// gitLess orders tree entries as git does: folders compare as if their name ended in "/".
+func gitLess(a, b object.TreeEntry) bool {
+	an, bn := a.Name, b.Name
+	if a.Mode == filemode.Dir {
+		an += "/"
+	}
+	if b.Mode == filemode.Dir {
+		bn += "/"
+	}
+	return an < bn
+}
+
+func (r *Repo) blobHash(data []byte) (plumbing.Hash, error) {
+	return plumbing.ComputeHash(plumbing.BlobObject, data), nil
+}
+
+func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
+	obj := r.st.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	obj.SetSize(int64(len(data)))
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := r.st.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	r.pending = append(r.pending, h)
+	return h, nil
+}
+
+// Diff returns, for each changed path, the old content (nil when new) and whether
+// the change alters the file; it reads only the changed paths.
+func Diff(tree *Tree, changes generator.Files) (map[string][]byte, []string, error) {
+	old := map[string][]byte{}
+	var changed []string
+	for _, p := range changes.Paths() {
+		data, err := tree.ReadFile(p)
+		if err != nil && !isNotExist(err) {
+			return nil, nil, err
+		}
+		if data == nil && changes[p] == nil {
+			continue
+		}
+		if bytes.Equal(data, changes[p]) && (data == nil) == (changes[p] == nil) {
+			continue
+		}
+		old[p] = data
+		changed = append(changed, p)
+	}
+	return old, changed, nil
+}

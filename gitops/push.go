@@ -1,0 +1,86 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+)
+
+// ErrConflict means the branch moved on the remote since it was fetched: someone
+// else pushed first.
+var ErrConflict = errors.New("the env repo's branch moved since it was fetched")
+
+// Push sends the commits made since the last fetch and moves the remote branch
+// from the fetched head to the new one, never forcing. The pack holds exactly the
+// objects this Repo wrote, so its cost grows with the change, not with the repo
+// (go-git's own push walks the history to find them). A branch that moved in the
+// meantime gives an error matching ErrConflict.
+func (r *Repo) Push(ctx context.Context, old plumbing.Hash) error {
+	if r.head == old {
+		return nil
+	}
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return r.wrap("push", err)
+	}
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return r.wrap("push", err)
+	}
+	sess, err := cl.NewReceivePackSession(ep, r.auth)
+	if err != nil {
+		return r.wrap("push", err)
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return r.wrap("push", err)
+	}
+	if ar != nil {
+		refs, err := ar.AllReferences()
+		if err != nil {
+			return r.wrap("push", err)
+		}
+		current := plumbing.ZeroHash
+		if ref, ok := refs[r.branch]; ok {
+			current = ref.Hash()
+		}
+		if current != old {
+			return fmt.Errorf("push %s: %w", r.display, ErrConflict)
+		}
+	}
+	var caps *capability.List
+	if ar != nil {
+		caps = ar.Capabilities
+	} else {
+		caps = capability.NewList()
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
+	req.Commands = []*packp.Command{{Name: r.branch, Old: old, New: r.head}}
+	var pack bytes.Buffer
+	if _, err := packfile.NewEncoder(&pack, r.st, false).Encode(r.pending, 10); err != nil {
+		return fmt.Errorf("pack the commit: %w", err)
+	}
+	req.Packfile = io.NopCloser(&pack)
+	rs, err := sess.ReceivePack(ctx, req)
+	if err == nil && rs != nil {
+		err = rs.Error()
+	}
+	if err != nil {
+		// The server refuses a stale old hash in more than one way ("fetch first",
+		// "failed to lock", "cannot lock ref", "non-fast-forward"): the caller
+		// decides by fetching and looking, not by parsing the message.
+		return r.wrap("push", err)
+	}
+	r.pending = nil
+	return nil
+}

@@ -1,0 +1,146 @@
+package gitops
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/plattr/plattr/generator"
+)
+
+// ErrSymlink is returned when a path runs through a symbolic link committed in the
+// env repo: Plattr never follows one, so a link cannot redirect a write.
+var ErrSymlink = errors.New("is a symbolic link in the env repo; Plattr does not follow links")
+
+// Tree reads one commit's tree lazily: only the trees on the paths asked for are
+// decoded, so reading a file costs the depth of its path, not the size of the repo.
+type Tree struct {
+	s     storer.EncodedObjectStorer
+	root  plumbing.Hash // zero: the empty tree
+	trees map[plumbing.Hash]*object.Tree
+}
+
+var _ generator.Tree = (*Tree)(nil)
+
+func newTree(s storer.EncodedObjectStorer, root plumbing.Hash) *Tree {
+	return &Tree{s: s, root: root, trees: map[plumbing.Hash]*object.Tree{}}
+}
+
+// Tree returns the tree of the head commit (empty for an empty repo).
+func (r *Repo) Tree() (*Tree, error) {
+	if r.head.IsZero() {
+		return newTree(r.st, plumbing.ZeroHash), nil
+	}
+	c, err := object.GetCommit(r.st, r.head)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", r.head, err)
+	}
+	return newTree(r.st, c.TreeHash), nil
+}
+
+func (t *Tree) tree(h plumbing.Hash) (*object.Tree, error) {
+	if h.IsZero() {
+		return &object.Tree{}, nil
+	}
+	if tr, ok := t.trees[h]; ok {
+		return tr, nil
+	}
+	tr, err := object.GetTree(t.s, h)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", h, err)
+	}
+	t.trees[h] = tr
+	return tr, nil
+}
+
+func entry(tr *object.Tree, name string) *object.TreeEntry {
+	for i := range tr.Entries {
+		if tr.Entries[i].Name == name {
+			return &tr.Entries[i]
+		}
+	}
+	return nil
+}
+
+// lookup walks to name; it refuses to pass through or return a symbolic link.
+func (t *Tree) lookup(name string) (*object.TreeEntry, error) {
+	if name == "" || name == "." {
+		return &object.TreeEntry{Mode: filemode.Dir, Hash: t.root}, nil
+	}
+	if err := generator.CheckPath(name); err != nil {
+		return nil, err
+	}
+	cur := t.root
+	parts := strings.Split(name, "/")
+	for i, part := range parts {
+		tr, err := t.tree(cur)
+		if err != nil {
+			return nil, err
+		}
+		e := entry(tr, part)
+		if e == nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		if e.Mode == filemode.Symlink {
+			return nil, fmt.Errorf("%s %w", strings.Join(parts[:i+1], "/"), ErrSymlink)
+		}
+		if i == len(parts)-1 {
+			return e, nil
+		}
+		if e.Mode != filemode.Dir {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		cur = e.Hash
+	}
+	panic("unreachable")
+}
+
+// ReadFile implements generator.Tree.
+func (t *Tree) ReadFile(name string) ([]byte, error) {
+	e, err := t.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Mode.IsFile() {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
+	}
+	b, err := object.GetBlob(t.s, e.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+// ReadDir implements generator.Tree.
+func (t *Tree) ReadDir(name string) ([]string, error) {
+	e, err := t.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Mode != filemode.Dir {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	}
+	tr, err := t.tree(e.Hash)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(tr.Entries))
+	for i, e := range tr.Entries {
+		out[i] = e.Name
+	}
+	return out, nil // git keeps entries sorted
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
