@@ -22,7 +22,7 @@ help: ## Show this help.
 
 .PHONY: demo
 demo: build ## Render the example app into a throwaway env repo (no cluster, no network).
-	@$(BIN)/plattr-gen demo --workdir $(BUILD)/demo --app-dir examples/hello
+	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
 test: verify-generate lint-fmt ## Run every test (real git, real kustomize; see README "Development").

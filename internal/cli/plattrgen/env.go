@@ -1,0 +1,87 @@
+package plattrgen
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/gitops"
+)
+
+func newEnvCmd(io IO) *cobra.Command {
+	env := &cobra.Command{Use: "env", Short: "Manage the environment repo itself"}
+	env.AddCommand(newEnvInitCmd(io))
+	return env
+}
+
+type envInitOptions struct {
+	repo, branch, repoURL, domain, argoNamespace, project string
+	envs                                                  []string
+}
+
+func newEnvInitCmd(io IO) *cobra.Command {
+	o := &envInitOptions{}
+	cmd := &cobra.Command{
+		Use:   "init --repo REPO --envs staging,uat,prod --domain DOMAIN",
+		Short: "Lay down the skeleton of a new environment repo",
+		Long: "init writes plattr-env.yaml (the environments in promotion order; the last is production), one root\n" +
+			"Argo CD Application per environment under bootstrap/, and an empty envs/<env>/apps folder for each,\n" +
+			"and commits them. Running it again with the same settings changes nothing.",
+		Example: "  plattr-gen env init --repo ./env.git --envs staging,uat,prod --domain apps.example.com \\\n" +
+			"    --repo-url https://github.com/acme/env.git",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
+	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	f.StringSliceVar(&o.envs, "envs", []string{"staging", "uat", "prod"}, "environments in promotion order; the last one is production")
+	f.StringVar(&o.domain, "domain", "", "base domain: apps are served at <app>.<env>.<domain>, <app>.<domain> in production")
+	f.StringVar(&o.repoURL, "repo-url", "", "URL Argo CD clones the env repo from (default: --repo)")
+	f.StringVar(&o.argoNamespace, "argocd-namespace", "argocd", "namespace of Argo CD's Applications")
+	f.StringVar(&o.project, "project", "default", "Argo CD project of the Applications")
+	return cmd
+}
+
+func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
+	if o.repo == "" {
+		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+	}
+	if o.domain == "" {
+		return usagef("--domain is required: the base domain apps are served under, for example apps.example.com")
+	}
+	url := o.repoURL
+	if url == "" {
+		url = o.repo
+	}
+	cfg := generator.DefaultConfig(url, o.domain, o.envs)
+	cfg.ArgoCD.Namespace, cfg.ArgoCD.Project = o.argoNamespace, o.project
+	files, err := generator.InitRepo(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	if err != nil {
+		return err
+	}
+	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
+		existing, err := tree.ReadFile(generator.ConfigFile)
+		if err == nil && !bytes.Equal(existing, files[generator.ConfigFile]) {
+			return nil, "", fmt.Errorf("the env repo is already initialised with other settings: edit %s there instead", generator.ConfigFile)
+		}
+		return files, fmt.Sprintf("init environment repo: %s\n", strings.Join(cfg.EnvNames(), " → ")), nil
+	}, gitops.ApplyOptions{})
+	if err != nil {
+		return err
+	}
+	if res.Commit.IsZero() {
+		fmt.Fprintf(io.Out, "%s is already initialised: nothing to commit\n", repo.URL())
+		return nil
+	}
+	fmt.Fprintf(io.Out, "%s\ninitialised %s: environments %s, domain %s\nnext: kubectl apply -n %s -f bootstrap/ (from a checkout of the env repo)\n",
+		res.Commit, repo.URL(), strings.Join(cfg.EnvNames(), " → "), o.domain, o.argoNamespace)
+	return nil
+}

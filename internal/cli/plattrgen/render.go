@@ -1,0 +1,185 @@
+package plattrgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/manifest"
+	"github.com/plattr/plattr/gitops"
+)
+
+type renderOptions struct {
+	appDir, env, image, repo, branch, output string
+	pr                                       int
+	allowTag, dryRun                         bool
+	source                                   generator.Source
+}
+
+func newRenderCmd(io IO) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render --env ENV | --pr N --image IMAGE --repo REPO",
+		Short: "Commit a release of the app into the env repo",
+		Long: "render reads plattr.yaml from --app-dir, renders the release of --image into --env (or into the\n" +
+			"preview of pull request --pr), builds every touched overlay with kustomize, and commits and pushes\n" +
+			"the result. A render that changes nothing makes no commit. Concurrent renders retry; nothing is forced.",
+		Example: "  plattr-gen render --env staging --image ghcr.io/acme/hello@sha256:… --repo https://github.com/acme/env\n" +
+			"  plattr-gen render --pr 42 --image ghcr.io/acme/hello@sha256:… --repo ../env.git --dry-run",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.appDir, "app-dir", ".", "folder holding the app's plattr.yaml")
+	f.StringVar(&o.env, "env", "", "environment to release into (from plattr-env.yaml)")
+	f.IntVar(&o.pr, "pr", 0, "render the preview of this pull request instead of an environment")
+	f.StringVar(&o.image, "image", "", "image to release, pinned by digest (repository@sha256:…)")
+	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
+	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	f.BoolVar(&o.allowTag, "allow-tag", false, "accept an image pinned by tag only")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the diff and commit nothing")
+	f.StringVar(&o.output, "output", "text", "output format: text or json")
+	f.StringVar(&o.source.Repo, "source-repo", io.Getenv("GITHUB_REPOSITORY"), "source repository (owner/name) of the release (default $GITHUB_REPOSITORY)")
+	f.StringVar(&o.source.Commit, "source-commit", io.Getenv("GITHUB_SHA"), "source commit of the release (default $GITHUB_SHA)")
+	f.StringVar(&o.source.RunURL, "ci-run", ciRunURL(io.Getenv), "URL of the CI run (default from $GITHUB_SERVER_URL, $GITHUB_REPOSITORY, $GITHUB_RUN_ID)")
+	return cmd
+}
+
+func ciRunURL(getenv func(string) string) string {
+	server, repo, run := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID")
+	if server == "" || repo == "" || run == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/%s/actions/runs/%s", server, repo, run)
+}
+
+// renderReport is the --output json form.
+type renderReport struct {
+	App         string   `json:"app"`
+	Environment string   `json:"environment"`
+	PR          int      `json:"pr,omitempty"`
+	Image       string   `json:"image"`
+	Repo        string   `json:"repo"`
+	Branch      string   `json:"branch"`
+	Commit      string   `json:"commit,omitempty"`
+	Changed     []string `json:"changed"`
+	DryRun      bool     `json:"dryRun,omitempty"`
+	Attempts    int      `json:"attempts,omitempty"`
+}
+
+func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
+	// Everything that can be checked without the repo is checked first: bad
+	// input never reaches the network.
+	switch {
+	case o.env == "" && o.pr == 0:
+		return usagef("give --env ENV, or --pr N for a pull request preview")
+	case o.env != "" && o.pr != 0:
+		return usagef("--env and --pr exclude each other: a preview has its own environment")
+	case o.image == "":
+		return usagef("--image is required: the image built by CI, pinned by digest (repository@sha256:…)")
+	case o.repo == "":
+		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+	case o.output != "text" && o.output != "json":
+		return usagef("--output must be text or json, is %q", o.output)
+	}
+	img, err := generator.ParseImage(o.image, o.allowTag)
+	if err != nil {
+		return usageError{fmt.Errorf("--image: %w", err)}
+	}
+	m, err := manifest.Load(filepath.Join(o.appDir, manifest.FileName))
+	if err != nil {
+		return err
+	}
+	release := generator.Release{Manifest: m, Image: img, Env: o.env, PR: o.pr, Source: o.source}
+	var target generator.Target
+	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	if err != nil {
+		return err
+	}
+	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
+		cfg, err := readConfig(tree)
+		if err != nil {
+			return nil, "", err
+		}
+		files, t, err := generator.Render(cfg, release, tree)
+		if err != nil {
+			return nil, "", err
+		}
+		target = t
+		return files, generator.DeployMessage(release, t).String(), nil
+	}, gitops.ApplyOptions{DryRun: o.dryRun})
+	if err != nil {
+		return err
+	}
+	report := renderReport{App: m.Name, Environment: target.Env, PR: o.pr, Image: img.Ref, Repo: repo.URL(), Branch: o.branch,
+		Changed: res.Changed, DryRun: o.dryRun, Attempts: res.Attempts}
+	if report.Changed == nil {
+		report.Changed = []string{}
+	}
+	if !res.Commit.IsZero() {
+		report.Commit = res.Commit.String()
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	where := target.Env
+	if o.pr != 0 {
+		where = fmt.Sprintf("preview of PR #%d", o.pr)
+	}
+	switch {
+	case o.dryRun:
+		fmt.Fprint(io.Out, unifiedDiff(res))
+		fmt.Fprintf(io.Out, "dry run: %s to %s would change %d file(s); nothing committed\n", m.Name, where, len(res.Changed))
+	case res.Commit.IsZero():
+		fmt.Fprintf(io.Out, "%s in %s is already at %s: nothing to commit\n", m.Name, where, img.ShortDigest())
+	default:
+		fmt.Fprintf(io.Out, "%s\n%s: deployed %s to %s in %s (%d file(s) changed, %s)\n", res.Commit, m.Name, img.ShortDigest(),
+			where, repo.URL(), len(res.Changed), plural(res.Attempts, "push", "pushes"))
+	}
+	return writeStepSummary(io.Getenv, report)
+}
+
+func readConfig(tree generator.Tree) (*generator.Config, error) {
+	data, err := tree.ReadFile(generator.ConfigFile)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("the env repo has no %s: run 'plattr-gen env init' on it first", generator.ConfigFile)
+		}
+		return nil, err
+	}
+	return generator.ParseConfig(data)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// writeStepSummary appends a line to GitHub Actions' job summary when it runs there.
+func writeStepSummary(getenv func(string) string, r renderReport) error {
+	path := getenv("GITHUB_STEP_SUMMARY")
+	if path == "" || r.DryRun {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("write GitHub step summary: %w", err)
+	}
+	defer f.Close()
+	status := "no change (already released)"
+	if r.Commit != "" {
+		status = fmt.Sprintf("commit `%.12s`", r.Commit)
+	}
+	_, err = fmt.Fprintf(f, "### Plattr: %s → %s\n\n| image | env repo | result |\n|---|---|---|\n| `%s` | %s | %s |\n\n",
+		r.App, r.Environment, r.Image, strings.ReplaceAll(r.Repo, "|", "\\|"), status)
+	return err
+}

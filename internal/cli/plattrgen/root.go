@@ -1,0 +1,77 @@
+// Package plattrgen is the plattr-gen command line: it parses flags, wires the
+// generator (what to write) to gitops (where to write it) and reports the result.
+// It holds no rendering or git logic of its own.
+package plattrgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// usageError marks a mistake in the command line: exit code 2.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// IO are the streams and environment of one invocation.
+type IO struct {
+	Out, Err io.Writer
+	Getenv   func(string) string
+}
+
+// Main runs plattr-gen with args and returns the exit code.
+func Main(ctx context.Context, args []string, io IO) int {
+	if io.Getenv == nil {
+		io.Getenv = os.Getenv
+	}
+	cmd := newRoot(io)
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Out)
+	cmd.SetErr(io.Err)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(io.Err, "plattr-gen: "+err.Error())
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func newRoot(io IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "plattr-gen",
+		Short: "Render Plattr releases into an environment repo",
+		Long: "plattr-gen is the CI side of Plattr: it renders an app's plattr.yaml and a freshly built image\n" +
+			"into the environment repo that Argo CD syncs, and initialises that repo.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.AddCommand(newRenderCmd(io), newEnvCmd(io))
+	return root
+}
+
+// exactArgs refuses positional arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q (see '%s --help')", cmd.CommandPath(), args, cmd.CommandPath())
+	}
+	return nil
+}
