@@ -46,7 +46,9 @@ func cpuNow() time.Duration {
 	var self, kids syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond }
+	tv := func(t syscall.Timeval) time.Duration {
+		return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+	}
 	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
@@ -120,7 +122,9 @@ func run() error {
 		}
 		cloneP = append(cloneP, u)
 		dst := filepath.Join(work, fmt.Sprintf("clone-%d", i))
-		u, err = measure(func() error { return sh(work, "git", "clone", "-q", "--depth", "1", "--no-checkout", "file://"+cliRemote, dst) })
+		u, err = measure(func() error {
+			return sh(work, "git", "clone", "-q", "--depth", "1", "--no-checkout", "file://"+cliRemote, dst)
+		})
 		if err != nil {
 			return err
 		}
