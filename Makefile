@@ -38,7 +38,7 @@ test: verify-generate lint-fmt ## Run every test (real git, real kustomize; see 
 
 .PHONY: bench
 bench: build $(KUSTOMIZE) ## Measure Plattr against the git and kustomize CLIs; prints ratios.
-	$(GO) run ./internal/bench -kustomize $(KUSTOMIZE) -workdir $(BUILD)/bench
+	$(GO) run ./internal/bench -kustomize $(KUSTOMIZE) -plattr-gen $(BIN)/plattr-gen -workdir $(BUILD)/bench
 
 ##@ Build
 

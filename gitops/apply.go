@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -82,7 +83,37 @@ func (r *Repo) Apply(ctx context.Context, change Change, o ApplyOptions) (Result
 }
 
 func (r *Repo) applyOnce(ctx context.Context, change Change, dryRun bool) (Result, error) {
-	tree, err := r.Tree()
+	base := r.head
+	res, err := r.stage(ctx, change, dryRun)
+	if err != nil || res.Commit.IsZero() || dryRun {
+		return res, err
+	}
+	if err := r.Push(ctx, base); err != nil {
+		// Whatever the server said, look at the branch: if it moved, another
+		// push won the race and the change is recomputed on the new head.
+		r.head = base
+		res.Commit = plumbing.ZeroHash
+		if errors.Is(err, ErrConflict) {
+			return res, err
+		}
+		moved, ferr := r.moved(ctx, base)
+		if ferr == nil && moved {
+			return res, fmt.Errorf("%w (%v)", ErrConflict, err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// Stage computes change on the head, validates it and commits it locally, without
+// pushing: Apply is Stage then Push, with retries. The commit is in Result.Commit
+// (zero when nothing changed).
+func (r *Repo) Stage(ctx context.Context, change Change) (Result, error) {
+	return r.stage(ctx, change, false)
+}
+
+func (r *Repo) stage(ctx context.Context, change Change, dryRun bool) (Result, error) {
+	tree, err := r.tree(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -107,29 +138,8 @@ func (r *Repo) applyOnce(ctx context.Context, change Change, dryRun bool) (Resul
 	if dryRun {
 		return res, nil
 	}
-	base := r.head
-	commit, err := r.Commit(res.New, message)
-	if err != nil {
-		return res, err
-	}
-	if commit.IsZero() {
-		return res, nil
-	}
-	if err := r.Push(ctx, base); err != nil {
-		// Whatever the server said, look at the branch: if it moved, another
-		// push won the race and the change is recomputed on the new head.
-		r.head = base
-		if errors.Is(err, ErrConflict) {
-			return res, err
-		}
-		moved, ferr := r.moved(ctx, base)
-		if ferr == nil && moved {
-			return res, fmt.Errorf("%w (%v)", ErrConflict, err)
-		}
-		return res, err
-	}
-	res.Commit = commit
-	return res, nil
+	res.Commit, err = r.Commit(res.New, message)
+	return res, err
 }
 
 // moved fetches and says whether the branch is no longer at base. The fetch leaves
@@ -139,4 +149,24 @@ func (r *Repo) moved(ctx context.Context, base plumbing.Hash) (bool, error) {
 		return false, err
 	}
 	return r.head != base, nil
+}
+
+// neighbours lists the files in the folders of changed: what Validate reads to
+// build their overlays.
+func neighbours(tree *Tree, changed []string) []string {
+	var out []string
+	dirs := map[string]bool{}
+	for _, p := range changed {
+		dirs[path.Dir(p)] = true
+	}
+	for d := range dirs {
+		entries, err := tree.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			out = append(out, path.Join(d, e))
+		}
+	}
+	return out
 }

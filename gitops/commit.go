@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"bytes"
 	"fmt"
 	"path"
 	"sort"
@@ -205,24 +204,34 @@ func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
 	return h, nil
 }
 
-// Diff returns, for each changed path, the old content (nil when new) and whether
-// the change alters the file; it reads only the changed paths.
+// Diff returns the paths whose content changes, comparing blob ids so that no
+// content needs to be read, and the old content of each (nil when new).
 func Diff(tree *Tree, changes generator.Files) (map[string][]byte, []string, error) {
-	old := map[string][]byte{}
 	var changed []string
 	for _, p := range changes.Paths() {
+		e, err := tree.lookup(p)
+		if err != nil && !isNotExist(err) {
+			return nil, nil, err
+		}
+		had := err == nil && e.Mode.IsFile()
+		switch {
+		case changes[p] == nil && !had:
+		case changes[p] != nil && had && e.Hash == plumbing.ComputeHash(plumbing.BlobObject, changes[p]):
+		default:
+			changed = append(changed, p)
+		}
+	}
+	// Validate reads the changed folders: fetch what a partial clone left out at once.
+	if err := tree.Prefetch(neighbours(tree, changed)); err != nil {
+		return nil, nil, err
+	}
+	old := map[string][]byte{}
+	for _, p := range changed {
 		data, err := tree.ReadFile(p)
 		if err != nil && !isNotExist(err) {
 			return nil, nil, err
 		}
-		if data == nil && changes[p] == nil {
-			continue
-		}
-		if bytes.Equal(data, changes[p]) && (data == nil) == (changes[p] == nil) {
-			continue
-		}
 		old[p] = data
-		changed = append(changed, p)
 	}
 	return old, changed, nil
 }

@@ -1,9 +1,13 @@
 package gitops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +288,70 @@ func TestRepo_DeleteRemovesEmptyFolders(t *testing.T) {
 	}, ApplyOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "main^{tree}"), "removing the only file removes its folders: the tree is as before")
+}
+
+// A clone fetches trees only when the server serves partial clones (as GitHub
+// does), then the few blobs a render reads; other servers get a whole depth-1
+// fetch; a server that advertises filters but refuses blobs by id falls back to it.
+func TestRepo_PartialClone(t *testing.T) {
+	cases := map[string]struct {
+		reason      string
+		config      [][2]string
+		partial     bool
+		blobsAtOpen bool
+	}{
+		"github-like":   {"filter and any object by id", [][2]string{{"uploadpack.allowFilter", "true"}, {"uploadpack.allowAnySHA1InWant", "true"}}, true, false},
+		"plain server":  {"no partial clone", [][2]string{{"uploadpack.allowFilter", "false"}}, false, true},
+		"refuses blobs": {"blobs by id are refused: fall back to the whole head", [][2]string{{"uploadpack.allowFilter", "true"}, {"uploadpack.allowAnySHA1InWant", "true"}}, true, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			repo := initRepo(t, filepath.Join(root, "env.git"))
+			for i := 0; i < 20; i++ { // content the render never reads
+				r, err := Open(context.Background(), repo)
+				require.NoError(t, err)
+				_, err = r.Apply(context.Background(), renderChange(t, fmt.Sprintf("other%d", i), "r.example.com/x@"+digest), ApplyOptions{})
+				require.NoError(t, err)
+			}
+			for _, kv := range tc.config {
+				gittest.Git(t, repo, "config", kv[0], kv[1])
+			}
+			h := gittest.Handler(t, root, "", "")
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if name == "refuses blobs" && strings.HasSuffix(req.URL.Path, "/git-upload-pack") {
+					body, _ := io.ReadAll(req.Body)
+					if !bytes.Contains(body, []byte("deepen")) {
+						http.Error(w, "upload-pack: not our ref", http.StatusForbidden)
+						return
+					}
+					req.Body = io.NopCloser(bytes.NewReader(body))
+				}
+				h.ServeHTTP(w, req)
+			}))
+			defer srv.Close()
+			r, err := Open(context.Background(), srv.URL+"/env.git")
+			require.NoError(t, err)
+			assert.Equal(t, tc.partial, r.partial, tc.reason)
+			assert.Equal(t, tc.blobsAtOpen, len(r.st.Blobs) > 0, "blobs fetched by the clone")
+			newDigest := strings.Replace(digest, "0123", "9999", 1)
+			res, err := r.Apply(context.Background(), renderChange(t, "other7", "r.example.com/x@"+newDigest), ApplyOptions{})
+			require.NoError(t, err, tc.reason)
+			require.False(t, res.Commit.IsZero())
+			if name == "refuses blobs" {
+				assert.False(t, r.partial, "the refused blob fetch fell back to the whole head")
+			}
+			if name == "github-like" {
+				assert.LessOrEqual(t, len(r.st.Blobs), 10, "only the blobs a release of one app reads and writes are in memory")
+			}
+			files := gittest.Files(t, repo)
+			assert.Contains(t, files["envs/staging/other7/release.yaml"], newDigest)
+			// A new app reads the whole apps folder to rebuild its list.
+			_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
+			require.NoError(t, err, tc.reason)
+			files = gittest.Files(t, repo)
+			assert.Contains(t, files["envs/staging/apps/kustomization.yaml"], "- hello.yaml\n- other0.yaml\n")
+			gittest.Git(t, repo, "fsck", "--strict")
+		})
+	}
 }

@@ -8,10 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -28,9 +27,10 @@ type Repo struct {
 	author  object.Signature
 	now     func() time.Time
 
-	st   *memory.Storage
-	repo *git.Repository
-	head plumbing.Hash // the branch's commit on the remote when last fetched (zero: empty repo)
+	st      *memory.Storage
+	head    plumbing.Hash // the branch's commit: as fetched, or the local commit not pushed yet (zero: empty repo)
+	fetched plumbing.Hash // the branch's commit on the remote when last fetched
+	partial bool          // blobs were left out of the fetch and are fetched when read
 
 	// pending are the objects written since the last fetch, sent on push.
 	pending []plumbing.Hash
@@ -82,14 +82,6 @@ func Open(ctx context.Context, location string, opts ...Option) (*Repo, error) {
 		return nil, err
 	}
 	r.st = memory.NewStorage()
-	repo, err := git.Init(r.st, nil)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{r.url}}); err != nil {
-		return nil, err
-	}
-	r.repo = repo
 	if err := r.fetch(ctx); err != nil {
 		return nil, err
 	}
@@ -110,11 +102,7 @@ func (r *Repo) setURL(location string) error {
 		if _, err := os.Stat(abs); err != nil {
 			return fmt.Errorf("env repo path %q does not exist: create it with 'git init --bare %s'", location, location)
 		}
-		if fi, err := os.Stat(filepath.Join(abs, ".git")); err == nil && fi.IsDir() {
-			// A working copy: pushing to its checked-out branch updates the files
-			// too, and is refused when they have uncommitted changes.
-			allowPushToCheckout()
-		}
+		localGitConfig()
 		r.url, r.display = abs, abs
 		return nil
 	}
@@ -139,24 +127,29 @@ func (r *Repo) setURL(location string) error {
 	return nil
 }
 
-var pushToCheckoutOnce = make(chan struct{}, 1)
+var localConfigOnce sync.Once
 
-// allowPushToCheckout makes the git-receive-pack we start for local repos update a
-// non-bare repo's checked-out branch and its files (receive.denyCurrentBranch=
-// updateInstead), through git's GIT_CONFIG_* environment: the setting lives only in
-// the processes we start.
-func allowPushToCheckout() {
-	select {
-	case pushToCheckoutOnce <- struct{}{}:
-	default:
-		return
-	}
-	if os.Getenv("GIT_CONFIG_COUNT") != "" {
-		return // someone else passes configuration this way: leave it alone
-	}
-	os.Setenv("GIT_CONFIG_COUNT", "1")
-	os.Setenv("GIT_CONFIG_KEY_0", "receive.denyCurrentBranch")
-	os.Setenv("GIT_CONFIG_VALUE_0", "updateInstead")
+// localGitConfig sets, for the git-upload-pack and git-receive-pack processes we
+// start for local repos (through git's GIT_CONFIG_* environment, so the setting
+// lives only in those processes):
+//   - uploadpack.allowFilter and allowAnySHA1InWant: serve partial clones, as
+//     GitHub does, so a clone fetches trees and only the blobs it reads;
+//   - receive.denyCurrentBranch=updateInstead: a push to a working copy's
+//     checked-out branch updates its files too, and is refused when they have
+//     uncommitted changes.
+func localGitConfig() {
+	localConfigOnce.Do(func() {
+		if os.Getenv("GIT_CONFIG_COUNT") != "" {
+			return // someone else passes configuration this way: leave it alone
+		}
+		kv := [][2]string{{"uploadpack.allowFilter", "true"}, {"uploadpack.allowAnySHA1InWant", "true"},
+			{"receive.denyCurrentBranch", "updateInstead"}}
+		for i, c := range kv {
+			os.Setenv(fmt.Sprintf("GIT_CONFIG_KEY_%d", i), c[0])
+			os.Setenv(fmt.Sprintf("GIT_CONFIG_VALUE_%d", i), c[1])
+		}
+		os.Setenv("GIT_CONFIG_COUNT", fmt.Sprint(len(kv)))
+	})
 }
 
 // URL is the repo's location, safe to print.
@@ -164,44 +157,6 @@ func (r *Repo) URL() string { return r.display }
 
 // Head is the branch's commit as last fetched; zero for an empty repo.
 func (r *Repo) Head() plumbing.Hash { return r.head }
-
-// fetch brings the branch's newest commit (depth 1) into memory.
-func (r *Repo) fetch(ctx context.Context) error {
-	remoteRef := plumbing.NewRemoteReferenceName("origin", r.branch.Short())
-	err := r.repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: "origin",
-		RefSpecs:   []config.RefSpec{config.RefSpec("+" + r.branch.String() + ":" + remoteRef.String())},
-		Depth:      1,
-		Auth:       r.auth,
-		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		r.head = plumbing.ZeroHash
-		r.pending = nil
-		return nil
-	case isMissingRef(err):
-		// The repo has commits but not this branch yet: the first commit creates it.
-		r.head = plumbing.ZeroHash
-		r.pending = nil
-		return nil
-	default:
-		return r.wrap("fetch", err)
-	}
-	ref, err := r.st.Reference(remoteRef)
-	if err != nil {
-		return r.wrap("fetch", err)
-	}
-	r.head = ref.Hash()
-	r.pending = nil
-	return nil
-}
-
-func isMissingRef(err error) bool {
-	var nm git.NoMatchingRefSpecError
-	return errors.As(err, &nm) || errors.Is(err, plumbing.ErrReferenceNotFound)
-}
 
 // wrap names the operation and the repo and removes anything secret from err.
 func (r *Repo) wrap(op string, err error) error {

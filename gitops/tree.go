@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,8 @@ type Tree struct {
 	s     storer.EncodedObjectStorer
 	root  plumbing.Hash // zero: the empty tree
 	trees map[plumbing.Hash]*object.Tree
+	// fetch brings blobs a partial clone left out; nil when all are present.
+	fetch func([]plumbing.Hash) error
 }
 
 var _ generator.Tree = (*Tree)(nil)
@@ -34,7 +37,9 @@ func newTree(s storer.EncodedObjectStorer, root plumbing.Hash) *Tree {
 }
 
 // Tree returns the tree of the head commit (empty for an empty repo).
-func (r *Repo) Tree() (*Tree, error) {
+func (r *Repo) Tree() (*Tree, error) { return r.tree(context.Background()) }
+
+func (r *Repo) tree(ctx context.Context) (*Tree, error) {
 	if r.head.IsZero() {
 		return newTree(r.st, plumbing.ZeroHash), nil
 	}
@@ -42,7 +47,38 @@ func (r *Repo) Tree() (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", r.head, err)
 	}
-	return newTree(r.st, c.TreeHash), nil
+	t := newTree(r.st, c.TreeHash)
+	if r.partial {
+		t.fetch = func(hs []plumbing.Hash) error { return r.fetchBlobs(ctx, hs) }
+	}
+	return t, nil
+}
+
+// Prefetch brings the content of the named files, where a partial clone left it
+// out, in one request instead of one per file. Missing paths are ignored.
+func (t *Tree) Prefetch(names []string) error {
+	if t.fetch == nil {
+		return nil
+	}
+	var hs []plumbing.Hash
+	for _, n := range names {
+		e, err := t.lookup(n)
+		if err != nil {
+			if isNotExist(err) {
+				continue
+			}
+			return err
+		}
+		if e.Mode.IsFile() {
+			if _, err := t.s.EncodedObject(plumbing.BlobObject, e.Hash); err != nil {
+				hs = append(hs, e.Hash)
+			}
+		}
+	}
+	if len(hs) == 0 {
+		return nil
+	}
+	return t.fetch(hs)
 }
 
 func (t *Tree) tree(h plumbing.Hash) (*object.Tree, error) {
@@ -112,6 +148,12 @@ func (t *Tree) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
 	}
 	b, err := object.GetBlob(t.s, e.Hash)
+	if errors.Is(err, plumbing.ErrObjectNotFound) && t.fetch != nil {
+		if err := t.fetch([]plumbing.Hash{e.Hash}); err != nil {
+			return nil, err
+		}
+		b, err = object.GetBlob(t.s, e.Hash)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}

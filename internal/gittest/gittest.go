@@ -85,6 +85,14 @@ func Files(t testing.TB, repo string) map[string]string {
 // user is non-empty, it requires HTTP basic auth with user and password.
 func Serve(t testing.TB, root, user, password string) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(Handler(t, root, user, password))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Handler is the git http-backend handler Serve uses, for tests that wrap it.
+func Handler(t testing.TB, root, user, password string) http.Handler {
+	t.Helper()
 	backend, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
 		t.Fatalf("find git's exec path: %v", err)
@@ -107,7 +115,5 @@ func Serve(t testing.TB, root, user, password string) *httptest.Server {
 			h.ServeHTTP(w, r)
 		})
 	}
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close)
-	return srv
+	return handler
 }

@@ -1,0 +1,164 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+)
+
+// fetch brings the branch's newest commit into memory with its trees, depth 1.
+// When the server allows partial clones (the "filter" capability and wants of
+// objects it does not advertise), blobs are left out and fetched when first read:
+// a render reads a handful of the repo's files, so a clone costs the trees, not the
+// whole content. Other servers get a plain depth-1 fetch.
+func (r *Repo) fetch(ctx context.Context) error {
+	sess, ar, err := r.uploadPackSession(ctx)
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		r.head, r.pending = plumbing.ZeroHash, nil
+		return nil
+	}
+	if err != nil {
+		return r.wrap("fetch", err)
+	}
+	defer sess.Close()
+	refs, err := ar.AllReferences()
+	if err != nil {
+		return r.wrap("fetch", err)
+	}
+	ref, ok := refs[r.branch]
+	if !ok {
+		// The repo has no such branch yet: the first commit creates it.
+		r.head, r.pending = plumbing.ZeroHash, nil
+		return nil
+	}
+	head := ref.Hash()
+	if _, err := r.st.EncodedObject(plumbing.CommitObject, head); err != nil {
+		req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
+		req.Wants = []plumbing.Hash{head}
+		req.Depth = packp.DepthCommits(1)
+		if err := req.Capabilities.Set(capability.Shallow); err != nil {
+			return err
+		}
+		r.partial = supportsPartial(ar.Capabilities)
+		if r.partial {
+			req.Filter = packp.FilterBlobNone()
+			if err := req.Capabilities.Set(capability.Filter); err != nil {
+				return err
+			}
+		}
+		if ar.Capabilities.Supports(capability.NoProgress) {
+			_ = req.Capabilities.Set(capability.NoProgress)
+		}
+		if err := r.receivePack(ctx, sess, req); err != nil {
+			return r.wrap("fetch", err)
+		}
+	}
+	r.head, r.fetched, r.pending = head, head, nil
+	return nil
+}
+
+// supportsPartial says whether a server can leave blobs out and send them later by
+// id: git advertises the second capability for uploadpack.allowAnySHA1InWant or
+// allowReachableSHA1InWant; GitHub advertises both.
+func supportsPartial(caps *capability.List) bool {
+	return caps.Supports(capability.Filter) && caps.Supports(capability.AllowReachableSHA1InWant)
+}
+
+func (r *Repo) uploadPackSession(ctx context.Context) (transport.UploadPackSession, *packp.AdvRefs, error) {
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := cl.NewUploadPackSession(ep, r.auth)
+	if err != nil {
+		return nil, nil, err
+	}
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		sess.Close()
+		return nil, nil, err
+	}
+	return sess, ar, nil
+}
+
+func (r *Repo) receivePack(ctx context.Context, sess transport.UploadPackSession, req *packp.UploadPackRequest) error {
+	resp, err := sess.UploadPack(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	var pack io.Reader = resp
+	switch {
+	case req.Capabilities.Supports(capability.Sideband64k):
+		pack = sideband.NewDemuxer(sideband.Sideband64k, resp)
+	case req.Capabilities.Supports(capability.Sideband):
+		pack = sideband.NewDemuxer(sideband.Sideband, resp)
+	}
+	return packfile.UpdateObjectStorage(r.st, pack)
+}
+
+// fetchBlobs brings the blobs a partial clone left out, in one request. If the
+// server refuses to send objects by id after all, the head is fetched whole.
+func (r *Repo) fetchBlobs(ctx context.Context, hashes []plumbing.Hash) error {
+	var wants []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
+	for _, h := range hashes {
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		if _, err := r.st.EncodedObject(plumbing.AnyObject, h); err != nil {
+			wants = append(wants, h)
+		}
+	}
+	if len(wants) == 0 {
+		return nil
+	}
+	err := r.fetchWants(ctx, wants)
+	if err == nil {
+		return nil
+	}
+	// Fall back to the whole head: slower, always allowed.
+	sess, ar, ferr := r.uploadPackSession(ctx)
+	if ferr != nil {
+		return r.wrap("fetch files", ferr)
+	}
+	defer sess.Close()
+	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
+	req.Wants = []plumbing.Hash{r.fetched}
+	req.Depth = packp.DepthCommits(1)
+	_ = req.Capabilities.Set(capability.Shallow)
+	if ferr := r.receivePack(ctx, sess, req); ferr != nil {
+		return r.wrap("fetch files", fmt.Errorf("%v; then the whole head: %w", err, ferr))
+	}
+	r.partial = false
+	return nil
+}
+
+func (r *Repo) fetchWants(ctx context.Context, wants []plumbing.Hash) error {
+	sess, ar, err := r.uploadPackSession(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
+	req.Capabilities.Delete(capability.ThinPack) // we hold no blobs to resolve thin deltas against
+	if ar.Capabilities.Supports(capability.NoProgress) {
+		_ = req.Capabilities.Set(capability.NoProgress)
+	}
+	req.Wants = wants
+	return r.receivePack(ctx, sess, req)
+}
