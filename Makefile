@@ -33,8 +33,17 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
-test: verify-generate lint-fmt ## Run every test (real git, real kustomize; see README "Development").
-	$(GO) test ./... -count=1 -timeout 20m
+test: test-deps envtest-assets verify-generate lint-fmt ## Run every test against real servers (see README "Development").
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout 20m
+	$(GO) run ./internal/testenv/leftovers
+
+.PHONY: test-short
+test-short: verify-generate lint-fmt ## Only the tests that need no API server, database or Redis.
+	$(GO) test ./... -count=1 -short
+
+.PHONY: test-deps
+test-deps: ## Install PostgreSQL/Redis packages when the tests cannot reach or start them (as root).
+	@hack/test-deps.sh
 
 .PHONY: bench
 bench: build $(KUSTOMIZE) ## Measure Plattr against the git and kustomize CLIs; prints ratios.
@@ -74,7 +83,20 @@ lint-fmt:
 ##@ Tools (pinned, built from Go modules into ./bin)
 
 .PHONY: envtest-assets
-envtest-assets: $(ENVTEST_ASSETS)/.complete ## Build kube-apiserver, etcd, kubectl, controller-manager, scheduler, kwok (once).
+envtest-assets: $(ENVTEST_ASSETS)/.complete $(ENVTEST_ASSETS)/kwok-stages.yaml $(ENVTEST_ASSETS)/argocd-crds/.complete ## Build kube-apiserver, etcd, kubectl, controller-manager, scheduler, kwok (once).
+
+# kwok needs Stage objects to move nodes and pods along: its own "fast" stages.
+$(ENVTEST_ASSETS)/kwok-stages.yaml: $(ENVTEST_ASSETS)/.complete
+	@dir=$$(cd tools && $(GO) mod download -json sigs.k8s.io/kwok@$(KWOK_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+	for f in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do \
+	  echo "---"; cat $$dir/kustomize/stage/$$f.yaml; done > $@.tmp && mv $@.tmp $@
+
+# Argo CD's CRDs, from the Argo CD module the generator's types come from.
+$(ENVTEST_ASSETS)/argocd-crds/.complete: go.mod
+	@mkdir -p $(@D)
+	@dir=$$($(GO) list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3); \
+	cp $$dir/manifests/crds/application-crd.yaml $$dir/manifests/crds/applicationset-crd.yaml $$dir/manifests/crds/appproject-crd.yaml $(@D)/ && chmod u+w $(@D)/*.yaml
+	@touch $@
 
 $(ENVTEST_ASSETS)/.complete: tools/go.mod tools/go.sum
 	@echo "building the test cluster's binaries from Go modules into $(ENVTEST_ASSETS)"

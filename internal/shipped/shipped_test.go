@@ -1,0 +1,176 @@
+// Package shipped checks every manifest the project ships and every file the
+// generator writes for the example apps against the real API server: each
+// kustomization builds in process and each object passes a server-side dry run.
+package shipped
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/manifest"
+	"github.com/plattr/plattr/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// kustomizations lists the folders under root that hold a kustomization.yaml.
+func kustomizations(t *testing.T, root string) []string {
+	t.Helper()
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if !d.IsDir() && d.Name() == "kustomization.yaml" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	sort.Strings(dirs)
+	return dirs
+}
+
+func build(t *testing.T, fsys filesys.FileSystem, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, dir)
+	require.NoError(t, err, "kustomize build %s", dir)
+	var objs []*unstructured.Unstructured
+	for _, r := range res.Resources() {
+		data, err := r.MarshalJSON()
+		require.NoError(t, err)
+		u := &unstructured.Unstructured{}
+		require.NoError(t, u.UnmarshalJSON(data))
+		objs = append(objs, u)
+	}
+	return objs
+}
+
+// dryRun applies each object in a server-side dry run (namespaces they need are
+// created for real first) and fails the test with the object's name on refusal.
+func dryRun(t *testing.T, c *testenv.Cluster, where string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" {
+			require.NoError(t, c.EnsureNamespace(ctx, ns))
+		}
+		obj := o.DeepCopy()
+		obj.SetManagedFields(nil)
+		// Server-side apply: works for objects that exist (the CRDs) and new ones.
+		err := c.Client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.FieldOwner("plattr-shipped-test"), client.ForceOwnership) //nolint:staticcheck
+
+		assert.NoError(t, err, "%s: %s %s/%s refused by the API server", where, o.GetKind(), o.GetNamespace(), o.GetName())
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	return root
+}
+
+// Every kustomization under bases/, overlays/ and envs/ builds and every object
+// it yields is accepted by the API server (with the CRDs installed).
+func TestShippedManifests(t *testing.T) {
+	c := testenv.StartCluster(t)
+	root := repoRoot(t)
+	var dirs []string
+	for _, top := range []string{"bases", "overlays", "envs"} {
+		dirs = append(dirs, kustomizations(t, filepath.Join(root, top))...)
+	}
+	require.NotEmpty(t, dirs)
+	for _, dir := range dirs {
+		rel, _ := filepath.Rel(root, dir)
+		t.Run(rel, func(t *testing.T) {
+			objs := build(t, filesys.MakeFsOnDisk(), dir)
+			dryRun(t, c, rel, objs)
+		})
+	}
+	// The env repo skeleton's root Applications are plain files applied with kubectl.
+	boots, err := filepath.Glob(filepath.Join(root, "envs", "skeleton", "bootstrap", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, boots)
+	for _, f := range boots {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		js, err := yaml.YAMLToJSON(data)
+		require.NoError(t, err)
+		u := &unstructured.Unstructured{}
+		require.NoError(t, u.UnmarshalJSON(js))
+		dryRun(t, c, f, []*unstructured.Unstructured{u})
+	}
+}
+
+// Every file the generator writes for the example apps, in every environment and
+// a preview, builds and passes a server-side dry run.
+func TestGeneratedReleases(t *testing.T) {
+	c := testenv.StartCluster(t)
+	root := repoRoot(t)
+	apps, err := filepath.Glob(filepath.Join(root, "examples", "*", manifest.FileName))
+	require.NoError(t, err)
+	require.NotEmpty(t, apps)
+	cfg := generator.DefaultConfig("https://github.com/acme/env.git", "apps.example.com", []string{"staging", "uat", "prod"})
+	skeleton, err := generator.InitRepo(cfg)
+	require.NoError(t, err)
+	tree := generator.MapTree(skeleton)
+	img, err := generator.ParseImage("ghcr.io/acme/app@sha256:"+strings.Repeat("ab", 32), false)
+	require.NoError(t, err)
+	for _, f := range apps {
+		m, err := manifest.Load(f)
+		require.NoError(t, err)
+		targets := []generator.Release{{Env: "staging"}, {Env: "uat"}, {Env: "prod"}, {PR: 3}}
+		for _, rel := range targets {
+			rel.Manifest, rel.Image = m, img
+			files, _, err := generator.Render(cfg, rel, tree)
+			require.NoError(t, err)
+			for p, d := range files {
+				tree[p] = d
+			}
+		}
+	}
+	mem := filesys.MakeFsInMemory()
+	for p, d := range tree {
+		require.NoError(t, mem.WriteFile("/"+p, d))
+	}
+	var dirs []string
+	for p := range tree {
+		if path.Base(p) == "kustomization.yaml" {
+			dirs = append(dirs, "/"+path.Dir(p))
+		}
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		objs := build(t, mem, dir)
+		// The child Applications name their namespace; the app overlays get it
+		// from Argo CD, as the destination of their child Application.
+		env := strings.Split(dir, "/")[2]
+		ns := env
+		for _, o := range objs {
+			if o.GetNamespace() == "" {
+				o.SetNamespace(ns)
+			}
+		}
+		dryRun(t, c, fmt.Sprintf("generated %s", dir), objs)
+	}
+	assert.GreaterOrEqual(t, len(dirs), 4*(1+len(apps)), "every environment's apps folder and every app overlay was checked")
+}

@@ -1,0 +1,109 @@
+// Package testenv is the test ground: a real kube-apiserver and etcd (with
+// kube-controller-manager, kube-scheduler and kwok when a test needs workloads to
+// become ready), real PostgreSQL and real Redis. Every test that needs a cluster
+// or a server gets it here, started once per test package and stopped when the
+// package's tests end.
+//
+// PLATTR_TEST_SERVERS=private skips the local servers and starts private ones, as
+// on a machine that has none running.
+//
+// It must never fake what runs here: servers are found (PLATTR_TEST_PG_URL,
+// PLATTR_TEST_REDIS_URL, the local default ports) or started privately on free
+// loopback ports, and a test that cannot get one fails with the reason. Only
+// -short skips, and says so.
+//
+// Use it from a package's TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// K8sVersion is the version of the binaries `make envtest-assets` builds.
+const K8sVersion = "v1.34.12"
+
+var (
+	stopMu sync.Mutex
+	stops  []func()
+)
+
+// onStop registers cleanup to run when the package's tests end.
+func onStop(f func()) {
+	stopMu.Lock()
+	defer stopMu.Unlock()
+	stops = append(stops, f)
+}
+
+// Main runs the package's tests and then stops every server they started.
+func Main(m *testing.M) int {
+	code := m.Run()
+	stopMu.Lock()
+	defer stopMu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
+	stops = nil
+	return code
+}
+
+// skipShort skips integration tests in -short mode, explicitly.
+func skipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("integration test skipped in -short mode: needs %s", what)
+	}
+}
+
+// RepoRoot is the folder holding the project's go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && len(data) > 0 &&
+			string(data[:min(len(data), 32)]) == "module github.com/plattr/plattr\n"[:min(len(data), 32)] {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the project's go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// AssetsDir is where `make envtest-assets` put the cluster's binaries:
+// $KUBEBUILDER_ASSETS, else bin/k8s/<version> in the project.
+func AssetsDir() (string, error) {
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		return d, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "bin", "k8s", K8sVersion)
+	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
+		return "", fmt.Errorf("no kube-apiserver in %s: run 'make envtest-assets' (or 'make test', which builds it)", dir)
+	}
+	return dir, nil
+}
+
+// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

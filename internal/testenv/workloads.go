@@ -1,0 +1,123 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// FakeNodeName is the simulated node kwok runs pods on.
+const FakeNodeName = "kwok-node-0"
+
+// StartWorkloads makes workloads really run: kube-controller-manager (Deployments
+// get ReplicaSets and Pods), kube-scheduler (Pods get a node) and kwok, the
+// Kubernetes project's simulator of nodes and pod lifecycles, with one simulated
+// node, so Pods turn Running and Deployments Available without a kubelet. Tests
+// that need readiness opt in; the processes stop with the cluster.
+func (c *Cluster) StartWorkloads(t testing.TB) {
+	t.Helper()
+	c.workloads.Do(func() { c.wlErr = c.startWorkloads() })
+	if c.wlErr != nil {
+		t.Fatalf("start the workload simulation: %v", c.wlErr)
+	}
+}
+
+func (c *Cluster) startWorkloads() error {
+	logs, err := os.MkdirTemp("", "plattr-testenv-logs-")
+	if err != nil {
+		return err
+	}
+	onStop(func() { os.RemoveAll(logs) })
+	procs := []struct {
+		name string
+		args []string
+	}{
+		{"kube-controller-manager", []string{"--kubeconfig=" + c.Kubeconfig, "--controllers=*,-serviceaccount-token,-serviceaccount",
+			"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false"}},
+		{"kube-scheduler", []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0"}},
+		{"kwok", []string{"--kubeconfig=" + c.Kubeconfig, "--manage-all-nodes=true", "--config=" + filepath.Join(c.Assets, "kwok-stages.yaml"),
+			"--server-address=127.0.0.1:0"}},
+	}
+	for _, p := range procs {
+		if err := startProcess(filepath.Join(c.Assets, p.name), p.args, filepath.Join(logs, p.name+".log")); err != nil {
+			return err
+		}
+	}
+	if err := reapOnExit(c.Assets); err != nil {
+		return err
+	}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: FakeNodeName, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+			Labels: map[string]string{"kubernetes.io/hostname": FakeNodeName, "type": "kwok"}},
+		Status: corev1.NodeStatus{
+			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("5000")},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("5000")},
+		},
+	}
+	ctx := context.Background()
+	if err := c.Client.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the simulated node: %w", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n corev1.Node
+		if err := c.Client.Get(ctx, clientKey("", FakeNodeName), &n); err == nil {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(filepath.Join(logs, "kwok.log"))
+			return fmt.Errorf("the simulated node did not turn Ready within 60 s; kwok's log ends:\n%s", tail(out, 2000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// startProcess runs a binary in its own process group, logging to logFile, and
+// registers its stop (SIGTERM, then SIGKILL) for the end of the package's tests.
+func startProcess(bin string, args []string, logFile string) error {
+	log, err := os.Create(logFile)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("start %s: %w", filepath.Base(bin), err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done); log.Close() }()
+	onStop(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	return nil
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(bytes.TrimSpace(b))
+}
