@@ -1,0 +1,65 @@
+// Package services is the contract every backing service of an Application sits
+// behind (PostgreSQL, Redis, OpenSearch, Keycloak): observe, ensure, delete, each
+// idempotent, where "already exists" and "already gone" are success. The
+// controller drives every service through this contract and never special-cases
+// one.
+//
+// A provisioner talks to its backend only. It must not touch the Kubernetes API:
+// the controller owns Secrets, conditions and events.
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+)
+
+// Instance is one application in one environment: what a service is provisioned for.
+type Instance struct {
+	// Env is the environment, from the namespace's plattr.dev/environment label.
+	Env string
+	// App is the Application's name ("<app>-pr-<n>" for previews).
+	App string
+	// Namespace of the Application.
+	Namespace string
+	// Host the application is served at (for redirect URIs and the like).
+	Host string
+	// Spec is the Application's spec.
+	Spec *plattrv1.ApplicationSpec
+}
+
+// Credentials are the data of the Secret a service hands the application.
+type Credentials map[string][]byte
+
+// Provisioner provisions one backing service for Applications.
+type Provisioner interface {
+	// Name of the service; the Secret is "<app>-<name>" (e.g. "postgres").
+	Name() string
+	// Condition is the condition type that reports the service (e.g. DatabaseReady).
+	Condition() string
+	// Enabled says whether spec asks for the service.
+	Enabled(spec *plattrv1.ApplicationSpec) bool
+	// Observe says, without changing anything, whether the service is provisioned
+	// for inst as current (the Secret's data, nil when there is none) describes.
+	Observe(ctx context.Context, inst Instance, current Credentials) (bool, error)
+	// Ensure provisions the service and returns the Secret's data. Given current,
+	// it keeps existing credentials rather than rotating them.
+	Ensure(ctx context.Context, inst Instance, current Credentials) (Credentials, error)
+	// Delete removes what Ensure made, data included.
+	Delete(ctx context.Context, inst Instance) error
+}
+
+// ErrNotConfigured means the operator was started without the configuration a
+// service needs (its admin URL): a person must fix the operator's settings.
+var ErrNotConfigured = errors.New("not configured in the operator")
+
+// NotConfigured says which setting is missing.
+func NotConfigured(service, setting string) error {
+	return fmt.Errorf("%s: %w: set %s", service, ErrNotConfigured, setting)
+}
+
+// ErrInvalid marks a request the service refuses for good (for example a reserved
+// name): retrying does not help; the Application must change.
+var ErrInvalid = errors.New("invalid request")
