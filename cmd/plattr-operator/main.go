@@ -1,0 +1,79 @@
+// Command plattr-operator runs the Plattr operator: flags and environment →
+// manager → operator.Setup → start. No logic lives here.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/plattr/plattr/operator"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr string
+		leaderElect            bool
+		cfg                    operator.Config
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that only one replica reconciles")
+	flag.StringVar(&cfg.BaseDomain, "base-domain", os.Getenv("PLATTR_BASE_DOMAIN"), "base domain of default hosts (PLATTR_BASE_DOMAIN)")
+	flag.StringVar(&cfg.ProductionEnv, "production-env", envOr("PLATTR_PRODUCTION_ENV", "prod"), "name of the production environment")
+	flag.StringVar(&cfg.IngressClass, "ingress-class", os.Getenv("PLATTR_INGRESS_CLASS"), "ingressClassName of Ingresses (empty: the cluster default)")
+	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
+	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
+	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	cfg.DBAdminURL = os.Getenv("DB_ADMIN_URL") // never a flag: flags show in process listings
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 operator.Scheme(),
+		Cache:                  operator.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "plattr-operator.plattr.dev",
+	})
+	if err != nil {
+		fail(log, "create the manager", err)
+	}
+	closeAll, err := operator.Setup(mgr, cfg)
+	if err != nil {
+		fail(log, "set up the operator", err)
+	}
+	defer closeAll()
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		fail(log, "add the health check", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		fail(log, "add the readiness check", err)
+	}
+	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		fail(log, "run the manager", err)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func fail(log interface{ Error(error, string, ...any) }, what string, err error) {
+	log.Error(err, what)
+	fmt.Fprintf(os.Stderr, "plattr-operator: %s: %v\n", what, err)
+	os.Exit(1)
+}

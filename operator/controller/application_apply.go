@@ -1,0 +1,115 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/services"
+)
+
+// reconcileWorkload applies the desired workload, skipping every object whose
+// recorded hash matches, removes the Ingress and PDB when no longer wanted, and
+// reports WorkloadReady from the Deployment's status.
+func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plattrv1.Application, inst services.Instance, secrets serviceSecrets, st *status) error {
+	d := DesiredWorkload(app, inst.Host, secrets.names, SecretsHash(secrets.data), r.Config.Workload)
+	if inst.Host != "" && ingressEnabled(app) {
+		st.URL = "https://" + inst.Host
+		if r.Config.Workload.ClusterIssuer == "" {
+			st.URL = "http://" + inst.Host
+		}
+	} else {
+		st.URL = ""
+	}
+	for _, o := range d.objects() {
+		if err := r.apply(ctx, app, o); err != nil {
+			st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonApplyFailed, err.Error())
+			return err
+		}
+	}
+	if d.Ingress == nil {
+		if err := r.deleteIfOwned(ctx, app, &networkingv1.Ingress{}); err != nil {
+			return err
+		}
+	}
+	if d.PDB == nil {
+		if err := r.deleteIfOwned(ctx, app, &policyv1.PodDisruptionBudget{}); err != nil {
+			return err
+		}
+	}
+	var dep appsv1.Deployment
+	if err := r.Get(ctx, client.ObjectKeyFromObject(d.Deployment), &dep); err != nil {
+		return fmt.Errorf("read deployment: %w", err)
+	}
+	ok, reason, msg := deploymentReady(&dep, replicas(app))
+	st.set(app, plattrv1.ConditionWorkloadReady, ok, reason, msg)
+	return nil
+}
+
+// deploymentReady reads a Deployment's rollout: every replica updated and
+// available, at the current generation.
+func deploymentReady(dep *appsv1.Deployment, want int32) (bool, string, string) {
+	if want == 0 {
+		return true, ReasonScaledToZero, "scaled to zero replicas"
+	}
+	if dep.Status.ObservedGeneration < dep.Generation {
+		return false, ReasonProgressing, "the Deployment's new spec is not observed yet"
+	}
+	s := dep.Status
+	if s.UpdatedReplicas < want || s.AvailableReplicas < want || s.Replicas > s.UpdatedReplicas {
+		return false, ReasonProgressing, fmt.Sprintf("%d/%d replicas updated, %d available", s.UpdatedReplicas, want, s.AvailableReplicas)
+	}
+	for _, c := range s.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			return true, ReasonAvailable, fmt.Sprintf("%d/%d replicas available", s.AvailableReplicas, want)
+		}
+	}
+	return false, ReasonProgressing, "the Deployment is not Available yet"
+}
+
+// apply server-side-applies o, owned by app, unless the object in the cache
+// already carries the same desired hash: steady state makes no write.
+func (r *ApplicationReconciler) apply(ctx context.Context, app *plattrv1.Application, o client.Object) error {
+	current := o.DeepCopyObject().(client.Object)
+	err := r.Get(ctx, client.ObjectKeyFromObject(o), current)
+	switch {
+	case err == nil && current.GetAnnotations()[annotationDesired] == o.GetAnnotations()[annotationDesired] && metav1IsControlledBy(current, app):
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("read %s %q: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+	}
+	if err := controllerutil.SetControllerReference(app, o, r.Scheme()); err != nil {
+		return err
+	}
+	//nolint:staticcheck // client.Apply with a typed object is the stable server-side apply of controller-runtime v0.22.
+	if err := r.Patch(ctx, o, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply %s %q: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+	}
+	return nil
+}
+
+func (r *ApplicationReconciler) deleteIfOwned(ctx context.Context, app *plattrv1.Application, o client.Object) error {
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: app.Name}, o)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !metav1IsControlledBy(o, app) {
+		return nil
+	}
+	if err := r.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete %T %q: %w", o, o.GetName(), err)
+	}
+	return nil
+}

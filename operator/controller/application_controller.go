@@ -1,0 +1,162 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/services"
+)
+
+// Finalizer removes an Application's backing-service data (per its deletion policy)
+// before the Application goes.
+const Finalizer = "plattr.dev/finalizer"
+
+// FieldOwner is the field manager of everything the operator applies.
+const FieldOwner = "plattr-operator"
+
+// Config is what the reconciler needs to know about the platform.
+type Config struct {
+	// BaseDomain: hosts default to <app>.<env>.<BaseDomain>, <app>.<BaseDomain> in production.
+	BaseDomain string
+	// ProductionEnv names the production environment (default "prod").
+	ProductionEnv string
+	// Workload settings (ingress class, cert-manager issuer).
+	Workload Workload
+	// RetryAfter is how long to wait before looking again at something that is
+	// not ready yet (default 10 s).
+	RetryAfter time.Duration
+}
+
+// ApplicationReconciler reconciles Plattr Applications.
+type ApplicationReconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Services []services.Provisioner
+	Config   Config
+}
+
+// +kubebuilder:rbac:groups=plattr.dev,resources=applications,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=plattr.dev,resources=applications/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=plattr.dev,resources=applications/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one Application to its desired state: read it, handle deletion,
+// keep the finalizer, provision its services, apply its workload, and patch its
+// status once.
+func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	app := &plattrv1.Application{}
+	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	inst, err := r.instance(ctx, app)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !app.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, app, inst)
+	}
+	if !controllerutil.ContainsFinalizer(app, Finalizer) {
+		patch := client.MergeFrom(app.DeepCopy())
+		controllerutil.AddFinalizer(app, Finalizer)
+		if err := r.Patch(ctx, app, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
+		}
+	}
+
+	st := newStatus(app)
+	secrets, svcErr := r.reconcileServices(ctx, app, inst, st)
+	wlErr := r.reconcileWorkload(ctx, app, inst, secrets, st)
+	st.summarize(app)
+	if err := r.patchStatus(ctx, app, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.outcome(st, errors.Join(svcErr, wlErr))
+}
+
+// outcome decides between the three ends of a reconcile: a user or configuration
+// error stalls (no retry until something changes), a transient error is returned
+// (exponential backoff), and waiting on something requeues after a while.
+func (r *ApplicationReconciler) outcome(st *status, err error) (ctrl.Result, error) {
+	switch {
+	case st.stalled:
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case err != nil:
+		return ctrl.Result{}, err
+	case !st.ready:
+		return ctrl.Result{RequeueAfter: r.retryAfter()}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *ApplicationReconciler) retryAfter() time.Duration {
+	if r.Config.RetryAfter > 0 {
+		return r.Config.RetryAfter
+	}
+	return 10 * time.Second
+}
+
+// instance says which environment an Application is in — from its namespace's
+// plattr.dev/environment label, else the namespace's name, never from the release
+// file — and where it is served.
+func (r *ApplicationReconciler) instance(ctx context.Context, app *plattrv1.Application) (services.Instance, error) {
+	var ns corev1.Namespace
+	if err := r.Get(ctx, client.ObjectKey{Name: app.Namespace}, &ns); err != nil {
+		return services.Instance{}, fmt.Errorf("read namespace %q: %w", app.Namespace, err)
+	}
+	env := ns.Labels[plattrv1.LabelEnvironment]
+	if env == "" {
+		env = ns.Name
+	}
+	return services.Instance{Env: env, App: app.Name, Namespace: app.Namespace, Host: r.host(app, env), Spec: &app.Spec}, nil
+}
+
+func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) string {
+	if app.Spec.Ingress != nil && app.Spec.Ingress.Host != "" {
+		return app.Spec.Ingress.Host
+	}
+	if r.Config.BaseDomain == "" {
+		return ""
+	}
+	prod := r.Config.ProductionEnv
+	if prod == "" {
+		prod = "prod"
+	}
+	if env == prod {
+		return app.Name + "." + r.Config.BaseDomain
+	}
+	return app.Name + "." + env + "." + r.Config.BaseDomain
+}
+
+// SetupWithManager registers the reconciler: Applications, and the objects they own.
+func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&plattrv1.Application{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Secret{}).
+		Owns(&networkingv1.Ingress{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Named("application").
+		Complete(r)
+}

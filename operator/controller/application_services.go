@@ -1,0 +1,163 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/services"
+)
+
+// SecretName is the Secret a service writes for an app: "<app>-<service>".
+func SecretName(app, service string) string { return app + "-" + service }
+
+// serviceSecrets are the Secrets of the enabled services, in the services' order,
+// and their data (for the pods' restart hash).
+type serviceSecrets struct {
+	names []string
+	data  map[string]map[string][]byte
+}
+
+// reconcileServices runs every backing service through the same contract: observe;
+// ensure when not up to date; write its Secret; or, once disabled, remove what it
+// made (per the deletion policy). It returns the Secrets for the workload.
+func (r *ApplicationReconciler) reconcileServices(ctx context.Context, app *plattrv1.Application, inst services.Instance, st *status) (serviceSecrets, error) {
+	out := serviceSecrets{data: map[string]map[string][]byte{}}
+	var errs []error
+	for _, p := range r.Services {
+		name := SecretName(app.Name, p.Name())
+		enabled := p.Enabled(&app.Spec)
+		if enabled {
+			out.names = append(out.names, name)
+		}
+		data, err := r.reconcileService(ctx, app, inst, p, enabled, st)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if data != nil {
+			out.data[name] = data
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *plattrv1.Application, inst services.Instance,
+	p services.Provisioner, enabled bool, st *status) (map[string][]byte, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("service", p.Name())
+	name := SecretName(app.Name, p.Name())
+	secret, owned, err := r.secret(ctx, app, name)
+	if err != nil {
+		return nil, err
+	}
+	if !enabled {
+		st.remove(p.Condition())
+		if secret == nil || !owned {
+			return nil, nil
+		}
+		return nil, r.disable(ctx, app, inst, p, secret)
+	}
+	if secret != nil && !owned {
+		st.stalled = true
+		st.set(app, p.Condition(), false, ReasonSecretConflict,
+			fmt.Sprintf("Secret %q exists and is not managed by Plattr: rename or delete it", name))
+		return nil, fmt.Errorf("secret %q is not managed by Plattr", name)
+	}
+	var current services.Credentials
+	if secret != nil {
+		current = secret.Data
+	}
+	ok, err := p.Observe(ctx, inst, current)
+	if err == nil && ok {
+		st.set(app, p.Condition(), true, ReasonProvisioned, p.Name()+" is provisioned")
+		return secret.Data, nil
+	}
+	if err == nil {
+		var creds services.Credentials
+		creds, err = p.Ensure(ctx, inst, current)
+		if err == nil {
+			if err = r.writeSecret(ctx, app, name, secret, creds); err == nil {
+				log.Info("provisioned", "secret", name)
+				r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonProvisioned, "Provisioned %s; credentials in Secret %s", p.Name(), name)
+				st.set(app, p.Condition(), true, ReasonProvisioned, p.Name()+" is provisioned")
+				return creds, nil
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, services.ErrNotConfigured):
+		st.stalled = true
+		st.set(app, p.Condition(), false, ReasonNotConfigured, err.Error())
+	case errors.Is(err, services.ErrInvalid):
+		st.stalled = true
+		st.set(app, p.Condition(), false, ReasonInvalid, err.Error())
+	default:
+		st.set(app, p.Condition(), false, ReasonProvisioningFailed, err.Error()+" (retrying)")
+		r.Recorder.Eventf(app, corev1.EventTypeWarning, ReasonProvisioningFailed, "%s: %v", p.Name(), err)
+	}
+	return nil, fmt.Errorf("%s: %w", p.Name(), err)
+}
+
+// secret reads the Secret name: nil when absent; owned when Plattr manages it.
+func (r *ApplicationReconciler) secret(ctx context.Context, app *plattrv1.Application, name string) (*corev1.Secret, bool, error) {
+	var s corev1.Secret
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read secret %q: %w", name, err)
+	}
+	return &s, s.Labels[LabelManagedBy] == ManagedBy && metav1.IsControlledBy(&s, app), nil
+}
+
+func (r *ApplicationReconciler) writeSecret(ctx context.Context, app *plattrv1.Application, name string, existing *corev1.Secret, data services.Credentials) error {
+	if existing != nil {
+		patch := client.MergeFrom(existing.DeepCopy())
+		existing.Data = data
+		if err := r.Patch(ctx, existing, patch); err != nil {
+			return fmt.Errorf("update secret %q: %w", name, err)
+		}
+		return nil
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: app.Namespace, Labels: labels(app)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	if err := controllerutil.SetControllerReference(app, s, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, s); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Not in our cache, which holds only Plattr's Secrets: someone else's.
+			return fmt.Errorf("secret %q exists and is not managed by Plattr: %w", name, services.ErrInvalid)
+		}
+		return fmt.Errorf("create secret %q: %w", name, err)
+	}
+	return nil
+}
+
+// disable removes what a service that the Application no longer asks for made:
+// its data when the deletion policy is Delete, and its Secret in any case.
+func (r *ApplicationReconciler) disable(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner, secret *corev1.Secret) error {
+	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
+		if err := p.Delete(ctx, inst); err != nil {
+			return fmt.Errorf("remove %s: %w", p.Name(), err)
+		}
+		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Deleted", "Disabled %s: its data was deleted (deletionPolicy Delete)", p.Name())
+	} else {
+		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Retained", "Disabled %s: its data is kept (deletionPolicy Retain)", p.Name())
+	}
+	if err := r.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete secret %q: %w", secret.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Package operator wires the Plattr operator: its configuration, the backing-service
+// provisioners it builds from that configuration, the manager's cache settings and
+// the Application controller. cmd/plattr-operator only parses flags and calls it.
+package operator
+
+import (
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/controller"
+	"github.com/plattr/plattr/operator/services"
+	"github.com/plattr/plattr/operator/services/postgres"
+)
+
+// Config is the operator's configuration, from flags and the environment.
+type Config struct {
+	// BaseDomain (PLATTR_BASE_DOMAIN) for default hosts.
+	BaseDomain string
+	// ProductionEnv names the production environment (default "prod").
+	ProductionEnv string
+	// IngressClass and ClusterIssuer shape Ingresses.
+	IngressClass, ClusterIssuer string
+	// DBAdminURL (DB_ADMIN_URL): PostgreSQL admin with CREATEDB and CREATEROLE.
+	DBAdminURL string
+	// DBAppHost and DBAppPort, when set, are what apps connect to instead of the
+	// admin URL's host.
+	DBAppHost, DBAppPort string
+	// RetryAfter bounds how often not-ready Applications are looked at again.
+	RetryAfter time.Duration
+}
+
+// Scheme is the operator's scheme: built-in types and Plattr's.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := plattrv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// CacheOptions keep the operator's memory bounded: only objects Plattr manages are
+// cached (not every Secret and Deployment of the cluster), without managed fields.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{controller.LabelManagedBy: controller.ManagedBy})
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.Secret{},
+		&networkingv1.Ingress{}, &policyv1.PodDisruptionBudget{}} {
+		byObject[o] = cache.ByObject{Label: managed}
+	}
+	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+}
+
+// Provisioners builds the backing services from the configuration. A service whose
+// settings are missing still exists: it reports NotConfigured on the Applications
+// that ask for it, instead of crashing the operator.
+func Provisioners(cfg Config) ([]services.Provisioner, func(), error) {
+	var opts []postgres.Option
+	if cfg.DBAppHost != "" {
+		port := cfg.DBAppPort
+		if port == "" {
+			port = "5432"
+		}
+		opts = append(opts, postgres.WithAppHost(cfg.DBAppHost, port))
+	}
+	pg, err := postgres.New(cfg.DBAdminURL, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []services.Provisioner{pg}, pg.Close, nil
+}
+
+// Setup registers the Application controller with mgr.
+func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
+	provs, closeAll, err := Provisioners(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &controller.ApplicationReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor("plattr-operator"),
+		Services: provs,
+		Config: controller.Config{
+			BaseDomain:    cfg.BaseDomain,
+			ProductionEnv: cfg.ProductionEnv,
+			Workload:      controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
+			RetryAfter:    cfg.RetryAfter,
+		},
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("set up the Application controller: %w", err)
+	}
+	return closeAll, nil
+}
