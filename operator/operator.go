@@ -91,9 +91,10 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 		return nil, err
 	}
 	r := &controller.ApplicationReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor("plattr-operator"),
-		Services: provs,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorderFor("plattr-operator"),
+		Services:  provs,
 		Config: controller.Config{
 			BaseDomain:    cfg.BaseDomain,
 			ProductionEnv: cfg.ProductionEnv,

@@ -95,6 +95,35 @@ func pgVersion(dir string) int {
 }
 
 func startPrivatePG() (*Postgres, error) {
+	pp, err := newPrivatePG()
+	if err != nil {
+		return nil, err
+	}
+	onStop(pp.remove)
+	return &pp.Postgres, nil
+}
+
+// PrivatePostgres is a PostgreSQL server of one test's own, which the test may
+// stop and start again (to see how code copes with a database outage).
+type PrivatePostgres struct {
+	Postgres
+	bin, dir, data, opts string
+}
+
+// StartPrivatePostgres starts a PostgreSQL server for the calling test only; it
+// is removed when the test ends.
+func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
+	t.Helper()
+	skipShort(t, "PostgreSQL")
+	pp, err := newPrivatePG()
+	if err != nil {
+		t.Fatalf("start a private PostgreSQL: %v", err)
+	}
+	t.Cleanup(pp.remove)
+	return pp
+}
+
+func newPrivatePG() (*PrivatePostgres, error) {
 	bin, err := pgBinDir()
 	if err != nil {
 		return nil, err
@@ -107,33 +136,54 @@ func startPrivatePG() (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	// PostgreSQL refuses to run as root: use the postgres account when we are root.
-	asUser := func(name string, args ...string) *exec.Cmd {
-		if os.Geteuid() == 0 {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
-		return exec.Command(name, args...)
-	}
 	if os.Geteuid() == 0 {
 		if out, err := exec.Command("chown", "postgres", dir).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("chown %s to postgres: %v: %s", dir, err, out)
 		}
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := asUser(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
+	pp := &PrivatePostgres{bin: bin, dir: dir, data: filepath.Join(dir, "data"),
+		opts:     fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", port, dir),
+		Postgres: Postgres{AdminURL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}}
+	if out, err := pp.run("initdb", "-D", pp.data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", port, dir)
-	if out, err := asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
+	if err := pp.Start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
+		return nil, err
 	}
-	onStop(func() {
-		_ = asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
-		os.RemoveAll(dir)
-	})
-	return &Postgres{AdminURL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}, nil
+	return pp, nil
+}
+
+// run runs a PostgreSQL program; PostgreSQL refuses to run as root, so as root it
+// runs as the postgres account.
+func (pp *PrivatePostgres) run(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(pp.bin, name)
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+// Start starts the server (again) and waits until it accepts connections.
+func (pp *PrivatePostgres) Start() error {
+	if out, err := pp.run("pg_ctl", "-D", pp.data, "-o", pp.opts, "-l", filepath.Join(pp.dir, "log"), "-w", "start").CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Stop stops the server at once, dropping every connection.
+func (pp *PrivatePostgres) Stop() error {
+	if out, err := pp.run("pg_ctl", "-D", pp.data, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
+	}
+	return nil
+}
+
+func (pp *PrivatePostgres) remove() {
+	_ = pp.Stop()
+	os.RemoveAll(pp.dir)
 }
 
 // Database creates an empty database with a unique name for the test, dropped

@@ -43,9 +43,12 @@ type Config struct {
 // ApplicationReconciler reconciles Plattr Applications.
 type ApplicationReconciler struct {
 	client.Client
-	Recorder record.EventRecorder
-	Services []services.Provisioner
-	Config   Config
+	// APIReader reads around the cache, which holds only Plattr's own objects: it
+	// finds a Secret someone else made before Plattr provisions anything for it.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	Services  []services.Provisioner
+	Config    Config
 }
 
 // +kubebuilder:rbac:groups=plattr.dev,resources=applications,verbs=get;list;watch;update;patch

@@ -39,7 +39,13 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
 		var errs []error
 		for _, p := range used {
-			if err := p.Delete(ctx, inst); err != nil {
+			err := p.Delete(ctx, inst)
+			if errors.Is(err, services.ErrNotConfigured) {
+				// This operator cannot reach the service, so it made nothing there.
+				r.Recorder.Eventf(app, corev1.EventTypeWarning, "NotDeleted", "Did not delete %s: %v", p.Name(), err)
+				continue
+			}
+			if err != nil {
 				errs = append(errs, fmt.Errorf("delete %s: %w", p.Name(), err))
 				continue
 			}

@@ -108,7 +108,13 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 // secret reads the Secret name: nil when absent; owned when Plattr manages it.
 func (r *ApplicationReconciler) secret(ctx context.Context, app *plattrv1.Application, name string) (*corev1.Secret, bool, error) {
 	var s corev1.Secret
-	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, &s)
+	key := client.ObjectKey{Namespace: app.Namespace, Name: name}
+	err := r.Get(ctx, key, &s)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		// The cache holds only Secrets Plattr manages: ask the API server
+		// whether someone else's is in the way (once, before provisioning).
+		err = r.APIReader.Get(ctx, key, &s)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil, false, nil
 	}

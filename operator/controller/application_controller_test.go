@@ -1,0 +1,312 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plattr/plattr/internal/testenv"
+	"github.com/plattr/plattr/operator"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/controller"
+	"github.com/plattr/plattr/operator/services/postgres"
+)
+
+func pgExists(t *testing.T, adminURL, kind, name string) bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, adminURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	q := "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)"
+	if kind == "role" {
+		q = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
+	}
+	var ok bool
+	require.NoError(t, conn.QueryRow(ctx, q, name).Scan(&ok))
+	return ok
+}
+
+// The whole life of an Application: database and workload, readiness, a new
+// image, isolation between apps, and deletion with both policies.
+func TestApplication_Lifecycle(t *testing.T) {
+	c := testenv.StartCluster(t)
+	pg := testenv.StartPostgres(t)
+	adminURL := leastPrivilegeAdmin(t, pg, "admin-s3cret-pw")
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL, BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+
+	shop := newApp(ns, "test-shop")
+	blog := newApp(ns, "test-blog", func(a *plattrv1.Application) { a.Spec.DeletionPolicy = plattrv1.DeletionPolicyRetain })
+	require.NoError(t, c.Client.Create(ctx, shop))
+	require.NoError(t, c.Client.Create(ctx, blog))
+	t.Cleanup(func() {
+		pg.Exec(t, `DROP DATABASE IF EXISTS plattr_test_blog WITH (FORCE)`)
+		pg.Exec(t, `DROP ROLE IF EXISTS plattr_test_blog`)
+	})
+
+	// Database first, the workload follows; without nodes the workload is not ready.
+	got := waitCondition(t, c, shop, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, controller.ReasonProvisioned)
+	got = waitCondition(t, c, shop, plattrv1.ConditionWorkloadReady, metav1.ConditionFalse, controller.ReasonProgressing)
+	assert.Equal(t, metav1.ConditionFalse, condition(got, plattrv1.ConditionReady).Status)
+	assert.Equal(t, "http://test-shop.plattr.apps.example.com", got.Status.URL, "host from the namespace's environment and the base domain")
+
+	var dep appsv1.Deployment
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "test-shop"}, &dep))
+	ctr := dep.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, image1, ctr.Image)
+	require.Len(t, ctr.EnvFrom, 1)
+	assert.Equal(t, "test-shop-postgres", ctr.EnvFrom[0].SecretRef.Name, "credentials reach the app by Secret reference")
+	assert.Equal(t, "/healthz", ctr.ReadinessProbe.HTTPGet.Path)
+	var svc corev1.Service
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "test-shop"}, &svc))
+	var ing networkingv1.Ingress
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "test-shop"}, &ing))
+	assert.Equal(t, "test-shop.plattr.apps.example.com", ing.Spec.Rules[0].Host)
+	assert.True(t, metav1.IsControlledBy(&dep, got), "owned by the Application")
+
+	// The Secret's URL logs in, creates a table, and cannot reach blog's database.
+	shopSecret := secretData(t, c, ns, "test-shop-postgres")
+	waitCondition(t, c, blog, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, "")
+	conn, err := pgx.Connect(ctx, string(shopSecret[postgres.KeyURL]))
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "CREATE TABLE orders (id int)")
+	require.NoError(t, err)
+	conn.Close(ctx)
+	other, _ := url.Parse(string(shopSecret[postgres.KeyURL]))
+	other.Path = "/plattr_test_blog"
+	_, err = pgx.Connect(ctx, other.String())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "permission denied for database")
+
+	// With nodes, the Deployment becomes Available and the Application Ready.
+	c.StartWorkloads(t)
+	got = waitCondition(t, c, shop, plattrv1.ConditionReady, metav1.ConditionTrue, controller.ReasonReady)
+	assert.Equal(t, got.Generation, got.Status.ObservedGeneration)
+
+	// A new image rolls the Deployment, and the Application is Ready again on it.
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Spec.Image = image2
+	require.NoError(t, c.Client.Patch(ctx, got, patch))
+	testenv.Eventually(t, 30*time.Second, "the Deployment to roll to the new image", func() (bool, error) {
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(&dep), &dep); err != nil {
+			return false, err
+		}
+		return dep.Spec.Template.Spec.Containers[0].Image == image2, nil
+	})
+	testenv.Eventually(t, 60*time.Second, "Ready on the new generation", func() (bool, error) {
+		a := &plattrv1.Application{}
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(shop), a); err != nil {
+			return false, err
+		}
+		cond := condition(a, plattrv1.ConditionReady)
+		return cond != nil && cond.Status == metav1.ConditionTrue && a.Status.ObservedGeneration == a.Generation, nil
+	})
+	var rsList appsv1.ReplicaSetList
+	require.NoError(t, c.Client.List(ctx, &rsList, client.InNamespace(ns)))
+	images := map[string]bool{}
+	for _, rs := range rsList.Items {
+		images[rs.Spec.Template.Spec.Containers[0].Image] = true
+	}
+	assert.True(t, images[image1] && images[image2], "a rollout: one ReplicaSet per image")
+
+	// Delete: the database and role go. Retain: they stay.
+	require.True(t, pgExists(t, adminURL, "database", "plattr_test_shop"))
+	require.NoError(t, c.Client.Delete(ctx, shop))
+	require.NoError(t, c.Client.Delete(ctx, blog))
+	for _, a := range []*plattrv1.Application{shop, blog} {
+		testenv.Eventually(t, 30*time.Second, a.Name+" to be gone", func() (bool, error) {
+			err := c.Client.Get(ctx, client.ObjectKeyFromObject(a), &plattrv1.Application{})
+			return apierrors.IsNotFound(err), err
+		})
+	}
+	assert.False(t, pgExists(t, adminURL, "database", "plattr_test_shop"), "deletionPolicy Delete drops the database")
+	assert.False(t, pgExists(t, adminURL, "role", "plattr_test_shop"), "and the role")
+	assert.True(t, pgExists(t, adminURL, "database", "plattr_test_blog"), "deletionPolicy Retain keeps the database")
+	assert.True(t, pgExists(t, adminURL, "role", "plattr_test_blog"))
+	var events corev1.EventList
+	require.NoError(t, c.Client.List(ctx, &events, client.InNamespace(ns)))
+	var retained bool
+	for _, e := range events.Items {
+		retained = retained || (e.Reason == "Retained" && e.InvolvedObject.Name == "test-blog")
+	}
+	assert.True(t, retained, "an event says the data was kept")
+
+	scanForSecrets(t, c, ns, op, []string{"admin-s3cret-pw", string(shopSecret[postgres.KeyPassword])})
+}
+
+// scanForSecrets fails when a password shows in the operator's logs, the
+// namespace's events or any Application's status.
+func scanForSecrets(t *testing.T, c *testenv.Cluster, ns string, op *running, secrets []string) {
+	t.Helper()
+	ctx := context.Background()
+	var hay strings.Builder
+	hay.WriteString(op.logs.String())
+	var events corev1.EventList
+	require.NoError(t, c.Client.List(ctx, &events, client.InNamespace(ns)))
+	for _, e := range events.Items {
+		hay.WriteString(e.Message + "\n" + e.Reason + "\n")
+	}
+	var apps plattrv1.ApplicationList
+	require.NoError(t, c.Client.List(ctx, &apps, client.InNamespace(ns)))
+	for _, a := range apps.Items {
+		for _, cond := range a.Status.Conditions {
+			hay.WriteString(cond.Message + "\n")
+		}
+	}
+	require.NotEmpty(t, op.logs.String(), "the scan must have logs to read")
+	for _, s := range secrets {
+		require.NotEmpty(t, s)
+		assert.NotContains(t, hay.String(), s, "a secret leaked into logs, events or status")
+	}
+}
+
+// An unchanged Application costs nothing: no API write, no Ensure (DDL) on the
+// database, however often it is reconciled.
+func TestApplication_SteadyStateNoWrites(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pg := testenv.StartPostgres(t)
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+	app := newApp(ns, "test-steady", func(a *plattrv1.Application) { a.Spec.Replicas = ptr.To[int32](2) })
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	time.Sleep(time.Second) // let the last status and owned-object events settle
+
+	writes, ensures := op.client.writes.Load(), op.pg.ensures.Load()
+	for i := 0; i < 20; i++ {
+		res, err := op.reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(app)})
+		require.NoError(t, err)
+		assert.Zero(t, res.RequeueAfter, "a Ready Application is not polled")
+	}
+	assert.Equal(t, writes, op.client.writes.Load(), "no write to the API server in steady state")
+	assert.Equal(t, ensures, op.pg.ensures.Load(), "no DDL on PostgreSQL in steady state")
+	var pdb appsv1.Deployment
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKeyFromObject(app), &pdb))
+	assert.Equal(t, int32(2), *pdb.Spec.Replicas)
+}
+
+// Missing configuration for a service an Application asks for is a clear,
+// stalled condition, not a crash.
+func TestApplication_NotConfigured(t *testing.T) {
+	c := testenv.StartCluster(t)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{BaseDomain: "apps.example.com"})
+	app := newApp(ns, "test-noconf")
+	require.NoError(t, c.Client.Create(context.Background(), app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	got := waitCondition(t, c, app, plattrv1.ConditionDatabaseReady, metav1.ConditionFalse, controller.ReasonNotConfigured)
+	assert.Contains(t, condition(got, plattrv1.ConditionDatabaseReady).Message, "DB_ADMIN_URL")
+	got = waitCondition(t, c, app, plattrv1.ConditionStalled, metav1.ConditionTrue, "")
+	assert.Equal(t, metav1.ConditionFalse, condition(got, plattrv1.ConditionReady).Status)
+}
+
+// A Secret of the same name that Plattr does not own is never overwritten.
+func TestApplication_ForeignSecretKept(t *testing.T) {
+	c := testenv.StartCluster(t)
+	pg := testenv.StartPostgres(t)
+	ns := envNamespace(t, c)
+	ctx := context.Background()
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "test-foreign-postgres", Namespace: ns}, StringData: map[string]string{"mine": "yes"}}
+	require.NoError(t, c.Client.Create(ctx, foreign))
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw")})
+	defer func() {
+		if t.Failed() {
+			t.Log(op.logs.String())
+		}
+	}()
+	app := newApp(ns, "test-foreign")
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	got := waitCondition(t, c, app, plattrv1.ConditionDatabaseReady, metav1.ConditionFalse, controller.ReasonSecretConflict)
+	assert.Contains(t, condition(got, plattrv1.ConditionDatabaseReady).Message, "not managed by Plattr")
+	assert.False(t, pgExists(t, pg.AdminURL, "database", "plattr_test_foreign"), "nothing is provisioned for a Secret that is not ours")
+	assert.Equal(t, map[string][]byte{"mine": []byte("yes")}, secretData(t, c, ns, "test-foreign-postgres"))
+}
+
+// PostgreSQL down while an Application is created: DatabaseReady=False with the
+// reason, retries, and Ready once PostgreSQL is back, without restarting.
+func TestApplication_PostgresOutage(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pp := testenv.StartPrivatePostgres(t)
+	adminURL := leastPrivilegeAdmin(t, &pp.Postgres, "outage-admin-s3cret")
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL})
+	require.NoError(t, pp.Stop())
+	ctx := context.Background()
+	app := newApp(ns, "test-outage")
+	require.NoError(t, c.Client.Create(ctx, app))
+	got := waitCondition(t, c, app, plattrv1.ConditionDatabaseReady, metav1.ConditionFalse, controller.ReasonProvisioningFailed)
+	msg := condition(got, plattrv1.ConditionDatabaseReady).Message
+	assert.Contains(t, msg, "cannot connect to the PostgreSQL server")
+	assert.NotContains(t, msg, "outage-admin-s3cret")
+	require.NoError(t, pp.Start())
+	waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	require.NoError(t, c.Client.Delete(ctx, app))
+	testenv.Eventually(t, 30*time.Second, "deletion", func() (bool, error) {
+		return apierrors.IsNotFound(c.Client.Get(ctx, client.ObjectKeyFromObject(app), &plattrv1.Application{})), nil
+	})
+	scanForSecrets(t, c, ns, op, []string{"outage-admin-s3cret"})
+}
+
+// The operator stopped in the middle of its work and started again converges,
+// with exactly one of everything.
+func TestApplication_RestartConverges(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pg := testenv.StartPostgres(t)
+	adminURL := leastPrivilegeAdmin(t, pg, "admin-pw")
+	ns := envNamespace(t, c)
+	ctx := context.Background()
+	var apps []*plattrv1.Application
+	for i := 0; i < 5; i++ {
+		app := newApp(ns, fmt.Sprintf("test-restart%d", i))
+		require.NoError(t, c.Client.Create(ctx, app))
+		apps = append(apps, app)
+	}
+	first := startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL})
+	time.Sleep(300 * time.Millisecond) // mid-reconcile
+	first.stop()
+	startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL})
+	for _, app := range apps {
+		waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	}
+	var deps appsv1.DeploymentList
+	require.NoError(t, c.Client.List(ctx, &deps, client.InNamespace(ns)))
+	assert.Len(t, deps.Items, 5, "one Deployment per app")
+	var secrets corev1.SecretList
+	require.NoError(t, c.Client.List(ctx, &secrets, client.InNamespace(ns)))
+	assert.Len(t, secrets.Items, 5, "one Secret per app")
+	for _, app := range apps {
+		s := secretData(t, c, ns, app.Name+"-postgres")
+		conn, err := pgx.Connect(ctx, string(s[postgres.KeyURL]))
+		require.NoError(t, err, "the Secret's password is the role's password")
+		conn.Close(ctx)
+		require.NoError(t, c.Client.Delete(ctx, app))
+	}
+	for _, app := range apps {
+		testenv.Eventually(t, 30*time.Second, "deletion", func() (bool, error) {
+			return apierrors.IsNotFound(c.Client.Get(ctx, client.ObjectKeyFromObject(app), &plattrv1.Application{})), nil
+		})
+	}
+}
