@@ -56,9 +56,10 @@ build: ## Build plattr-gen into ./bin.
 	$(GO) build -o $(BIN)/plattr-gen ./cmd/plattr-gen
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code and the CRD from the API types.
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers.
 	$(CONTROLLER_GEN) object paths=./operator/api/...
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:dir=bases/crds
+	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=bases/operator/rbac
 
 .PHONY: verify-generate
 verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRD or deepcopy code is stale.
@@ -66,7 +67,9 @@ verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRD or deepcopy co
 	cp -r operator bases $$tmp/; \
 	$(CONTROLLER_GEN) object paths=./operator/api/... output:object:dir=$$tmp/operator/api/v1alpha1 && \
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:dir=$$tmp/bases/crds && \
-	diff -ru bases/crds $$tmp/bases/crds && diff -u operator/api/v1alpha1/zz_generated.deepcopy.go $$tmp/operator/api/v1alpha1/zz_generated.deepcopy.go \
+	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=$$tmp/bases/operator/rbac && \
+	diff -ru bases/crds $$tmp/bases/crds && diff -ru bases/operator/rbac $$tmp/bases/operator/rbac && \
+	diff -u operator/api/v1alpha1/zz_generated.deepcopy.go $$tmp/operator/api/v1alpha1/zz_generated.deepcopy.go \
 	|| { echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 ##@ Quality

@@ -174,3 +174,32 @@ func TestGeneratedReleases(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, len(dirs), 4*(1+len(apps)), "every environment's apps folder and every app overlay was checked")
 }
+
+// The operator reads its credentials from Secrets by reference (the seed plan's
+// missing KEYCLOAK_ADMIN_PASSWORD wiring), never from literal values.
+func TestOperatorDeploymentCredentialsByReference(t *testing.T) {
+	root := repoRoot(t)
+	for _, dir := range []string{"bases/operator", "overlays/local", "overlays/aws"} {
+		objs := build(t, filesys.MakeFsOnDisk(), filepath.Join(root, dir))
+		var found bool
+		for _, o := range objs {
+			if o.GetKind() != "Deployment" || o.GetName() != "plattr-operator" {
+				continue
+			}
+			found = true
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			require.Len(t, containers, 1)
+			env, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
+			refs := map[string]string{}
+			for _, e := range env {
+				m := e.(map[string]any)
+				assert.NotContains(t, m, "value", "%s: %s must not be a literal", dir, m["name"])
+				name, _, _ := unstructured.NestedString(m, "valueFrom", "secretKeyRef", "name")
+				refs[m["name"].(string)] = name
+			}
+			assert.Equal(t, "plattr-postgres-admin", refs["DB_ADMIN_URL"], dir)
+			assert.Equal(t, "keycloak-admin", refs["KEYCLOAK_ADMIN_PASSWORD"], dir)
+		}
+		assert.True(t, found, "%s has the operator's Deployment", dir)
+	}
+}
