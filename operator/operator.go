@@ -5,7 +5,6 @@ package operator
 
 import (
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,8 +36,8 @@ type Config struct {
 	// DBAppHost and DBAppPort, when set, are what apps connect to instead of the
 	// admin URL's host.
 	DBAppHost, DBAppPort string
-	// RetryAfter bounds how often not-ready Applications are looked at again.
-	RetryAfter time.Duration
+	// MaxConcurrentReconciles is how many Applications are reconciled at once.
+	MaxConcurrentReconciles int
 }
 
 // Scheme is the operator's scheme: built-in types and Plattr's.
@@ -99,10 +98,9 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 			BaseDomain:    cfg.BaseDomain,
 			ProductionEnv: cfg.ProductionEnv,
 			Workload:      controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
-			RetryAfter:    cfg.RetryAfter,
 		},
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
+	if err := r.SetupWithManager(mgr, cfg.MaxConcurrentReconciles); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("set up the Application controller: %w", err)
 	}

@@ -19,6 +19,8 @@ func main() {
 	var (
 		metricsAddr, probeAddr string
 		leaderElect            bool
+		qps                    float64
+		burst                  int
 		cfg                    operator.Config
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
@@ -30,6 +32,9 @@ func main() {
 	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
 	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
 	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL")
+	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", 8, "Applications reconciled at once")
+	flag.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server")
+	flag.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -37,7 +42,9 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restCfg := ctrl.GetConfigOrDie()
+	restCfg.QPS, restCfg.Burst = float32(qps), burst
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 operator.Scheme(),
 		Cache:                  operator.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},

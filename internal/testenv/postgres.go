@@ -181,6 +181,9 @@ func (pp *PrivatePostgres) Stop() error {
 	return nil
 }
 
+// LogFile is the server's log.
+func (pp *PrivatePostgres) LogFile() string { return filepath.Join(pp.dir, "log") }
+
 func (pp *PrivatePostgres) remove() {
 	_ = pp.Stop()
 	os.RemoveAll(pp.dir)

@@ -44,8 +44,9 @@ func (c *Cluster) startWorkloads() error {
 		args []string
 	}{
 		{"kube-controller-manager", []string{"--kubeconfig=" + c.Kubeconfig, "--controllers=*,-serviceaccount-token,-serviceaccount",
-			"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false"}},
-		{"kube-scheduler", []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0"}},
+			"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
+			"--kube-api-qps=300", "--kube-api-burst=600", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10"}},
+		{"kube-scheduler", []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0", "--kube-api-qps=300", "--kube-api-burst=600"}},
 		{"kwok", []string{"--kubeconfig=" + c.Kubeconfig, "--manage-all-nodes=true", "--config=" + filepath.Join(c.Assets, "kwok-stages.yaml"),
 			"--server-address=127.0.0.1:0"}},
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -35,9 +35,6 @@ type Config struct {
 	ProductionEnv string
 	// Workload settings (ingress class, cert-manager issuer).
 	Workload Workload
-	// RetryAfter is how long to wait before looking again at something that is
-	// not ready yet (default 10 s).
-	RetryAfter time.Duration
 }
 
 // ApplicationReconciler reconciles Plattr Applications.
@@ -97,26 +94,18 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return r.outcome(st, errors.Join(svcErr, wlErr))
 }
 
-// outcome decides between the three ends of a reconcile: a user or configuration
-// error stalls (no retry until something changes), a transient error is returned
-// (exponential backoff), and waiting on something requeues after a while.
+// outcome decides between the ends of a reconcile: a user or configuration error
+// stalls (no retry until something changes), a transient error is returned
+// (exponential backoff). Waiting for the workload needs no timer: the Deployment's
+// status changes wake the reconciler through its watch, so nothing is polled.
 func (r *ApplicationReconciler) outcome(st *status, err error) (ctrl.Result, error) {
 	switch {
 	case st.stalled:
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	case err != nil:
 		return ctrl.Result{}, err
-	case !st.ready:
-		return ctrl.Result{RequeueAfter: r.retryAfter()}, nil
 	}
 	return ctrl.Result{}, nil
-}
-
-func (r *ApplicationReconciler) retryAfter() time.Duration {
-	if r.Config.RetryAfter > 0 {
-		return r.Config.RetryAfter
-	}
-	return 10 * time.Second
 }
 
 // instance says which environment an Application is in — from its namespace's
@@ -151,9 +140,11 @@ func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) stri
 	return app.Name + "." + env + "." + r.Config.BaseDomain
 }
 
-// SetupWithManager registers the reconciler: Applications, and the objects they own.
-func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the reconciler: Applications, and the objects they
+// own; concurrency is how many Applications are reconciled at once (0: 1).
+func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(concurrency, 1)}).
 		For(&plattrv1.Application{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).

@@ -144,9 +144,9 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 	cl := &counting{Client: mgr.GetClient()}
 	r := &controller.ApplicationReconciler{
 		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"), Services: []services.Provisioner{pg},
-		Config: controller.Config{BaseDomain: cfg.BaseDomain, RetryAfter: 500 * time.Millisecond},
+		Config: controller.Config{BaseDomain: cfg.BaseDomain},
 	}
-	require.NoError(t, r.SetupWithManager(mgr))
+	require.NoError(t, r.SetupWithManager(mgr, 4))
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{client: cl, pg: pg, reconciler: r, logs: logs, cancel: cancel, done: make(chan struct{})}
 	go func() {

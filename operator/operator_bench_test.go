@@ -1,0 +1,246 @@
+package operator_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plattr/plattr/internal/testenv"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// BenchmarkOperator1000 runs the real plattr-operator binary against the test API
+// server (with controller-manager, scheduler and kwok) and a private PostgreSQL,
+// creates PLATTR_BENCH_APPS (default 1,000) Applications with databases, and
+// reports the time until all are Ready, the operator's memory, and the API writes
+// and SQL transactions during a steady window (PLATTR_BENCH_STEADY, default 2m).
+// Run by `make bench`; it asserts nothing.
+func BenchmarkOperator1000(b *testing.B) {
+	n := envInt("PLATTR_BENCH_APPS", 1000)
+	steady, _ := time.ParseDuration(envOr("PLATTR_BENCH_STEADY", "2m"))
+	c := testenv.StartCluster(b)
+	c.StartWorkloads(b)
+	pp := testenv.StartPrivatePostgres(b)
+	ctx := context.Background()
+
+	bin := filepath.Join(b.TempDir(), "plattr-operator")
+	root, _ := testenv.RepoRoot()
+	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "plattr-operator")).CombinedOutput(); err != nil {
+		b.Fatalf("build the operator: %v\n%s", err, out)
+	}
+	pp.Exec(b, `CREATE ROLE plattr_test_bench_admin LOGIN CREATEDB CREATEROLE PASSWORD 'bench-admin-pw'`)
+	// Every statement the operator sends goes to the server's log, to be counted.
+	pp.Exec(b, `ALTER ROLE plattr_test_bench_admin SET log_statement = 'all'`)
+	admin, _ := url.Parse(pp.AdminURL)
+	admin.User = url.UserPassword("plattr_test_bench_admin", "bench-admin-pw")
+	metricsPort := freePort(b)
+	logFile := filepath.Join(b.TempDir(), "operator.log")
+	log, _ := os.Create(logFile)
+	op := exec.Command(bin, "--leader-elect=false", "--health-probe-bind-address=0",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort), "--max-concurrent-reconciles=16",
+		"--kube-api-qps=200", "--kube-api-burst=400")
+	op.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "DB_ADMIN_URL="+admin.String(), "PLATTR_BASE_DOMAIN=bench.example.com")
+	op.Stdout, op.Stderr = log, log
+	op.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := op.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = op.Process.Signal(syscall.SIGTERM); _ = op.Wait() }()
+
+	ns := c.Namespace(b, "plattr")
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		app := &plattrv1.Application{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("test-b%04d", i), Namespace: ns},
+			Spec: plattrv1.ApplicationSpec{Image: "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32),
+				Database: &plattrv1.DatabaseSpec{Enabled: true}, DeletionPolicy: plattrv1.DeletionPolicyDelete}}
+		if err := c.Client.Create(ctx, app); err != nil {
+			b.Fatal(err)
+		}
+	}
+	created := time.Since(start)
+	var ready int
+	for {
+		var list plattrv1.ApplicationList
+		if err := c.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		ready = 0
+		for _, a := range list.Items {
+			if meta.IsStatusConditionTrue(a.Status.Conditions, plattrv1.ConditionReady) {
+				ready++
+			}
+		}
+		if ready == n {
+			break
+		}
+		if time.Since(start) > 15*time.Minute {
+			b.Fatalf("only %d/%d Ready after 15 minutes; operator log: %s", ready, n, logFile)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	allReady := time.Since(start)
+	b.StopTimer()
+	rss, hwm := memory(op.Process.Pid)
+
+	// Steady state: nothing changes; count the operator's API writes and the
+	// transactions on the admin's database.
+	time.Sleep(3 * time.Second)
+	rv0 := resourceVersions(b, c, ns)
+	w0, r0 := apiWrites(b, metricsPort), reconciles(b, metricsPort)
+	x0 := statements(b, pp.LogFile())
+	time.Sleep(steady)
+	x1 := statements(b, pp.LogFile())
+	w1, r1 := apiWrites(b, metricsPort), reconciles(b, metricsPort)
+	rv1 := resourceVersions(b, c, ns)
+	changed := 0
+	for k, v := range rv1 {
+		if rv0[k] != v {
+			changed++
+			if changed < 5 {
+				fmt.Println("changed during the window:", k)
+			}
+		}
+	}
+	rss2, hwm2 := memory(op.Process.Pid)
+
+	b.ReportMetric(allReady.Seconds(), "s-to-all-Ready")
+	b.ReportMetric(float64(hwm)/1024, "MiB-peak-RSS")
+	fmt.Printf("\n| operator: %d Applications with databases | figure | goal |\n|---|---|---|\n", n)
+	fmt.Printf("| created by the client in | %s | — |\n", created.Round(time.Millisecond))
+	fmt.Printf("| all Ready (database, Secret, Deployment Available) after | **%s** | < 60 s |\n", allReady.Round(time.Millisecond))
+	fmt.Printf("| operator memory when all Ready (RSS / peak) | **%d MiB / %d MiB** | < 200 MiB |\n", rss/1024, hwm/1024)
+	fmt.Printf("| SQL statements the operator sent to get there | %d | — |\n", x0)
+	fmt.Printf("| reconciles during %s of steady state | %d | — |\n", steady, r1-r0)
+	fmt.Printf("| API writes during it | **%d** | 0 |\n", w1-w0)
+	fmt.Printf("| SQL statements from the operator during it | **%d** | 0 |\n", x1-x0)
+	fmt.Printf("| operator memory after the steady window (RSS / peak) | %d MiB / %d MiB | — |\n\n", rss2/1024, hwm2/1024)
+
+	// Clean up: the operator drops every database as the Applications go.
+	if err := c.Client.DeleteAllOf(ctx, &plattrv1.Application{}, client.InNamespace(ns)); err != nil {
+		b.Fatal(err)
+	}
+	testenv.Eventually(b, 15*time.Minute, "every Application finalised", func() (bool, error) {
+		var list plattrv1.ApplicationList
+		err := c.Client.List(ctx, &list, client.InNamespace(ns))
+		return err == nil && len(list.Items) == 0, err
+	})
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func freePort(b *testing.B) int {
+	l, err := (&netListener{}).listen()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
+// memory reads a process's resident and peak resident memory in KiB.
+func memory(pid int) (rss, hwm int) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "VmRSS:" {
+			rss, _ = strconv.Atoi(fields[1])
+		}
+		if len(fields) >= 2 && fields[0] == "VmHWM:" {
+			hwm, _ = strconv.Atoi(fields[1])
+		}
+	}
+	return rss, hwm
+}
+
+// apiWrites sums the operator's client-go requests that are not reads, from its
+// Prometheus metrics.
+func apiWrites(b *testing.B, port int) int {
+	return metricSum(b, port, "rest_client_requests_total{", `method="GET"`)
+}
+
+// reconciles counts the Application controller's reconciles.
+func reconciles(b *testing.B, port int) int {
+	return metricSum(b, port, `controller_runtime_reconcile_total{controller="application"`, "\x00")
+}
+
+func metricSum(b *testing.B, port int, prefix, exclude string) int {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	total := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, prefix) || strings.Contains(line, exclude) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, _ := strconv.ParseFloat(fields[len(fields)-1], 64)
+		total += int(v)
+	}
+	return total
+}
+
+// statements counts the statements the operator's role sent, in the server's log.
+func statements(b *testing.B, logFile string) int {
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return strings.Count(string(data), "LOG:  statement: ")
+}
+
+func resourceVersions(b *testing.B, c *testenv.Cluster, ns string) map[string]string {
+	out := map[string]string{}
+	lists := map[string]client.ObjectList{"Deployment": &appsv1.DeploymentList{}, "Service": &corev1.ServiceList{},
+		"Secret": &corev1.SecretList{}, "ServiceAccount": &corev1.ServiceAccountList{}, "Application": &plattrv1.ApplicationList{}}
+	for kind, l := range lists {
+		if err := c.Client.List(context.Background(), l, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		items, _ := meta.ExtractList(l)
+		for _, it := range items {
+			o := it.(client.Object)
+			out[kind+"/"+o.GetName()] = o.GetResourceVersion()
+		}
+	}
+	return out
+}
