@@ -46,14 +46,23 @@ test-deps: ## Install PostgreSQL/Redis packages when the tests cannot reach or s
 	@hack/test-deps.sh
 
 .PHONY: bench
-bench: build $(KUSTOMIZE) ## Measure Plattr against the git and kustomize CLIs; prints ratios.
+bench: bench-gitops bench-operator ## Every benchmark: figures for BENCHMARKS.md.
+
+.PHONY: bench-gitops
+bench-gitops: build $(KUSTOMIZE) ## Render/commit/push/clone against the git and kustomize CLIs (ratios).
 	$(GO) run ./internal/bench -kustomize $(KUSTOMIZE) -plattr-gen $(BIN)/plattr-gen -workdir $(BUILD)/bench
+
+.PHONY: bench-operator
+bench-operator: test-deps envtest-assets ## 1,000 Applications with databases to Ready; steady-state writes; memory.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_BENCH_STEADY=$${PLATTR_BENCH_STEADY:-2m} \
+	  $(GO) test ./operator -run XXX -bench Operator1000 -benchtime 1x -timeout 40m
 
 ##@ Build
 
 .PHONY: build
-build: ## Build plattr-gen into ./bin.
+build: ## Build plattr-gen and plattr-operator into ./bin.
 	$(GO) build -o $(BIN)/plattr-gen ./cmd/plattr-gen
+	$(GO) build -o $(BIN)/plattr-operator ./cmd/plattr-operator
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers.
@@ -126,4 +135,4 @@ $(KUSTOMIZE):
 
 .PHONY: clean
 clean: ## Remove build output (keeps ./bin tools).
-	rm -rf $(BUILD) $(BIN)/plattr-gen
+	rm -rf $(BUILD) $(BIN)/plattr-gen $(BIN)/plattr-operator
