@@ -117,24 +117,7 @@ func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {
 	if files[path.Join(t.Dir, ReleaseFile)], err = releaseYAML(r, t); err != nil {
 		return nil, Target{}, err
 	}
-	if files[path.Join(t.Dir, kustomizationFile)], err = appKustomization(); err != nil {
-		return nil, Target{}, err
-	}
-	envPath := path.Join(t.Dir, EnvPatchFile)
-	has, err := exists(tree, envPath)
-	if err != nil {
-		return nil, Target{}, err
-	}
-	if !has {
-		if files[envPath], err = envPatchYAML(m, t); err != nil {
-			return nil, Target{}, err
-		}
-	}
-	if files[t.ChildPath()], err = childApplicationYAML(cfg, t); err != nil {
-		return nil, Target{}, err
-	}
-	appsDir := path.Dir(t.ChildPath())
-	if files[path.Join(appsDir, kustomizationFile)], err = appsKustomization(Overlay{Base: tree, Changes: files}, appsDir); err != nil {
+	if err := addAppScaffold(cfg, t, defaultsOf(m, t.Env), tree, files); err != nil {
 		return nil, Target{}, err
 	}
 	return files, t, nil
@@ -192,21 +175,35 @@ func releaseYAML(r Release, t Target) ([]byte, error) {
 	return withHeader(releaseHeader, app)
 }
 
-func envPatchYAML(m *manifest.Manifest, t Target) ([]byte, error) {
-	o := m.Environments[t.Env]
-	replicas := int32(1)
-	switch {
-	case o.Replicas != nil:
-		replicas = *o.Replicas
-	case m.Replicas != nil:
-		replicas = *m.Replicas
+// manifestDefaults are the per-environment defaults a first env.yaml takes.
+type manifestDefaults struct {
+	replicas  *int32
+	resources *manifest.Resources
+}
+
+func defaultsOf(m *manifest.Manifest, env string) *manifestDefaults {
+	o := m.Environments[env]
+	d := &manifestDefaults{replicas: m.Replicas, resources: o.Resources}
+	if o.Replicas != nil {
+		d.replicas = o.Replicas
 	}
-	policy := plattrv1.DeletionPolicyDelete
-	if t.Production {
-		policy = plattrv1.DeletionPolicyRetain
-	} else if t.Env != names.PreviewEnv {
-		// Long-lived environments keep their data unless a person says otherwise.
-		policy = plattrv1.DeletionPolicyRetain
+	return d
+}
+
+func envPatch(d *manifestDefaults, t Target) ([]byte, error) {
+	replicas := int32(1)
+	var res *manifest.Resources
+	if d != nil {
+		if d.replicas != nil {
+			replicas = *d.replicas
+		}
+		res = d.resources
+	}
+	// Previews are thrown away with their data; every long-lived environment
+	// keeps its data unless a person says otherwise in env.yaml.
+	policy := plattrv1.DeletionPolicyRetain
+	if t.Env == names.PreviewEnv {
+		policy = plattrv1.DeletionPolicyDelete
 	}
 	// A dedicated type: the API's ApplicationSpec would emit `image: ""` and
 	// overwrite the release's image.
@@ -226,7 +223,7 @@ func envPatchYAML(m *manifest.Manifest, t Target) ([]byte, error) {
 		Spec: envSpec{
 			Replicas:       ptr.To(replicas),
 			Ingress:        &plattrv1.Ingress{Host: t.Host},
-			Resources:      resources(o.Resources),
+			Resources:      resources(res),
 			DeletionPolicy: policy,
 		},
 	}

@@ -21,49 +21,60 @@ import (
 // a render reads a handful of the repo's files, so a clone costs the trees, not the
 // whole content. Other servers get a plain depth-1 fetch.
 func (r *Repo) fetch(ctx context.Context) error {
+	head, err := r.fetchRef(ctx, r.branch, 1)
+	if err != nil {
+		return err
+	}
+	r.head, r.fetched, r.pending = head, head, nil
+	return nil
+}
+
+// fetchRef brings the commit ref points to on the remote (and depth-1 of its
+// history), returning it; zero when the ref does not exist (or the repo is empty).
+func (r *Repo) fetchRef(ctx context.Context, ref plumbing.ReferenceName, depth int) (plumbing.Hash, error) {
 	sess, ar, err := r.uploadPackSession(ctx)
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		r.head, r.pending = plumbing.ZeroHash, nil
-		return nil
+		return plumbing.ZeroHash, nil
 	}
 	if err != nil {
-		return r.wrap("fetch", err)
+		return plumbing.ZeroHash, r.wrap("fetch", err)
 	}
 	defer sess.Close()
 	refs, err := ar.AllReferences()
 	if err != nil {
-		return r.wrap("fetch", err)
+		return plumbing.ZeroHash, r.wrap("fetch", err)
 	}
-	ref, ok := refs[r.branch]
+	found, ok := refs[ref]
 	if !ok {
-		// The repo has no such branch yet: the first commit creates it.
-		r.head, r.pending = plumbing.ZeroHash, nil
-		return nil
+		return plumbing.ZeroHash, nil
 	}
-	head := ref.Hash()
-	if _, err := r.st.EncodedObject(plumbing.CommitObject, head); err != nil {
-		req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
-		req.Wants = []plumbing.Hash{head}
-		req.Depth = packp.DepthCommits(1)
-		if err := req.Capabilities.Set(capability.Shallow); err != nil {
-			return err
-		}
-		r.partial = supportsPartial(ar.Capabilities)
-		if r.partial {
-			req.Filter = packp.FilterBlobNone()
-			if err := req.Capabilities.Set(capability.Filter); err != nil {
-				return err
-			}
-		}
-		if ar.Capabilities.Supports(capability.NoProgress) {
-			_ = req.Capabilities.Set(capability.NoProgress)
-		}
-		if err := r.receivePack(ctx, sess, req); err != nil {
-			return r.wrap("fetch", err)
+	head := found.Hash()
+	if _, err := r.st.EncodedObject(plumbing.CommitObject, head); err == nil && depth <= 1 {
+		return head, nil
+	}
+	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
+	req.Wants = []plumbing.Hash{head}
+	req.Depth = packp.DepthCommits(depth)
+	if err := req.Capabilities.Set(capability.Shallow); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	partial := supportsPartial(ar.Capabilities)
+	if ref == r.branch {
+		r.partial = partial
+	}
+	if partial && r.partial {
+		req.Filter = packp.FilterBlobNone()
+		if err := req.Capabilities.Set(capability.Filter); err != nil {
+			return plumbing.ZeroHash, err
 		}
 	}
-	r.head, r.fetched, r.pending = head, head, nil
-	return nil
+	if ar.Capabilities.Supports(capability.NoProgress) {
+		_ = req.Capabilities.Set(capability.NoProgress)
+	}
+	if err := r.receivePack(ctx, sess, req); err != nil {
+		return plumbing.ZeroHash, r.wrap("fetch", err)
+	}
+	return head, nil
 }
 
 // supportsPartial says whether a server can leave blobs out and send them later by

@@ -28,6 +28,12 @@ func (r *Repo) Push(ctx context.Context, old plumbing.Hash) error {
 	if r.head == old {
 		return nil
 	}
+	return r.pushRef(ctx, r.branch, old, r.head)
+}
+
+// pushRef moves ref on the remote from old to new, sending the objects written
+// since the last fetch. The server refuses when ref is not at old.
+func (r *Repo) pushRef(ctx context.Context, ref plumbing.ReferenceName, old, new plumbing.Hash) error {
 	ep, err := transport.NewEndpoint(r.url)
 	if err != nil {
 		return r.wrap("push", err)
@@ -51,8 +57,8 @@ func (r *Repo) Push(ctx context.Context, old plumbing.Hash) error {
 			return r.wrap("push", err)
 		}
 		current := plumbing.ZeroHash
-		if ref, ok := refs[r.branch]; ok {
-			current = ref.Hash()
+		if h, ok := refs[ref]; ok {
+			current = h.Hash()
 		}
 		if current != old {
 			return fmt.Errorf("push %s: %w", r.display, ErrConflict)
@@ -65,7 +71,7 @@ func (r *Repo) Push(ctx context.Context, old plumbing.Hash) error {
 		caps = capability.NewList()
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
-	req.Commands = []*packp.Command{{Name: r.branch, Old: old, New: r.head}}
+	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
 	var pack bytes.Buffer
 	if _, err := packfile.NewEncoder(&pack, r.st, false).Encode(r.pending, 10); err != nil {
 		return fmt.Errorf("pack the commit: %w", err)

@@ -1,0 +1,277 @@
+// Package pulls opens and updates pull requests on GitHub (or GitHub Enterprise)
+// through go-github, idempotently: a pull request is found by its head branch
+// before one is opened, and "already exists" resolves to the existing one. Rate
+// limits and server errors are retried with backoff. The token never appears in
+// an error.
+package pulls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+)
+
+// Client works on the pull requests of one repository.
+type Client struct {
+	gh          *github.Client
+	owner, repo string
+	token       string
+	attempts    int
+	maxWait     time.Duration
+	sleep       func(context.Context, time.Duration) error
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithBaseURL points the client at GitHub Enterprise (or a test server): the API's
+// base URL, such as https://github.example.com/api/v3/.
+func WithBaseURL(url string) Option {
+	return func(c *Client) {
+		if gh, err := c.gh.WithEnterpriseURLs(url, url); err == nil {
+			c.gh = gh
+		}
+	}
+}
+
+// WithRetries sets how many times a request is tried (default 5) and the longest
+// wait between tries (default 60 s).
+func WithRetries(attempts int, maxWait time.Duration) Option {
+	return func(c *Client) { c.attempts, c.maxWait = attempts, maxWait }
+}
+
+// New returns a client for ownerRepo ("owner/name") authenticated with token.
+func New(token, ownerRepo string, opts ...Option) (*Client, error) {
+	owner, repo, ok := strings.Cut(ownerRepo, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return nil, fmt.Errorf("GitHub repository %q must be owner/name", ownerRepo)
+	}
+	if token == "" {
+		return nil, errors.New("no GitHub token: set PLATTR_GIT_TOKEN or GITHUB_TOKEN")
+	}
+	c := &Client{gh: github.NewClient(&http.Client{Timeout: 30 * time.Second}).WithAuthToken(token), owner: owner, repo: repo,
+		token: token, attempts: 5, maxWait: 60 * time.Second, sleep: sleepCtx}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Repo is "owner/name".
+func (c *Client) Repo() string { return c.owner + "/" + c.repo }
+
+// Spec is the pull request to have.
+type Spec struct {
+	Head, Base  string
+	Title, Body string
+	Labels      []string
+}
+
+// PR is a pull request.
+type PR struct {
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+	State  string `json:"state"`
+	Merged bool   `json:"merged"`
+}
+
+// Ensure makes sure one open pull request from spec.Head to spec.Base exists with
+// spec's title, body and labels: the existing one is updated, or one is opened. It
+// says whether it opened one.
+func (c *Client) Ensure(ctx context.Context, spec Spec) (PR, bool, error) {
+	existing, err := c.find(ctx, spec.Head, spec.Base)
+	if err != nil {
+		return PR{}, false, err
+	}
+	created := false
+	if existing == nil {
+		err = c.retry(ctx, "open pull request", func() (*github.Response, error) {
+			p, resp, err := c.gh.PullRequests.Create(ctx, c.owner, c.repo, &github.NewPullRequest{
+				Title: github.String(spec.Title), Head: github.String(spec.Head), Base: github.String(spec.Base), Body: github.String(spec.Body)})
+			existing = p
+			return resp, err
+		})
+		if isAlreadyExists(err) {
+			// Someone (a concurrent run) opened it since we looked.
+			if existing, err = c.find(ctx, spec.Head, spec.Base); err == nil && existing == nil {
+				err = fmt.Errorf("GitHub says a pull request from %s exists, but none is open", spec.Head)
+			}
+		} else if err == nil {
+			created = true
+		}
+		if err != nil {
+			return PR{}, false, err
+		}
+	}
+	if !created && (existing.GetTitle() != spec.Title || existing.GetBody() != spec.Body) {
+		err = c.retry(ctx, "update pull request", func() (*github.Response, error) {
+			p, resp, err := c.gh.PullRequests.Edit(ctx, c.owner, c.repo, existing.GetNumber(),
+				&github.PullRequest{Title: github.String(spec.Title), Body: github.String(spec.Body)})
+			if err == nil {
+				existing = p
+			}
+			return resp, err
+		})
+		if err != nil {
+			return PR{}, false, err
+		}
+	}
+	if missing := missingLabels(existing, spec.Labels); len(missing) > 0 {
+		err = c.retry(ctx, "label pull request", func() (*github.Response, error) {
+			_, resp, err := c.gh.Issues.AddLabelsToIssue(ctx, c.owner, c.repo, existing.GetNumber(), missing)
+			return resp, err
+		})
+		if err != nil {
+			return PR{}, false, err
+		}
+	}
+	return toPR(existing), created, nil
+}
+
+// Get reads pull request number.
+func (c *Client) Get(ctx context.Context, number int) (PR, error) {
+	var p *github.PullRequest
+	err := c.retry(ctx, fmt.Sprintf("read pull request #%d", number), func() (*github.Response, error) {
+		var resp *github.Response
+		var err error
+		p, resp, err = c.gh.PullRequests.Get(ctx, c.owner, c.repo, number)
+		return resp, err
+	})
+	if err != nil {
+		return PR{}, err
+	}
+	return toPR(p), nil
+}
+
+func (c *Client) find(ctx context.Context, head, base string) (*github.PullRequest, error) {
+	var found *github.PullRequest
+	err := c.retry(ctx, "find pull request", func() (*github.Response, error) {
+		list, resp, err := c.gh.PullRequests.List(ctx, c.owner, c.repo, &github.PullRequestListOptions{
+			State: "open", Head: c.owner + ":" + head, Base: base})
+		if err == nil && len(list) > 0 {
+			found = list[0]
+		}
+		return resp, err
+	})
+	return found, err
+}
+
+func toPR(p *github.PullRequest) PR {
+	return PR{Number: p.GetNumber(), URL: p.GetHTMLURL(), State: p.GetState(), Merged: p.GetMerged()}
+}
+
+func missingLabels(p *github.PullRequest, want []string) []string {
+	have := map[string]bool{}
+	for _, l := range p.Labels {
+		have[l.GetName()] = true
+	}
+	var out []string
+	for _, l := range want {
+		if !have[l] {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isAlreadyExists(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
+		return false
+	}
+	for _, e := range er.Errors {
+		if strings.Contains(e.Message, "already exists") {
+			return true
+		}
+	}
+	return false
+}
+
+// retry runs call until it succeeds, fails for good, or attempts run out: a
+// secondary rate limit waits its Retry-After, a primary one until its reset, a
+// 5xx or network error backs off exponentially; each wait is capped at maxWait.
+func (c *Client) retry(ctx context.Context, what string, call func() (*github.Response, error)) error {
+	backoff := 500 * time.Millisecond
+	var err error
+	for attempt := 1; attempt <= c.attempts; attempt++ {
+		var resp *github.Response
+		resp, err = call()
+		if err == nil {
+			return nil
+		}
+		var wait time.Duration
+		var abuse *github.AbuseRateLimitError
+		var rate *github.RateLimitError
+		switch {
+		case errors.As(err, &abuse):
+			wait = abuse.GetRetryAfter()
+			if wait == 0 {
+				wait = time.Minute
+			}
+		case errors.As(err, &rate):
+			wait = time.Until(rate.Rate.Reset.Time)
+		case resp != nil && resp.StatusCode >= 500, resp == nil && !errors.Is(err, context.Canceled):
+			wait = backoff
+			backoff *= 2
+		default:
+			return c.clean(what, err)
+		}
+		if attempt == c.attempts {
+			break
+		}
+		if wait > c.maxWait {
+			wait = c.maxWait
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s: gave up after %d attempts: %w", what, c.attempts, c.clean(what, err))
+}
+
+// clean words an API error for people and makes sure the token is not in it.
+func (c *Client) clean(what string, err error) error {
+	msg := err.Error()
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		msg = fmt.Sprintf("GitHub answered %d %s", er.Response.StatusCode, er.Message)
+		for _, e := range er.Errors {
+			if e.Message != "" {
+				msg += ": " + e.Message
+			}
+		}
+		if er.Response.StatusCode == http.StatusUnauthorized {
+			msg += " (check PLATTR_GIT_TOKEN or GITHUB_TOKEN)"
+		}
+	}
+	if c.token != "" {
+		msg = strings.ReplaceAll(msg, c.token, "***")
+	}
+	return &apiError{msg: fmt.Sprintf("%s in %s: %s", what, c.Repo(), msg), err: err}
+}
+
+// apiError is an API error worded for people; it unwraps to go-github's error so
+// that callers can still tell what it was.
+type apiError struct {
+	msg string
+	err error
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.err }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,116 @@
+package pulls
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plattr/plattr/internal/fakegithub"
+)
+
+func newClient(t *testing.T, s *fakegithub.Server, token string) (*Client, *[]time.Duration) {
+	t.Helper()
+	c, err := New(token, "acme/env", WithBaseURL(s.BaseURL()))
+	require.NoError(t, err)
+	var slept []time.Duration
+	// Waits are real (go-github itself refuses to call before a Retry-After has
+	// passed) and recorded.
+	c.sleep = func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return sleepCtx(ctx, d) }
+	return c, &slept
+}
+
+func spec(body string) Spec {
+	return Spec{Head: "plattr/promote-uat-hello", Base: "main", Title: "Promote hello to uat", Body: body, Labels: []string{"plattr/promotion", "env/uat"}}
+}
+
+func TestClient_EnsureIsIdempotent(t *testing.T) {
+	s := fakegithub.New("tok")
+	defer s.Close()
+	c, _ := newClient(t, s, "tok")
+	ctx := context.Background()
+	pr, created, err := c.Ensure(ctx, spec("first"))
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, "https://github.com/acme/env/pull/1", pr.URL)
+
+	pr, created, err = c.Ensure(ctx, spec("second"))
+	require.NoError(t, err)
+	assert.False(t, created, "found by its head branch")
+	assert.Equal(t, 1, pr.Number)
+	prs := s.PRs("acme/env")
+	require.Len(t, prs, 1, "never a duplicate")
+	assert.Equal(t, "second", prs[0].Body, "the body follows the change")
+	assert.Equal(t, []string{"env/uat", "plattr/promotion"}, prs[0].Labels)
+
+	// Nothing changed: no write at all.
+	before := s.Requests()
+	_, _, err = c.Ensure(ctx, spec("second"))
+	require.NoError(t, err)
+	assert.Equal(t, before+1, s.Requests(), "one read, no write")
+}
+
+func TestClient_AlreadyExistsResolvesToTheExistingPR(t *testing.T) {
+	s := fakegithub.New("tok")
+	defer s.Close()
+	c, _ := newClient(t, s, "tok")
+	ctx := context.Background()
+	_, _, err := c.Ensure(ctx, spec("one"))
+	require.NoError(t, err)
+	s.HideFromNextList() // the listing misses it: the create gets 422 "already exists"
+	pr, created, err := c.Ensure(ctx, spec("two"))
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, 1, pr.Number)
+	assert.Len(t, s.PRs("acme/env"), 1)
+	assert.Equal(t, "two", s.PRs("acme/env")[0].Body)
+}
+
+func TestClient_RetriesRateLimitsAndServerErrors(t *testing.T) {
+	s := fakegithub.New("tok")
+	defer s.Close()
+	c, slept := newClient(t, s, "tok")
+	s.FailNext(2, http.StatusForbidden, "1")
+	s.FailNext(1, http.StatusInternalServerError, "")
+	pr, _, err := c.Ensure(context.Background(), spec("x"))
+	require.NoError(t, err)
+	assert.Equal(t, 1, pr.Number)
+	require.Len(t, *slept, 3)
+	assert.InDelta(t, time.Second, (*slept)[0], float64(100*time.Millisecond), "Retry-After is honoured")
+	assert.Equal(t, 500*time.Millisecond, (*slept)[2], "5xx backs off")
+
+	s.FailNext(10, http.StatusBadGateway, "")
+	c.attempts = 3
+	_, err = c.Get(context.Background(), 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gave up after 3 attempts")
+}
+
+func TestClient_TokenNeverInErrors(t *testing.T) {
+	s := fakegithub.New("right-token")
+	defer s.Close()
+	c, _ := newClient(t, s, "wrong-s3cret-token")
+	_, _, err := c.Ensure(context.Background(), spec("x"))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "wrong-s3cret-token")
+	assert.Contains(t, err.Error(), "401 Bad credentials")
+	assert.Contains(t, err.Error(), "GITHUB_TOKEN")
+
+	big := spec(strings.Repeat("a", fakegithub.MaxBody+1))
+	c, _ = newClient(t, s, "right-token")
+	_, _, err = c.Ensure(context.Background(), big)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "body is too long")
+	assert.NotContains(t, err.Error(), "right-token")
+}
+
+func TestNew_Validates(t *testing.T) {
+	_, err := New("t", "no-slash")
+	assert.ErrorContains(t, err, "must be owner/name")
+	_, err = New("", "a/b")
+	assert.ErrorContains(t, err, "GITHUB_TOKEN")
+}
