@@ -64,7 +64,7 @@ func newRoot(io IO) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newRenderCmd(io), newEnvCmd(io))
+	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newPreviewCmd(io), newRollbackCmd(io))
 	return root
 }
 

@@ -1,0 +1,167 @@
+package plattrgen
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/gitops"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+)
+
+func newPreviewCmd(io IO) *cobra.Command {
+	cmd := &cobra.Command{Use: "preview", Short: "Remove preview environments of pull requests"}
+	cmd.AddCommand(newPreviewDeleteCmd(io), newPreviewGCCmd(io))
+	return cmd
+}
+
+type previewDeleteOptions struct {
+	app, repo, branch string
+	pr                int
+}
+
+func newPreviewDeleteCmd(io IO) *cobra.Command {
+	o := &previewDeleteOptions{}
+	cmd := &cobra.Command{
+		Use:   "delete --app APP --pr N --repo REPO",
+		Short: "Remove the preview of a pull request (when it closes)",
+		Long: "delete removes envs/preview/<app>-pr-<n>/ and its Argo CD Application in one commit. Argo CD then\n" +
+			"prunes the preview, and the operator drops its databases and users (previews use deletionPolicy Delete).",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.app, "app", "", "app whose preview to remove")
+	f.IntVar(&o.pr, "pr", 0, "pull request number")
+	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
+	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	return cmd
+}
+
+func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
+	if o.app == "" || o.pr == 0 || o.repo == "" {
+		return usagef("--app, --pr and --repo are required")
+	}
+	if err := names.App(o.app); err != nil {
+		return usageError{err}
+	}
+	if err := names.PR(o.pr); err != nil {
+		return usageError{err}
+	}
+	name := names.Preview(o.app, o.pr)
+	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	if err != nil {
+		return err
+	}
+	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
+		files, err := generator.RemoveApp(names.PreviewEnv, name, tree)
+		return files, fmt.Sprintf("%s: remove preview of PR #%d\n\nPlattr-App: %s\nPlattr-Environment: preview\n", o.app, o.pr, o.app), err
+	}, gitops.ApplyOptions{})
+	if err != nil {
+		return err
+	}
+	if res.Commit.IsZero() {
+		fmt.Fprintf(io.Out, "no preview %s in %s: nothing to remove\n", name, repo.URL())
+		return nil
+	}
+	fmt.Fprintf(io.Out, "%s\nremoved preview %s (%d file(s)) from %s\n", res.Commit, name, len(res.Changed), repo.URL())
+	return nil
+}
+
+type previewGCOptions struct {
+	repo, branch, appRepo string
+	gh                    githubFlags
+}
+
+func newPreviewGCCmd(io IO) *cobra.Command {
+	o := &previewGCOptions{}
+	cmd := &cobra.Command{
+		Use:   "gc --repo REPO --app-repo OWNER/NAME",
+		Short: "Remove the previews whose pull requests are closed (run it on a schedule)",
+		Long: "gc looks at every preview in envs/preview/ released from --app-repo (its release's source\n" +
+			"annotation), asks GitHub for the state of its pull request, and removes those that are closed, in one\n" +
+			"commit. Previews of open pull requests, and of other repositories, are left alone.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
+	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	f.StringVar(&o.appRepo, "app-repo", io.Getenv("GITHUB_REPOSITORY"), "the app's GitHub repository, whose pull requests the previews belong to (default $GITHUB_REPOSITORY)")
+	f.StringVar(&o.gh.apiURL, "github-api-url", io.Getenv("GITHUB_API_URL"), "GitHub API URL, for GitHub Enterprise")
+	return cmd
+}
+
+var previewName = regexp.MustCompile(`^(.+)-pr-([0-9]+)$`)
+
+func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
+	if o.repo == "" || o.appRepo == "" {
+		return usagef("--repo and --app-repo are required")
+	}
+	o.gh.repo = o.appRepo
+	gh, err := o.gh.client("")
+	if err != nil {
+		return usageError{err}
+	}
+	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	if err != nil {
+		return err
+	}
+	var removed []string
+	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
+		removed = removed[:0]
+		previews, err := generator.Apps(tree, names.PreviewEnv)
+		if err != nil {
+			return nil, "", err
+		}
+		files := generator.Files{}
+		for _, p := range previews {
+			m := previewName.FindStringSubmatch(p)
+			if m == nil {
+				continue
+			}
+			release, err := tree.ReadFile(path.Join(generator.EnvsDir, names.PreviewEnv, p, generator.ReleaseFile))
+			if err != nil {
+				return nil, "", err
+			}
+			app, err := generator.ParseRelease(release)
+			if err != nil || app.Annotations[plattrv1.AnnotationSourceRepo] != o.appRepo {
+				continue
+			}
+			n, _ := strconv.Atoi(m[2])
+			pr, err := gh.Get(cmd.Context(), n)
+			if err != nil {
+				return nil, "", err
+			}
+			if pr.State != "closed" {
+				continue
+			}
+			f, err := generator.RemoveApp(names.PreviewEnv, p, generator.Overlay{Base: tree, Changes: files})
+			if err != nil {
+				return nil, "", err
+			}
+			for k, v := range f {
+				files[k] = v
+			}
+			removed = append(removed, p)
+		}
+		sort.Strings(removed)
+		return files, fmt.Sprintf("remove previews of closed pull requests: %s\n", strings.Join(removed, ", ")), nil
+	}, gitops.ApplyOptions{})
+	if err != nil {
+		return err
+	}
+	if res.Commit.IsZero() {
+		fmt.Fprintf(io.Out, "no preview of %s belongs to a closed pull request\n", o.appRepo)
+		return nil
+	}
+	fmt.Fprintf(io.Out, "%s\nremoved %s: %s\n", res.Commit, plural(len(removed), "preview", "previews"), strings.Join(removed, ", "))
+	return nil
+}

@@ -1,0 +1,219 @@
+package plattrgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/gitops/pulls"
+)
+
+type promoteOptions struct {
+	app, from, to, repo, branch, output string
+	all, force                          bool
+	gh                                  githubFlags
+}
+
+func newPromoteCmd(io IO) *cobra.Command {
+	o := &promoteOptions{}
+	cmd := &cobra.Command{
+		Use:   "promote --app APP | --all --from ENV --to ENV --repo REPO",
+		Short: "Open a pull request that promotes releases to the next environment",
+		Long: "promote copies envs/<from>/<app>/release.yaml verbatim to envs/<to>/<app>/ on the branch\n" +
+			"plattr/promote-<to>-<app> (--all: every app whose release differs, on plattr/promote-<from>-to-<to>)\n" +
+			"and opens a pull request; merging it is the promotion. env.yaml of the target is never touched.\n" +
+			"Running it again updates the same branch and pull request. Without GitHub (a local env repo and no\n" +
+			"--github-repo) the branch is pushed and the command prints how to merge it.",
+		Example: "  plattr-gen promote --app hello --from staging --to uat --repo https://github.com/acme/env\n" +
+			"  plattr-gen promote --all --from uat --to prod --repo ./env.git",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.app, "app", "", "app to promote")
+	f.BoolVar(&o.all, "all", false, "promote every app whose release differs, in one pull request")
+	f.StringVar(&o.from, "from", "", "environment to promote from")
+	f.StringVar(&o.to, "to", "", "environment to promote to: the next one in promotion order")
+	f.BoolVar(&o.force, "force", false, "allow skipping environments")
+	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
+	f.StringVar(&o.branch, "branch", "main", "base branch of the env repo")
+	f.StringVar(&o.output, "output", "text", "output format: text or json")
+	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
+	return cmd
+}
+
+// proposalReport is the --output json form of promote and rollback.
+type proposalReport struct {
+	Kind        string     `json:"kind"`
+	Apps        []string   `json:"apps"`
+	From        string     `json:"from,omitempty"`
+	Environment string     `json:"environment"`
+	Repo        string     `json:"repo"`
+	Branch      string     `json:"branch,omitempty"`
+	Base        string     `json:"base"`
+	Commit      string     `json:"commit,omitempty"`
+	PullRequest *pulls.PR  `json:"pullRequest,omitempty"`
+	Images      []imageRow `json:"images,omitempty"`
+}
+
+type imageRow struct {
+	App  string `json:"app"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to"`
+}
+
+func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
+	switch {
+	case o.app == "" && !o.all:
+		return usagef("give --app APP, or --all")
+	case o.app != "" && o.all:
+		return usagef("--app and --all exclude each other")
+	case o.from == "" || o.to == "":
+		return usagef("--from and --to are required: environments from plattr-env.yaml")
+	case o.repo == "":
+		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+	case o.output != "text" && o.output != "json":
+		return usagef("--output must be text or json, is %q", o.output)
+	}
+	gh, err := o.gh.client(o.repo)
+	if err != nil {
+		return usageError{err}
+	}
+	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	if err != nil {
+		return err
+	}
+	branch := "plattr/promote-" + o.to + "-" + o.app
+	if o.all {
+		branch = "plattr/promote-" + o.from + "-to-" + o.to
+	}
+	var changes []generator.ReleaseChange
+	prop, err := repo.Propose(cmd.Context(), branch, func(tree generator.Tree) (generator.Files, string, error) {
+		cfg, err := readConfig(tree)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := cfg.CheckPromotion(o.from, o.to, o.force); err != nil {
+			return nil, "", err
+		}
+		apps := []string{o.app}
+		if o.all {
+			if apps, err = generator.Apps(tree, o.from); err != nil {
+				return nil, "", err
+			}
+		}
+		files := generator.Files{}
+		changes = changes[:0]
+		for _, app := range apps {
+			f, err := generator.Promote(cfg, app, o.from, o.to, tree)
+			if err != nil {
+				return nil, "", err
+			}
+			target := path.Join(generator.EnvsDir, o.to, app, generator.ReleaseFile)
+			old, _ := tree.ReadFile(target)
+			if bytes.Equal(old, f[target]) {
+				continue // already released there
+			}
+			changes = append(changes, generator.ReleaseChange{App: app, Old: old, New: f[target]})
+			for p, d := range f {
+				files[p] = d
+			}
+		}
+		return files, promoteMessage(o.from, o.to, changes), nil
+	})
+	if err != nil {
+		return err
+	}
+	report := proposalReport{Kind: "promotion", From: o.from, Environment: o.to, Repo: repo.URL(), Base: o.branch}
+	for _, c := range changes {
+		report.Apps = append(report.Apps, c.App)
+		report.Images = append(report.Images, imageRow{App: c.App, From: imageOf(c.Old), To: imageOf(c.New)})
+	}
+	if prop.Commit.IsZero() {
+		if o.output == "json" {
+			return writeJSON(io, report)
+		}
+		fmt.Fprintf(io.Out, "nothing to promote: %s already runs what %s runs\n", o.to, o.from)
+		return nil
+	}
+	report.Branch, report.Commit = branch, prop.Commit.String()
+	title := fmt.Sprintf("Promote %s to %s", strings.Join(report.Apps, ", "), o.to)
+	if len(report.Apps) > 3 {
+		title = fmt.Sprintf("Promote %d apps from %s to %s", len(report.Apps), o.from, o.to)
+	}
+	body := generator.Describe(fmt.Sprintf("Promotes %s from **%s** to **%s**. Merging this pull request is the promotion; Argo CD then syncs %s.",
+		plural(len(changes), "app", "apps"), o.from, o.to, o.to), changes)
+	return finishProposal(cmd, io, gh, report, title, body, o.output, []string{"plattr/promotion", "env/" + o.to})
+}
+
+// finishProposal opens or updates the pull request of a pushed branch (or says
+// how to merge it without GitHub) and reports.
+func finishProposal(cmd *cobra.Command, io IO, gh *pulls.Client, report proposalReport, title, body, output string, labels []string) error {
+	if gh != nil {
+		pr, created, err := gh.Ensure(cmd.Context(), pulls.Spec{Head: report.Branch, Base: report.Base, Title: title, Body: body, Labels: labels})
+		if err != nil {
+			return fmt.Errorf("branch %s is pushed, but the pull request failed: %w", report.Branch, err)
+		}
+		report.PullRequest = &pr
+		if output == "json" {
+			return writeJSON(io, report)
+		}
+		verb := "updated"
+		if created {
+			verb = "opened"
+		}
+		fmt.Fprintf(io.Out, "%s pull request %s: %s\n", verb, pr.URL, title)
+		return nil
+	}
+	if output == "json" {
+		return writeJSON(io, report)
+	}
+	fmt.Fprintf(io.Out, "pushed branch %s to %s: %s\n", report.Branch, report.Repo, title)
+	fmt.Fprintf(io.Out, "review it:  git fetch %s %s && git diff %s...FETCH_HEAD\n", report.Repo, report.Branch, report.Base)
+	fmt.Fprintf(io.Out, "merge it:   git merge --ff-only FETCH_HEAD && git push origin %s   (or open a pull request from %s)\n", report.Base, report.Branch)
+	return nil
+}
+
+func promoteMessage(from, to string, changes []generator.ReleaseChange) string {
+	var apps []string
+	for _, c := range changes {
+		apps = append(apps, c.App)
+	}
+	sort.Strings(apps)
+	m := generator.Message{Subject: fmt.Sprintf("promote %s from %s to %s", strings.Join(apps, ", "), from, to),
+		Trailers: [][2]string{{"Plattr-Promotion", from + " -> " + to}}}
+	if len(changes) == 1 {
+		m.Subject = fmt.Sprintf("%s: promote %s from %s to %s", changes[0].App, imageOf(changes[0].New), from, to)
+	} else if len(apps) > 5 {
+		m.Subject = fmt.Sprintf("promote %d apps from %s to %s", len(apps), from, to)
+		m.Body = strings.Join(apps, "\n")
+	}
+	return m.String()
+}
+
+func imageOf(release []byte) string {
+	if release == nil {
+		return ""
+	}
+	app, err := generator.ParseRelease(release)
+	if err != nil {
+		return ""
+	}
+	if i := strings.Index(app.Spec.Image, "@"); i >= 0 {
+		return app.Spec.Image[i+1:]
+	}
+	return app.Spec.Image
+}
+
+func writeJSON(io IO, v any) error {
+	enc := json.NewEncoder(io.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,253 @@
+package plattrgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plattr/plattr/internal/fakegithub"
+	"github.com/plattr/plattr/internal/gittest"
+)
+
+const token = "ghp_test-s3cret-token"
+
+func ghEnv(s *fakegithub.Server) map[string]string {
+	return map[string]string{"GITHUB_API_URL": s.BaseURL()}
+}
+
+// withToken runs f with the GitHub token in the process environment, as CI has it.
+func withToken(t *testing.T) {
+	t.Setenv("PLATTR_GIT_TOKEN", token)
+}
+
+// merge merges branch into main with a merge commit, as GitHub's merge button does.
+func merge(t *testing.T, repo, branch string) {
+	t.Helper()
+	work := gittest.Clone(t, repo)
+	gittest.Git(t, work, "fetch", "-q", "origin", branch)
+	gittest.Git(t, work, "merge", "-q", "--no-ff", "-m", "Merge "+branch, "FETCH_HEAD")
+	gittest.Git(t, work, "push", "-q", "origin", "main")
+}
+
+func renderApp(t *testing.T, repo, env, digestByte string) {
+	t.Helper()
+	img := "ghcr.io/acme/hello@sha256:" + strings.Repeat(digestByte, 64)
+	r := plattrGen(t, map[string]string{"GITHUB_REPOSITORY": "acme/hello", "GITHUB_SHA": strings.Repeat(digestByte, 40)},
+		"render", "--app-dir", exampleDir(), "--env", env, "--image", img, "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+}
+
+func TestPromote_StagingToUatToProd(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "staging", "a")
+	renderApp(t, repo, "uat", "0") // uat runs an older release, with a person's env.yaml
+	work := gittest.Clone(t, repo)
+	envFile := filepath.Join(work, "envs/uat/hello/env.yaml")
+	data, err := os.ReadFile(envFile)
+	require.NoError(t, err)
+	tuned := strings.Replace(string(data), "replicas: 1", "replicas: 2", 1)
+	require.NoError(t, os.WriteFile(envFile, []byte(tuned), 0o644))
+	gittest.Git(t, work, "commit", "-qam", "uat: 2 replicas")
+	gittest.Git(t, work, "push", "-q", "origin", "main")
+
+	promote := func(args ...string) run {
+		return plattrGen(t, ghEnv(s), append([]string{"promote", "--app", "hello", "--repo", repo, "--github-repo", "acme/env"}, args...)...)
+	}
+	// Skipping uat is refused.
+	r := promote("--from", "staging", "--to", "prod")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "promote to uat first, or pass --force")
+	assert.Empty(t, s.PRs("acme/env"))
+
+	r = promote("--from", "staging", "--to", "uat")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "opened pull request https://github.com/acme/env/pull/1")
+	prs := s.PRs("acme/env")
+	require.Len(t, prs, 1)
+	assert.Equal(t, "plattr/promote-uat-hello", prs[0].Head)
+	assert.Equal(t, []string{"env/uat", "plattr/promotion"}, prs[0].Labels)
+	assert.Contains(t, prs[0].Body, "`sha256:000000000000` → `sha256:aaaaaaaaaaaa`", "the image change")
+	assert.Contains(t, prs[0].Body, "acme/hello@aaaaaaaa", "the source commit")
+	assert.Contains(t, prs[0].Body, "```diff")
+
+	// Idempotent: the same branch and pull request.
+	before := gittest.Git(t, repo, "rev-parse", "plattr/promote-uat-hello")
+	r = promote("--from", "staging", "--to", "uat")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "updated pull request https://github.com/acme/env/pull/1")
+	assert.Len(t, s.PRs("acme/env"), 1, "never a duplicate")
+	assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "plattr/promote-uat-hello"), "the branch already held the change")
+
+	merge(t, repo, "plattr/promote-uat-hello")
+	s.Merge("acme/env", 1)
+	files := gittest.Files(t, repo)
+	assert.Equal(t, files["envs/staging/hello/release.yaml"], files["envs/uat/hello/release.yaml"], "uat runs staging's release, verbatim")
+	assert.Equal(t, tuned, files["envs/uat/hello/env.yaml"], "env.yaml of uat untouched")
+
+	// Nothing left to promote.
+	r = promote("--from", "staging", "--to", "uat")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "nothing to promote")
+
+	// uat → prod: prod never had the app, so it gets its folder and child Application.
+	r = promote("--from", "uat", "--to", "prod", "--output", "json")
+	require.Equal(t, 0, r.code, r.err)
+	var rep proposalReport
+	require.NoError(t, json.Unmarshal([]byte(r.out), &rep))
+	assert.Equal(t, "plattr/promote-prod-hello", rep.Branch)
+	require.NotNil(t, rep.PullRequest)
+	assert.Equal(t, 2, rep.PullRequest.Number)
+	assert.Equal(t, "sha256:"+strings.Repeat("a", 64), rep.Images[0].To)
+	merge(t, repo, "plattr/promote-prod-hello")
+	files = gittest.Files(t, repo)
+	assert.Equal(t, files["envs/staging/hello/release.yaml"], files["envs/prod/hello/release.yaml"])
+	assert.Contains(t, files["envs/prod/hello/env.yaml"], "host: hello.apps.example.com", "production host")
+	assert.Contains(t, files["envs/prod/apps/kustomization.yaml"], "- hello.yaml")
+}
+
+func TestPromote_AllInOnePullRequest(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	const n = 50
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte(fmt.Sprintf("name: app%02d\n", i)), 0o644))
+		r := plattrGen(t, nil, "render", "--app-dir", dir, "--env", "staging", "--image", image, "--repo", repo)
+		require.Equal(t, 0, r.code, r.err)
+	}
+	start := time.Now()
+	r := plattrGen(t, ghEnv(s), "promote", "--all", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env")
+	require.Equal(t, 0, r.code, r.err)
+	t.Logf("promoting %d apps in one pull request took %s", n, time.Since(start))
+	prs := s.PRs("acme/env")
+	require.Len(t, prs, 1)
+	assert.Equal(t, "Promote 50 apps from staging to uat", prs[0].Title)
+	for i := 0; i < n; i++ {
+		assert.Contains(t, prs[0].Body, fmt.Sprintf("| app%02d |", i))
+	}
+	merge(t, repo, "plattr/promote-staging-to-uat")
+	files := gittest.Files(t, repo)
+	for i := 0; i < n; i++ {
+		assert.Equal(t, files[fmt.Sprintf("envs/staging/app%02d/release.yaml", i)], files[fmt.Sprintf("envs/uat/app%02d/release.yaml", i)])
+	}
+}
+
+func TestPromote_WithoutGitHubPushesTheBranch(t *testing.T) {
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "staging", "b")
+	r := plattrGen(t, nil, "promote", "--app", "hello", "--from", "staging", "--to", "uat", "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "pushed branch plattr/promote-uat-hello")
+	assert.Contains(t, r.out, "git diff main...FETCH_HEAD")
+	assert.NotEmpty(t, gittest.Git(t, repo, "rev-parse", "plattr/promote-uat-hello"))
+	assert.NotContains(t, gittest.Files(t, repo), "envs/uat/hello/release.yaml", "main is untouched until the merge")
+}
+
+func TestPreview_RenderThenDeleteLeavesTheRepoAsBefore(t *testing.T) {
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "staging", "c")
+	before := gittest.Git(t, repo, "rev-parse", "main^{tree}")
+	r := plattrGen(t, nil, "render", "--app-dir", exampleDir(), "--pr", "7", "--image", image, "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+	require.NotEqual(t, before, gittest.Git(t, repo, "rev-parse", "main^{tree}"))
+	r = plattrGen(t, nil, "preview", "delete", "--app", "hello", "--pr", "7", "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "removed preview hello-pr-7")
+	assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "main^{tree}"), "the env repo's tree is exactly as before")
+	r = plattrGen(t, nil, "preview", "delete", "--app", "hello", "--pr", "7", "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "nothing to remove")
+}
+
+func TestPreview_GCRemovesOnlyClosedPullRequests(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	open := s.OpenPR("acme/hello", "feature-a", "open one")
+	closed := s.OpenPR("acme/hello", "feature-b", "closed one")
+	merged := s.OpenPR("acme/hello", "feature-c", "merged one")
+	s.ClosePR("acme/hello", closed)
+	s.Merge("acme/hello", merged)
+	for _, n := range []int{open, closed, merged} {
+		r := plattrGen(t, map[string]string{"GITHUB_REPOSITORY": "acme/hello"}, "render", "--app-dir", exampleDir(), "--pr", fmt.Sprint(n), "--image", image, "--repo", repo)
+		require.Equal(t, 0, r.code, r.err)
+	}
+	// A preview released from another repository is not gc's to judge.
+	r := plattrGen(t, map[string]string{"GITHUB_REPOSITORY": "acme/other"}, "render", "--app-dir", exampleDir(), "--pr", "9", "--image", image, "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+
+	r = plattrGen(t, ghEnv(s), "preview", "gc", "--repo", repo, "--app-repo", "acme/hello")
+	require.Equal(t, 0, r.code, r.err)
+	files := gittest.Files(t, repo)
+	assert.Contains(t, files, fmt.Sprintf("envs/preview/hello-pr-%d/release.yaml", open))
+	assert.NotContains(t, files, fmt.Sprintf("envs/preview/hello-pr-%d/release.yaml", closed))
+	assert.NotContains(t, files, fmt.Sprintf("envs/preview/hello-pr-%d/release.yaml", merged))
+	assert.Contains(t, files, "envs/preview/hello-pr-9/release.yaml")
+	assert.NotContains(t, files["envs/preview/apps/kustomization.yaml"], fmt.Sprintf("hello-pr-%d.yaml", closed))
+	assert.Contains(t, r.out, "removed 2 previews")
+}
+
+func TestRollback_RestoresThePreviousRelease(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "prod", "1")
+	first := gittest.Files(t, repo)["envs/prod/hello/release.yaml"]
+	// The next release also changes the database block.
+	dir := t.TempDir()
+	manifest, err := os.ReadFile(filepath.Join(exampleDir(), "plattr.yaml"))
+	require.NoError(t, err)
+	changed := strings.Replace(string(manifest), "database:\n  enabled: true\n", "database:\n  enabled: true\n  extensions: [pgcrypto]\n", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte(changed), 0o644))
+	r := plattrGen(t, nil, "render", "--app-dir", dir, "--env", "prod", "--image", "ghcr.io/acme/hello@sha256:"+strings.Repeat("2", 64), "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+	renderApp(t, repo, "staging", "3") // unrelated history in between
+
+	r = plattrGen(t, ghEnv(s), "rollback", "--app", "hello", "--env", "prod", "--repo", repo, "--github-repo", "acme/env")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.err, "warning: the database block of hello differs")
+	prs := s.PRs("acme/env")
+	require.Len(t, prs, 1)
+	assert.Equal(t, "plattr/rollback-prod-hello", prs[0].Head)
+	assert.Contains(t, prs[0].Body, "The database block differs")
+	assert.Contains(t, prs[0].Labels, "plattr/rollback")
+	merge(t, repo, "plattr/rollback-prod-hello")
+	assert.Equal(t, first, gittest.Files(t, repo)["envs/prod/hello/release.yaml"], "the previous release, byte for byte")
+
+	r = plattrGen(t, nil, "rollback", "--app", "hello", "--env", "prod", "--repo", repo, "--steps", "9")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "cannot go back 9")
+}
+
+func TestProposals_TokenNeverPrinted(t *testing.T) {
+	t.Setenv("PLATTR_GIT_TOKEN", "ghp_wrong-s3cret")
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "staging", "d")
+	r := plattrGen(t, map[string]string{"GITHUB_REPOSITORY": "acme/hello"}, "render", "--app-dir", exampleDir(), "--pr", "4", "--image", image, "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+	for _, args := range [][]string{
+		{"promote", "--app", "hello", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env"},
+		{"preview", "gc", "--repo", repo, "--app-repo", "acme/hello"},
+	} {
+		r := plattrGen(t, ghEnv(s), args...)
+		assert.Equal(t, 1, r.code, args)
+		assert.NotContains(t, r.out+r.err, "ghp_wrong-s3cret")
+		assert.Contains(t, r.err, "401 Bad credentials")
+	}
+}
