@@ -46,7 +46,11 @@ test-deps: ## Install PostgreSQL/Redis packages when the tests cannot reach or s
 	@hack/test-deps.sh
 
 .PHONY: bench
-bench: bench-gitops bench-operator ## Every benchmark: figures for BENCHMARKS.md.
+bench: bench-gitops bench-promote bench-operator ## Every benchmark: figures for BENCHMARKS.md.
+
+.PHONY: bench-promote
+bench-promote: ## Promotion of 100 apps in one pull request (fake GitHub on loopback).
+	$(GO) test ./internal/cli/plattrgen -run XXX -bench Promote100 -benchtime 3x
 
 .PHONY: bench-gitops
 bench-gitops: build $(KUSTOMIZE) ## Render/commit/push/clone against the git and kustomize CLIs (ratios).
