@@ -54,11 +54,16 @@ type encodable interface {
 	Encode(plumbing.EncodedObject) error
 }
 
+// store encodes o as a new object; it is sent on the next push.
 func (r *Repo) store(o encodable) (plumbing.Hash, error) {
 	obj := r.st.NewEncodedObject()
 	if err := o.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
+	return r.put(obj)
+}
+
+func (r *Repo) put(obj plumbing.EncodedObject) (plumbing.Hash, error) {
 	h, err := r.st.SetEncodedObject(obj)
 	if err != nil {
 		return plumbing.ZeroHash, err
@@ -109,10 +114,7 @@ func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[
 			}
 			continue
 		}
-		h, err := r.blobHash(data)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
+		h := plumbing.ComputeHash(plumbing.BlobObject, data)
 		if had && old.Hash == h && old.Mode == filemode.Regular {
 			continue
 		}
@@ -178,10 +180,6 @@ func gitLess(a, b object.TreeEntry) bool {
 	return an < bn
 }
 
-func (r *Repo) blobHash(data []byte) (plumbing.Hash, error) {
-	return plumbing.ComputeHash(plumbing.BlobObject, data), nil
-}
-
 func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
 	obj := r.st.NewEncodedObject()
 	obj.SetType(plumbing.BlobObject)
@@ -196,12 +194,7 @@ func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
 	if err := w.Close(); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	h, err := r.st.SetEncodedObject(obj)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	r.pending = append(r.pending, h)
-	return h, nil
+	return r.put(obj)
 }
 
 // Diff returns the paths whose content changes, comparing blob ids so that no

@@ -18,8 +18,9 @@ func newEnvCmd(io IO) *cobra.Command {
 }
 
 type envInitOptions struct {
-	repo, branch, repoURL, domain, argoNamespace, project string
-	envs                                                  []string
+	repoFlags
+	repoURL, domain, argoNamespace, project string
+	envs                                    []string
 }
 
 func newEnvInitCmd(io IO) *cobra.Command {
@@ -36,8 +37,7 @@ func newEnvInitCmd(io IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	o.bind(f, io, "branch of the env repo")
 	f.StringSliceVar(&o.envs, "envs", []string{"staging", "uat", "prod"}, "environments in promotion order; the last one is production")
 	f.StringVar(&o.domain, "domain", "", "base domain: apps are served at <app>.<env>.<domain>, <app>.<domain> in production")
 	f.StringVar(&o.repoURL, "repo-url", "", "URL Argo CD clones the env repo from (default: --repo)")
@@ -63,7 +63,7 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,9 @@ func newPreviewCmd(io IO) *cobra.Command {
 }
 
 type previewDeleteOptions struct {
-	app, repo, branch string
-	pr                int
+	repoFlags
+	app string
+	pr  int
 }
 
 func newPreviewDeleteCmd(io IO) *cobra.Command {
@@ -40,8 +41,7 @@ func newPreviewDeleteCmd(io IO) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.app, "app", "", "app whose preview to remove")
 	f.IntVar(&o.pr, "pr", 0, "pull request number")
-	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	o.bind(f, io, "branch of the env repo")
 	return cmd
 }
 
@@ -56,7 +56,7 @@ func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
 		return usageError{err}
 	}
 	name := names.Preview(o.app, o.pr)
-	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -76,8 +76,9 @@ func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
 }
 
 type previewGCOptions struct {
-	repo, branch, appRepo string
-	gh                    githubFlags
+	repoFlags
+	appRepo string
+	gh      githubFlags
 }
 
 func newPreviewGCCmd(io IO) *cobra.Command {
@@ -92,8 +93,7 @@ func newPreviewGCCmd(io IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	o.bind(f, io, "branch of the env repo")
 	f.StringVar(&o.appRepo, "app-repo", io.Getenv("GITHUB_REPOSITORY"), "the app's GitHub repository, whose pull requests the previews belong to (default $GITHUB_REPOSITORY)")
 	f.StringVar(&o.gh.apiURL, "github-api-url", io.Getenv("GITHUB_API_URL"), "GitHub API URL, for GitHub Enterprise")
 	return cmd
@@ -110,7 +110,7 @@ func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}

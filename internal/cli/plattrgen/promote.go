@@ -11,14 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
-	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/gitops/pulls"
 )
 
 type promoteOptions struct {
-	app, from, to, repo, branch, output string
-	all, force                          bool
-	gh                                  githubFlags
+	repoFlags
+	app, from, to, output string
+	all, force            bool
+	gh                    githubFlags
 }
 
 func newPromoteCmd(io IO) *cobra.Command {
@@ -42,8 +42,7 @@ func newPromoteCmd(io IO) *cobra.Command {
 	f.StringVar(&o.from, "from", "", "environment to promote from")
 	f.StringVar(&o.to, "to", "", "environment to promote to: the next one in promotion order")
 	f.BoolVar(&o.force, "force", false, "allow skipping environments")
-	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&o.branch, "branch", "main", "base branch of the env repo")
+	o.bind(f, io, "base branch of the env repo")
 	f.StringVar(&o.output, "output", "text", "output format: text or json")
 	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
 	return cmd
@@ -86,7 +85,7 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}

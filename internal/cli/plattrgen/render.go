@@ -15,10 +15,11 @@ import (
 )
 
 type renderOptions struct {
-	appDir, env, image, repo, branch, output string
-	pr                                       int
-	allowTag, dryRun                         bool
-	source                                   generator.Source
+	repoFlags
+	appDir, env, image, output string
+	pr                         int
+	allowTag, dryRun           bool
+	source                     generator.Source
 }
 
 func newRenderCmd(io IO) *cobra.Command {
@@ -39,8 +40,7 @@ func newRenderCmd(io IO) *cobra.Command {
 	f.StringVar(&o.env, "env", "", "environment to release into (from plattr-env.yaml)")
 	f.IntVar(&o.pr, "pr", 0, "render the preview of this pull request instead of an environment")
 	f.StringVar(&o.image, "image", "", "image to release, pinned by digest (repository@sha256:…)")
-	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&o.branch, "branch", "main", "branch of the env repo")
+	o.bind(f, io, "branch of the env repo")
 	f.BoolVar(&o.allowTag, "allow-tag", false, "accept an image pinned by tag only")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the diff and commit nothing")
 	f.StringVar(&o.output, "output", "text", "output format: text or json")
@@ -97,7 +97,7 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	release := generator.Release{Manifest: m, Image: img, Env: o.env, PR: o.pr, Source: o.source}
 	var target generator.Target
-	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,10 @@ import (
 )
 
 type rollbackOptions struct {
-	app, env, repo, branch, to, output string
-	steps, depth                       int
-	gh                                 githubFlags
+	repoFlags
+	app, env, to, output string
+	steps, depth         int
+	gh                   githubFlags
 }
 
 func newRollbackCmd(io IO) *cobra.Command {
@@ -38,8 +39,7 @@ func newRollbackCmd(io IO) *cobra.Command {
 	f.IntVar(&o.steps, "steps", 1, "how many releases back")
 	f.StringVar(&o.to, "to", "", "restore the release as it was at this env repo commit (full or abbreviated id)")
 	f.IntVar(&o.depth, "depth", 200, "how many commits of history to look through")
-	f.StringVar(&o.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&o.branch, "branch", "main", "base branch of the env repo")
+	o.bind(f, io, "base branch of the env repo")
 	f.StringVar(&o.output, "output", "text", "output format: text or json")
 	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
 	return cmd
@@ -64,7 +64,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
-	repo, err := gitops.Open(cmd.Context(), o.repo, gitops.WithBranch(o.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}

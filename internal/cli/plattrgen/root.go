@@ -11,6 +11,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/plattr/plattr/gitops"
 )
 
 // Exit codes.
@@ -74,4 +77,19 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usagef("%s takes no arguments, got %q (see '%s --help')", cmd.CommandPath(), args, cmd.CommandPath())
 	}
 	return nil
+}
+
+// repoFlags locate the env repo: every command that touches it has them.
+type repoFlags struct {
+	repo, branch string
+}
+
+func (r *repoFlags) bind(f *pflag.FlagSet, io IO, branchHelp string) {
+	f.StringVar(&r.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
+	f.StringVar(&r.branch, "branch", "main", branchHelp)
+}
+
+// open clones the env repo's branch into memory, with the token from the environment.
+func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
+	return gitops.Open(ctx, r.repo, gitops.WithBranch(r.branch), gitops.WithToken(gitops.TokenFromEnv()))
 }
