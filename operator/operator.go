@@ -21,6 +21,7 @@ import (
 	"github.com/plattr/plattr/operator/controller"
 	"github.com/plattr/plattr/operator/services"
 	"github.com/plattr/plattr/operator/services/postgres"
+	"github.com/plattr/plattr/operator/services/redis"
 )
 
 // Config is the operator's configuration, from flags and the environment.
@@ -36,6 +37,8 @@ type Config struct {
 	// DBAppHost and DBAppPort, when set, are what apps connect to instead of the
 	// admin URL's host.
 	DBAppHost, DBAppPort string
+	// RedisAdminURL (REDIS_ADMIN_URL): a Redis user allowed to manage ACLs.
+	RedisAdminURL string
 	// MaxConcurrentReconciles is how many Applications are reconciled at once.
 	MaxConcurrentReconciles int
 }
@@ -80,7 +83,11 @@ func Provisioners(cfg Config) ([]services.Provisioner, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return []services.Provisioner{pg}, pg.Close, nil
+	rd, err := redis.New(cfg.RedisAdminURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []services.Provisioner{pg, rd}, func() { pg.Close(); rd.Close() }, nil
 }
 
 // Setup registers the Application controller with mgr.

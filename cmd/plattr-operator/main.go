@@ -38,7 +38,9 @@ func main() {
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	cfg.DBAdminURL = os.Getenv("DB_ADMIN_URL") // never a flag: flags show in process listings
+	// Credentials are never flags: flags show in process listings.
+	cfg.DBAdminURL = os.Getenv("DB_ADMIN_URL")
+	cfg.RedisAdminURL = os.Getenv("REDIS_ADMIN_URL")
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -66,7 +68,7 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		fail(log, "add the readiness check", err)
 	}
-	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "")
+	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		fail(log, "run the manager", err)
 	}

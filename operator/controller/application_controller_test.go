@@ -310,3 +310,51 @@ func TestApplication_RestartConverges(t *testing.T) {
 		})
 	}
 }
+
+// Two services behind the same contract: both provisioned and referenced;
+// disabling one removes its Secret, its reference and (policy Delete) its user.
+func TestApplication_RedisAndDisable(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pg := testenv.StartPostgres(t)
+	rd := testenv.StartRedis(t)
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), RedisAdminURL: rd.AdminURL})
+	ctx := context.Background()
+	app := newApp(ns, "test-cache", func(a *plattrv1.Application) { a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true} })
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	assert.Equal(t, metav1.ConditionTrue, condition(got, plattrv1.ConditionRedisReady).Status)
+
+	var dep appsv1.Deployment
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKeyFromObject(app), &dep))
+	var refs []string
+	for _, e := range dep.Spec.Template.Spec.Containers[0].EnvFrom {
+		refs = append(refs, e.SecretRef.Name)
+	}
+	assert.Equal(t, []string{"test-cache-postgres", "test-cache-redis"}, refs)
+	redisSecret := secretData(t, c, ns, "test-cache-redis")
+	assert.Equal(t, "plattr:test-cache:", string(redisSecret["REDIS_KEY_PREFIX"]))
+	_, err := rd.Client(t).Do(ctx, "ACL", "GETUSER", "plattr:test-cache").Result()
+	require.NoError(t, err, "the ACL user exists")
+
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Spec.Redis.Enabled = false
+	require.NoError(t, c.Client.Patch(ctx, got, patch))
+	testenv.Eventually(t, 30*time.Second, "the Redis Secret and its reference to go", func() (bool, error) {
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "test-cache-redis"}, &corev1.Secret{})
+		if !apierrors.IsNotFound(err) {
+			return false, err
+		}
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(app), &dep); err != nil {
+			return false, err
+		}
+		return len(dep.Spec.Template.Spec.Containers[0].EnvFrom) == 1, nil
+	})
+	_, err = rd.Client(t).Do(ctx, "ACL", "GETUSER", "plattr:test-cache").Result()
+	assert.Error(t, err, "deletionPolicy Delete removed the ACL user")
+	got = waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	assert.Nil(t, condition(got, plattrv1.ConditionRedisReady), "a disabled service has no condition")
+	scanForSecrets(t, c, ns, op, []string{string(redisSecret["REDIS_PASSWORD"])})
+}

@@ -143,8 +143,9 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 	pg := &countingProvisioner{Provisioner: provs[0]}
 	cl := &counting{Client: mgr.GetClient()}
 	r := &controller.ApplicationReconciler{
-		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"), Services: []services.Provisioner{pg},
-		Config: controller.Config{BaseDomain: cfg.BaseDomain},
+		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"),
+		Services: append([]services.Provisioner{pg}, provs[1:]...),
+		Config:   controller.Config{BaseDomain: cfg.BaseDomain},
 	}
 	require.NoError(t, r.SetupWithManager(mgr, 4))
 	ctx, cancel := context.WithCancel(context.Background())
