@@ -20,6 +20,7 @@ import (
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
 	"github.com/plattr/plattr/operator/services"
+	"github.com/plattr/plattr/operator/services/opensearch"
 	"github.com/plattr/plattr/operator/services/postgres"
 	"github.com/plattr/plattr/operator/services/redis"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	DBAppHost, DBAppPort string
 	// RedisAdminURL (REDIS_ADMIN_URL): a Redis user allowed to manage ACLs.
 	RedisAdminURL string
+	// OpenSearch (OPENSEARCH_URL, OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD): an
+	// admin of the security plugin's REST API.
+	OpenSearchURL, OpenSearchUser, OpenSearchPassword string
 	// MaxConcurrentReconciles is how many Applications are reconciled at once.
 	MaxConcurrentReconciles int
 }
@@ -87,7 +91,11 @@ func Provisioners(cfg Config) ([]services.Provisioner, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return []services.Provisioner{pg, rd}, func() { pg.Close(); rd.Close() }, nil
+	search, err := opensearch.New(cfg.OpenSearchURL, cfg.OpenSearchUser, cfg.OpenSearchPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []services.Provisioner{pg, rd, search}, func() { pg.Close(); rd.Close() }, nil
 }
 
 // Setup registers the Application controller with mgr.

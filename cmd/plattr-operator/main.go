@@ -41,6 +41,9 @@ func main() {
 	// Credentials are never flags: flags show in process listings.
 	cfg.DBAdminURL = os.Getenv("DB_ADMIN_URL")
 	cfg.RedisAdminURL = os.Getenv("REDIS_ADMIN_URL")
+	cfg.OpenSearchURL = os.Getenv("OPENSEARCH_URL")
+	cfg.OpenSearchUser = os.Getenv("OPENSEARCH_USERNAME")
+	cfg.OpenSearchPassword = os.Getenv("OPENSEARCH_PASSWORD")
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -68,7 +71,7 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		fail(log, "add the readiness check", err)
 	}
-	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "")
+	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "opensearch", cfg.OpenSearchURL != "")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		fail(log, "run the manager", err)
 	}

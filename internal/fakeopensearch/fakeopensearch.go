@@ -1,0 +1,425 @@
+// Package fakeopensearch is a stateful fake of the parts of OpenSearch that Plattr
+// uses — the security plugin's REST API (roles, internal users, role mappings,
+// authinfo) and enough of the index API (create, index a document, read it, list,
+// delete) to check who may touch which index — served on 127.0.0.1 for tests,
+// because OpenSearch cannot run here. Index permissions are evaluated as
+// OpenSearch does, by matching the roles' index patterns against index names, so
+// cross-tenant tests mean something. Status codes and bodies follow OpenSearch
+// 2.x: 200/201 on PUT, 404 NOT_FOUND, 403 for reserved or hidden resources and for
+// missing permissions, 401 for bad credentials, 5xx on demand.
+package fakeopensearch
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Role is a security role.
+type Role struct {
+	ClusterPermissions []string          `json:"cluster_permissions,omitempty"`
+	IndexPermissions   []IndexPermission `json:"index_permissions,omitempty"`
+	Description        string            `json:"description,omitempty"`
+	Reserved           bool              `json:"reserved"`
+	Hidden             bool              `json:"hidden"`
+}
+
+// IndexPermission allows actions on indices matching patterns.
+type IndexPermission struct {
+	IndexPatterns  []string `json:"index_patterns,omitempty"`
+	AllowedActions []string `json:"allowed_actions,omitempty"`
+}
+
+type user struct {
+	password string
+	reserved bool
+	hidden   bool
+}
+
+type mapping struct {
+	Users    []string `json:"users"`
+	Reserved bool     `json:"reserved"`
+	Hidden   bool     `json:"hidden"`
+}
+
+// Server is the fake.
+type Server struct {
+	*httptest.Server
+	AdminUser, AdminPassword string
+
+	mu       sync.Mutex
+	roles    map[string]*Role
+	users    map[string]*user
+	mappings map[string]*mapping
+	indices  map[string]map[string]json.RawMessage
+	faults   []int
+}
+
+// New starts a fake whose admin is admin/password, with OpenSearch's reserved
+// all_access role and admin user.
+func New(admin, password string) *Server {
+	s := &Server{AdminUser: admin, AdminPassword: password,
+		roles:    map[string]*Role{"all_access": {Reserved: true, ClusterPermissions: []string{"*"}}, "security_rest_api_access": {Reserved: true, Hidden: true}},
+		users:    map[string]*user{admin: {password: password, reserved: true}},
+		mappings: map[string]*mapping{"all_access": {Users: []string{admin}, Reserved: true}},
+		indices:  map[string]map[string]json.RawMessage{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// FailNext makes the next n requests answer status (for example 503).
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.faults = append(s.faults, status)
+	}
+}
+
+// Has says whether a role, internal user or role mapping exists ("roles", "internalusers", "rolesmapping").
+func (s *Server) Has(kind, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch kind {
+	case "roles":
+		return s.roles[name] != nil
+	case "internalusers":
+		return s.users[name] != nil
+	default:
+		return s.mappings[name] != nil
+	}
+}
+
+// AddReservedRole adds a reserved role, as OpenSearch's own static roles are.
+func (s *Server) AddReservedRole(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.roles[name] = &Role{Reserved: true, Description: "reserved"}
+}
+
+// RoleDescription is a role's description ("" when absent).
+func (s *Server) RoleDescription(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.roles[name]; r != nil {
+		return r.Description
+	}
+	return ""
+}
+
+// Indices lists the indices, sorted.
+func (s *Server) Indices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for n := range s.indices {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+const securityAPI = "/_plugins/_security/api/"
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) > 0 {
+		status := s.faults[0]
+		s.faults = s.faults[1:]
+		writeJSON(w, status, map[string]any{"status": http.StatusText(status), "message": "injected fault"})
+		return
+	}
+	name, pw, ok := r.BasicAuth()
+	u := s.users[name]
+	if !ok || u == nil || u.password != pw {
+		w.Header().Set("WWW-Authenticate", `Basic realm="OpenSearch Security"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"status": 401, "error": "Unauthorized"})
+		return
+	}
+	admin := name == s.AdminUser
+	switch {
+	case r.URL.Path == "/_plugins/_security/authinfo":
+		writeJSON(w, http.StatusOK, map[string]any{"user_name": name, "roles": s.rolesOf(name)})
+	case strings.HasPrefix(r.URL.Path, securityAPI):
+		if !admin {
+			writeJSON(w, http.StatusForbidden, map[string]any{"status": "FORBIDDEN", "message": "No permission to access REST API: User " + name + " with Security roles " + fmt.Sprint(s.rolesOf(name)) + " does not have any access to endpoint"})
+			return
+		}
+		s.security(w, r, strings.TrimPrefix(r.URL.Path, securityAPI))
+	default:
+		s.index(w, r, name, admin)
+	}
+}
+
+func (s *Server) rolesOf(user string) []string {
+	var out []string
+	for role, m := range s.mappings {
+		for _, u := range m.Users {
+			if u == user {
+				out = append(out, role)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) security(w http.ResponseWriter, r *http.Request, rest string) {
+	kind, name, _ := strings.Cut(rest, "/")
+	if name == "" || strings.Contains(name, "/") {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": "BAD_REQUEST", "message": "invalid resource name"})
+		return
+	}
+	reserved, hidden, exists := false, false, false
+	switch kind {
+	case "roles":
+		if x := s.roles[name]; x != nil {
+			exists, reserved, hidden = true, x.Reserved, x.Hidden
+		}
+	case "internalusers":
+		if x := s.users[name]; x != nil {
+			exists, reserved, hidden = true, x.reserved, x.hidden
+		}
+	case "rolesmapping":
+		if x := s.mappings[name]; x != nil {
+			exists, reserved, hidden = true, x.Reserved, x.Hidden
+		}
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": "BAD_REQUEST", "message": "unknown endpoint " + kind})
+		return
+	}
+	if hidden || (reserved && r.Method != http.MethodGet) {
+		writeJSON(w, http.StatusForbidden, map[string]any{"status": "FORBIDDEN", "message": fmt.Sprintf("Resource '%s' is reserved.", name)})
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		if !exists {
+			writeJSON(w, http.StatusNotFound, map[string]any{"status": "NOT_FOUND", "message": fmt.Sprintf("Resource '%s' not found.", name)})
+			return
+		}
+		var item any
+		switch kind {
+		case "roles":
+			item = s.roles[name]
+		case "internalusers":
+			item = map[string]any{"hash": "", "reserved": s.users[name].reserved, "hidden": false, "backend_roles": []string{}}
+		case "rolesmapping":
+			item = s.mappings[name]
+		}
+		writeJSON(w, http.StatusOK, map[string]any{name: item})
+	case http.MethodPut:
+		var err error
+		switch kind {
+		case "roles":
+			var role Role
+			err = json.NewDecoder(r.Body).Decode(&role)
+			role.Reserved, role.Hidden = false, false
+			s.roles[name] = &role
+		case "internalusers":
+			var in struct {
+				Password string `json:"password"`
+			}
+			err = json.NewDecoder(r.Body).Decode(&in)
+			if err == nil && in.Password == "" && !exists {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"status": "BAD_REQUEST", "message": "Please specify either 'hash' or 'password' when creating a new internal user."})
+				return
+			}
+			if err == nil {
+				if in.Password == "" {
+					in.Password = s.users[name].password
+				}
+				s.users[name] = &user{password: in.Password}
+			}
+		case "rolesmapping":
+			var m mapping
+			err = json.NewDecoder(r.Body).Decode(&m)
+			m.Reserved, m.Hidden = false, false
+			s.mappings[name] = &m
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": "BAD_REQUEST", "message": "Could not parse content of request."})
+			return
+		}
+		if exists {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "message": fmt.Sprintf("'%s' updated.", name)})
+		} else {
+			writeJSON(w, http.StatusCreated, map[string]any{"status": "CREATED", "message": fmt.Sprintf("'%s' created.", name)})
+		}
+	case http.MethodDelete:
+		if !exists {
+			writeJSON(w, http.StatusNotFound, map[string]any{"status": "NOT_FOUND", "message": fmt.Sprintf("Resource '%s' not found.", name)})
+			return
+		}
+		switch kind {
+		case "roles":
+			delete(s.roles, name)
+		case "internalusers":
+			delete(s.users, name)
+		case "rolesmapping":
+			delete(s.mappings, name)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "OK", "message": fmt.Sprintf("'%s' deleted.", name)})
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"status": "METHOD_NOT_ALLOWED", "message": r.Method})
+	}
+}
+
+// allowed says whether user may do action (a coarse class: "read", "write",
+// "create_index", "delete_index") on index, through the roles mapped to it.
+func (s *Server) allowed(user, index, action string) bool {
+	for _, roleName := range s.rolesOf(user) {
+		role := s.roles[roleName]
+		if role == nil {
+			continue
+		}
+		for _, p := range role.IndexPermissions {
+			if !matchAny(p.IndexPatterns, index) {
+				continue
+			}
+			for _, a := range p.AllowedActions {
+				switch {
+				case a == "*" || a == "indices_all" || a == "indices:*":
+					return true
+				case a == "crud" && (action == "read" || action == "write"):
+					return true
+				case a == "read" && action == "read", a == "write" && action == "write", a == "create_index" && action == "create_index",
+					a == "delete" && action == "write", a == "indices:admin/delete" && action == "delete_index":
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if Match(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Match is OpenSearch's simple wildcard matching: '*' any run, '?' one character.
+func Match(pattern, name string) bool {
+	if pattern == "" {
+		return name == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(name); i++ {
+			if Match(pattern[1:], name[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return name != "" && Match(pattern[1:], name[1:])
+	default:
+		return name != "" && name[0] == pattern[0] && Match(pattern[1:], name[1:])
+	}
+}
+
+func (s *Server) forbidden(w http.ResponseWriter, user, action, index string) {
+	writeJSON(w, http.StatusForbidden, map[string]any{
+		"error": map[string]any{"type": "security_exception", "reason": fmt.Sprintf("no permissions for [%s] and User [name=%s]", action, user),
+			"root_cause": []map[string]any{{"type": "security_exception", "reason": fmt.Sprintf("no permissions for [%s] and User [name=%s] on index %s", action, user, index)}}},
+		"status": 403})
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request, user string, admin bool) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if parts[0] == "_cat" && len(parts) >= 2 && parts[1] == "indices" {
+		pattern := "*"
+		if len(parts) > 2 {
+			pattern = parts[2]
+		}
+		out := []map[string]string{}
+		for n, docs := range s.indices {
+			if Match(pattern, n) && (admin || s.allowed(user, n, "read")) {
+				out = append(out, map[string]string{"index": n, "docs.count": fmt.Sprint(len(docs))})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i]["index"] < out[j]["index"] })
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	idx := parts[0]
+	if idx == "" || strings.HasPrefix(idx, "_") {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "error": "unsupported by the fake: " + r.URL.Path})
+		return
+	}
+	switch {
+	case len(parts) == 1 && r.Method == http.MethodPut:
+		if !admin && !s.allowed(user, idx, "create_index") {
+			s.forbidden(w, user, "indices:admin/create", idx)
+			return
+		}
+		if s.indices[idx] != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"type": "resource_already_exists_exception", "reason": "index [" + idx + "] already exists"}, "status": 400})
+			return
+		}
+		s.indices[idx] = map[string]json.RawMessage{}
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true, "index": idx})
+	case len(parts) == 1 && r.Method == http.MethodDelete:
+		if !admin && !s.allowed(user, idx, "delete_index") {
+			s.forbidden(w, user, "indices:admin/delete", idx)
+			return
+		}
+		if s.indices[idx] == nil {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]any{"type": "index_not_found_exception", "reason": "no such index [" + idx + "]"}, "status": 404})
+			return
+		}
+		delete(s.indices, idx)
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	case len(parts) >= 2 && parts[1] == "_doc" && (r.Method == http.MethodPut || r.Method == http.MethodPost):
+		if !admin && !s.allowed(user, idx, "write") {
+			s.forbidden(w, user, "indices:data/write/index", idx)
+			return
+		}
+		if s.indices[idx] == nil {
+			if !admin && !s.allowed(user, idx, "create_index") {
+				s.forbidden(w, user, "indices:admin/create", idx)
+				return
+			}
+			s.indices[idx] = map[string]json.RawMessage{}
+		}
+		id := fmt.Sprint(len(s.indices[idx]) + 1)
+		if len(parts) > 2 {
+			id = parts[2]
+		}
+		var doc json.RawMessage
+		if err := json.NewDecoder(r.Body).Decode(&doc); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]any{"type": "mapper_parsing_exception", "reason": "failed to parse"}, "status": 400})
+			return
+		}
+		s.indices[idx][id] = doc
+		writeJSON(w, http.StatusCreated, map[string]any{"_index": idx, "_id": id, "result": "created"})
+	case len(parts) == 3 && parts[1] == "_doc" && r.Method == http.MethodGet:
+		if !admin && !s.allowed(user, idx, "read") {
+			s.forbidden(w, user, "indices:data/read/get", idx)
+			return
+		}
+		doc, ok := s.indices[idx][parts[2]]
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]any{"_index": idx, "_id": parts[2], "found": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"_index": idx, "_id": parts[2], "found": true, "_source": doc})
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": 400, "error": "unsupported by the fake: " + r.Method + " " + r.URL.Path})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
