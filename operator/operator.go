@@ -20,6 +20,7 @@ import (
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
 	"github.com/plattr/plattr/operator/services"
+	"github.com/plattr/plattr/operator/services/keycloak"
 	"github.com/plattr/plattr/operator/services/opensearch"
 	"github.com/plattr/plattr/operator/services/postgres"
 	"github.com/plattr/plattr/operator/services/redis"
@@ -43,6 +44,9 @@ type Config struct {
 	// OpenSearch (OPENSEARCH_URL, OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD): an
 	// admin of the security plugin's REST API.
 	OpenSearchURL, OpenSearchUser, OpenSearchPassword string
+	// Keycloak (KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD): an
+	// admin of the master realm.
+	KeycloakURL, KeycloakUser, KeycloakPassword string
 	// MaxConcurrentReconciles is how many Applications are reconciled at once.
 	MaxConcurrentReconciles int
 }
@@ -95,7 +99,8 @@ func Provisioners(cfg Config) ([]services.Provisioner, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return []services.Provisioner{pg, rd, search}, func() { pg.Close(); rd.Close() }, nil
+	auth := keycloak.New(cfg.KeycloakURL, cfg.KeycloakUser, cfg.KeycloakPassword)
+	return []services.Provisioner{pg, rd, search, auth}, func() { pg.Close(); rd.Close() }, nil
 }
 
 // Setup registers the Application controller with mgr.

@@ -44,6 +44,9 @@ func main() {
 	cfg.OpenSearchURL = os.Getenv("OPENSEARCH_URL")
 	cfg.OpenSearchUser = os.Getenv("OPENSEARCH_USERNAME")
 	cfg.OpenSearchPassword = os.Getenv("OPENSEARCH_PASSWORD")
+	cfg.KeycloakURL = os.Getenv("KEYCLOAK_URL")
+	cfg.KeycloakUser = envOr("KEYCLOAK_ADMIN_USER", "admin")
+	cfg.KeycloakPassword = os.Getenv("KEYCLOAK_ADMIN_PASSWORD")
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -71,7 +74,7 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		fail(log, "add the readiness check", err)
 	}
-	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "opensearch", cfg.OpenSearchURL != "")
+	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "opensearch", cfg.OpenSearchURL != "", "keycloak", cfg.KeycloakURL != "")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		fail(log, "run the manager", err)
 	}

@@ -20,6 +20,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/internal/fakekeycloak"
+	"github.com/plattr/plattr/internal/fakeopensearch"
 	"github.com/plattr/plattr/internal/testenv"
 	"github.com/plattr/plattr/operator"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
@@ -357,4 +359,57 @@ func TestApplication_RedisAndDisable(t *testing.T) {
 	got = waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
 	assert.Nil(t, condition(got, plattrv1.ConditionRedisReady), "a disabled service has no condition")
 	scanForSecrets(t, c, ns, op, []string{string(redisSecret["REDIS_PASSWORD"])})
+}
+
+// All four services at once: real PostgreSQL and Redis, the OpenSearch and
+// Keycloak fakes. Ready=True, four Secrets referenced, and no credential of any of
+// them in logs, events or status.
+func TestApplication_AllFourServices(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pg := testenv.StartPostgres(t)
+	rd := testenv.StartRedis(t)
+	os := fakeopensearch.New("admin", "os-admin-s3cret")
+	t.Cleanup(os.Close)
+	kc := fakekeycloak.New("admin", "kc-admin-s3cret")
+	t.Cleanup(kc.Close)
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "pg-admin-s3cret"), RedisAdminURL: rd.AdminURL,
+		OpenSearchURL: os.URL, OpenSearchUser: "admin", OpenSearchPassword: "os-admin-s3cret",
+		KeycloakURL: kc.URL, KeycloakUser: "admin", KeycloakPassword: "kc-admin-s3cret", BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+	app := newApp(ns, "test-full", func(a *plattrv1.Application) {
+		a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true}
+		a.Spec.Search = &plattrv1.SearchSpec{Enabled: true}
+		a.Spec.Auth = &plattrv1.AuthSpec{Enabled: true, RedirectPaths: []string{"/callback"}}
+	})
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	for _, typ := range []string{plattrv1.ConditionDatabaseReady, plattrv1.ConditionRedisReady, plattrv1.ConditionSearchReady, plattrv1.ConditionAuthReady, plattrv1.ConditionWorkloadReady} {
+		assert.Equal(t, metav1.ConditionTrue, condition(got, typ).Status, typ)
+	}
+	var dep appsv1.Deployment
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKeyFromObject(app), &dep))
+	var refs []string
+	for _, e := range dep.Spec.Template.Spec.Containers[0].EnvFrom {
+		refs = append(refs, e.SecretRef.Name)
+	}
+	assert.Equal(t, []string{"test-full-postgres", "test-full-redis", "test-full-opensearch", "test-full-oidc"}, refs)
+	oidc := secretData(t, c, ns, "test-full-oidc")
+	assert.Equal(t, kc.URL+"/realms/plattr-plattr", string(oidc["OIDC_ISSUER_URL"]))
+	assert.Equal(t, []string{"https://test-full.plattr.apps.example.com/callback"}, kc.Clients("plattr-plattr")[0].RedirectURIs)
+	search := secretData(t, c, ns, "test-full-opensearch")
+	assert.Equal(t, "plattr.test-full.", string(search["OPENSEARCH_INDEX_PREFIX"]))
+
+	// Disable search: with deletionPolicy Delete, its role and user go with its Secret.
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Spec.Search.Enabled = false
+	require.NoError(t, c.Client.Patch(ctx, got, patch))
+	testenv.Eventually(t, 30*time.Second, "the OpenSearch user to go", func() (bool, error) {
+		return !os.Has("internalusers", "plattr.test-full"), nil
+	})
+	secrets := []string{"pg-admin-s3cret", "os-admin-s3cret", "kc-admin-s3cret", string(oidc["OIDC_CLIENT_SECRET"]), string(search["OPENSEARCH_PASSWORD"]),
+		string(secretData(t, c, ns, "test-full-redis")["REDIS_PASSWORD"]), string(secretData(t, c, ns, "test-full-postgres")["PGPASSWORD"])}
+	scanForSecrets(t, c, ns, op, secrets)
 }

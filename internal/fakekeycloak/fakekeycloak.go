@@ -1,0 +1,231 @@
+// Package fakekeycloak is a stateful fake of the parts of Keycloak's admin REST API
+// that Plattr uses — the admin token, realms, clients and client secrets — served
+// on 127.0.0.1 for tests, because Keycloak cannot run here. It answers as Keycloak
+// does: 201 with a Location header on create, 409 on a duplicate, 204 on update and
+// delete, 404, 401 for a missing or expired token (tokens can be expired at will),
+// and 5xx on demand. It is driven only through Plattr's Keycloak client, and has
+// tests of its own.
+package fakekeycloak
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// Client is a client as the fake keeps it.
+type Client struct {
+	ID                        string   `json:"id"`
+	ClientID                  string   `json:"clientId"`
+	Name                      string   `json:"name,omitempty"`
+	Protocol                  string   `json:"protocol"`
+	PublicClient              bool     `json:"publicClient"`
+	Enabled                   bool     `json:"enabled"`
+	StandardFlowEnabled       bool     `json:"standardFlowEnabled"`
+	DirectAccessGrantsEnabled bool     `json:"directAccessGrantsEnabled"`
+	RedirectURIs              []string `json:"redirectUris"`
+	WebOrigins                []string `json:"webOrigins"`
+	secret                    string
+}
+
+// Server is the fake.
+type Server struct {
+	*httptest.Server
+	AdminUser, AdminPassword string
+
+	mu       sync.Mutex
+	tokens   map[string]bool
+	realms   map[string]map[string]*Client
+	faults   []int
+	hideFind int
+	Tokens   int // admin tokens issued
+}
+
+// New starts a fake whose master-realm admin is user/password.
+func New(user, password string) *Server {
+	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// ExpireTokens makes every token issued so far invalid (401), as when they expire.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens = map[string]bool{}
+}
+
+// FailNext makes the next n admin API requests answer status.
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.faults = append(s.faults, status)
+	}
+}
+
+// HideFromNextFind makes the next client search come back empty.
+func (s *Server) HideFromNextFind() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hideFind++
+}
+
+// Clients returns copies of a realm's clients.
+func (s *Server) Clients(realm string) []Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Client
+	for _, c := range s.realms[realm] {
+		out = append(out, *c)
+	}
+	return out
+}
+
+// HasRealm says whether a realm exists.
+func (s *Server) HasRealm(realm string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.realms[realm] != nil
+}
+
+func id() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.URL.Path == "/realms/master/protocol/openid-connect/token" && r.Method == http.MethodPost {
+		_ = r.ParseForm()
+		if r.Form.Get("client_id") != "admin-cli" || r.Form.Get("username") != s.AdminUser || r.Form.Get("password") != s.AdminPassword {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_grant", "error_description": "Invalid user credentials"})
+			return
+		}
+		t := id()
+		s.tokens[t] = true
+		s.Tokens++
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": t, "expires_in": 60, "token_type": "Bearer"})
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, "/admin/realms") {
+		http.NotFound(w, r)
+		return
+	}
+	if len(s.faults) > 0 {
+		status := s.faults[0]
+		s.faults = s.faults[1:]
+		writeJSON(w, status, map[string]string{"error": "unknown_error"})
+		return
+	}
+	if !s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
+		return
+	}
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/admin/realms"), "/"), "/")
+	switch {
+	case parts[0] == "" && r.Method == http.MethodPost:
+		var in struct {
+			Realm string `json:"realm"`
+		}
+		if json.NewDecoder(r.Body).Decode(&in) != nil || in.Realm == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"errorMessage": "invalid realm"})
+			return
+		}
+		if s.realms[in.Realm] != nil {
+			writeJSON(w, http.StatusConflict, map[string]string{"errorMessage": "Conflict detected. See logs for details"})
+			return
+		}
+		s.realms[in.Realm] = map[string]*Client{}
+		w.Header().Set("Location", s.URL+"/admin/realms/"+in.Realm)
+		w.WriteHeader(http.StatusCreated)
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		if s.realms[parts[0]] == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Realm not found."})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"realm": parts[0], "enabled": true})
+	case len(parts) >= 2 && parts[1] == "clients":
+		clients := s.realms[parts[0]]
+		if clients == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Realm not found."})
+			return
+		}
+		s.clients(w, r, parts[0], clients, parts[2:])
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "RESTEASY003210: Could not find resource for full path: " + r.URL.Path})
+	}
+}
+
+func (s *Server) clients(w http.ResponseWriter, r *http.Request, realm string, clients map[string]*Client, rest []string) {
+	switch {
+	case len(rest) == 0 && r.Method == http.MethodGet:
+		out := []*Client{}
+		if s.hideFind > 0 {
+			s.hideFind--
+		} else {
+			for _, c := range clients {
+				if q := r.URL.Query().Get("clientId"); q == "" || q == c.ClientID {
+					out = append(out, c)
+				}
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	case len(rest) == 0 && r.Method == http.MethodPost:
+		var c Client
+		if json.NewDecoder(r.Body).Decode(&c) != nil || c.ClientID == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"errorMessage": "invalid client"})
+			return
+		}
+		for _, other := range clients {
+			if other.ClientID == c.ClientID {
+				writeJSON(w, http.StatusConflict, map[string]string{"errorMessage": fmt.Sprintf("Client %s already exists", c.ClientID)})
+				return
+			}
+		}
+		c.ID, c.secret = id(), id()
+		clients[c.ID] = &c
+		w.Header().Set("Location", s.URL+"/admin/realms/"+realm+"/clients/"+c.ID)
+		w.WriteHeader(http.StatusCreated)
+	default:
+		c := clients[rest[0]]
+		if c == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "Could not find client"})
+			return
+		}
+		switch {
+		case len(rest) == 1 && r.Method == http.MethodGet:
+			writeJSON(w, http.StatusOK, c)
+		case len(rest) == 1 && r.Method == http.MethodPut:
+			var in Client
+			if json.NewDecoder(r.Body).Decode(&in) != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"errorMessage": "invalid client"})
+				return
+			}
+			in.ID, in.secret = c.ID, c.secret
+			clients[c.ID] = &in
+			w.WriteHeader(http.StatusNoContent)
+		case len(rest) == 1 && r.Method == http.MethodDelete:
+			delete(clients, c.ID)
+			w.WriteHeader(http.StatusNoContent)
+		case len(rest) == 2 && rest[1] == "client-secret" && r.Method == http.MethodGet:
+			writeJSON(w, http.StatusOK, map[string]string{"type": "secret", "value": c.secret})
+		default:
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "HTTP 405 Method Not Allowed"})
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,255 @@
+package keycloak
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client is a small client of exactly the parts of Keycloak's admin REST API that
+// Plattr needs (no Go client for it can be had here): an admin token (fetched
+// again once when a call answers 401), realms, clients and client secrets.
+// Transient failures (5xx, no answer) are retried with backoff.
+type Client struct {
+	base, user, password string
+	http                 *http.Client
+	attempts             int
+	backoff              time.Duration
+
+	mu    sync.Mutex
+	token string
+}
+
+// NewClient returns a client of the Keycloak at base (e.g. https://sso.example.com),
+// authenticating as an admin of the master realm.
+func NewClient(base, user, password string) *Client {
+	return &Client{base: strings.TrimSuffix(base, "/"), user: user, password: password,
+		http: &http.Client{Timeout: 20 * time.Second}, attempts: 4, backoff: 200 * time.Millisecond}
+}
+
+// ErrNotFound is a 404; ErrConflict a 409.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// StatusError is an unexpected answer.
+type StatusError struct {
+	Op     string
+	Status int
+	Body   string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("keycloak %s: %d %s", e.Op, e.Status, strings.TrimSpace(e.Body))
+}
+
+func (c *Client) getToken(ctx context.Context, renew bool) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && !renew {
+		return c.token, nil
+	}
+	form := url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {c.user}, "password": {c.password}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/realms/master/protocol/openid-connect/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("keycloak admin token: %w", errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusUnauthorized {
+			return "", errors.New("keycloak admin token: the admin credentials were refused (check KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD)")
+		}
+		return "", &StatusError{Op: "admin token", Status: resp.StatusCode}
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		return "", errors.New("keycloak admin token: no access_token in the answer")
+	}
+	c.token = tok.AccessToken
+	return c.token, nil
+}
+
+// do sends one admin API call: body (if any) as JSON, the answer decoded into out
+// (if any). It returns the answer's Location header (set on creation).
+func (c *Client) do(ctx context.Context, op, method, p string, body, out any) (string, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return "", err
+		}
+	}
+	renewed := false
+	backoff := c.backoff
+	for attempt := 1; ; attempt++ {
+		token, err := c.getToken(ctx, false)
+		if err != nil {
+			return "", err
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.base+p, bytes.NewReader(payload))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.http.Do(req)
+		var status int
+		var data []byte
+		if err == nil {
+			status = resp.StatusCode
+			data, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+		}
+		switch {
+		case err == nil && status == http.StatusUnauthorized && !renewed:
+			// The token expired mid-reconcile: fetch a new one, once.
+			renewed = true
+			if _, err := c.getToken(ctx, true); err != nil {
+				return "", err
+			}
+			continue
+		case err == nil && status < 300:
+			if out != nil && len(data) > 0 {
+				if err := json.Unmarshal(data, out); err != nil {
+					return "", fmt.Errorf("keycloak %s: unexpected answer: %w", op, err)
+				}
+			}
+			return resp.Header.Get("Location"), nil
+		case err == nil && status == http.StatusNotFound:
+			return "", fmt.Errorf("keycloak %s: %w", op, ErrNotFound)
+		case err == nil && status == http.StatusConflict:
+			return "", fmt.Errorf("keycloak %s: %w", op, ErrConflict)
+		case err == nil && status < 500:
+			return "", &StatusError{Op: op, Status: status, Body: string(data)}
+		}
+		if attempt >= c.attempts {
+			if err != nil {
+				return "", fmt.Errorf("keycloak %s: cannot reach Keycloak: %w", op, errors.Unwrap(err))
+			}
+			return "", &StatusError{Op: op, Status: status, Body: string(data)}
+		}
+		select {
+		case <-time.After(backoff):
+			backoff *= 2
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// RealmRep is a Keycloak realm, as the admin API represents it.
+type RealmRep struct {
+	Realm   string `json:"realm"`
+	Enabled bool   `json:"enabled"`
+}
+
+// OIDCClient is a Keycloak client (an OIDC relying party).
+type OIDCClient struct {
+	ID                        string   `json:"id,omitempty"`
+	ClientID                  string   `json:"clientId"`
+	Name                      string   `json:"name,omitempty"`
+	Protocol                  string   `json:"protocol"`
+	PublicClient              bool     `json:"publicClient"`
+	Enabled                   bool     `json:"enabled"`
+	StandardFlowEnabled       bool     `json:"standardFlowEnabled"`
+	DirectAccessGrantsEnabled bool     `json:"directAccessGrantsEnabled"`
+	RedirectURIs              []string `json:"redirectUris"`
+	WebOrigins                []string `json:"webOrigins"`
+}
+
+func realmPath(realm string, parts ...string) string {
+	return "/admin/realms/" + url.PathEscape(realm) + path.Join(append([]string{"/"}, parts...)...)
+}
+
+// EnsureRealm creates realm if it does not exist.
+func (c *Client) EnsureRealm(ctx context.Context, realm string) error {
+	_, err := c.do(ctx, "read realm "+realm, http.MethodGet, realmPath(realm), nil, nil)
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	_, err = c.do(ctx, "create realm "+realm, http.MethodPost, "/admin/realms", RealmRep{Realm: realm, Enabled: true}, nil)
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
+}
+
+// FindClient returns the client with clientID in realm, or nil.
+func (c *Client) FindClient(ctx context.Context, realm, clientID string) (*OIDCClient, error) {
+	var list []OIDCClient
+	if _, err := c.do(ctx, "find client "+clientID, http.MethodGet, realmPath(realm, "clients")+"?clientId="+url.QueryEscape(clientID), nil, &list); err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].ClientID == clientID {
+			return &list[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// CreateClient creates a client and returns its id (from the Location header).
+func (c *Client) CreateClient(ctx context.Context, realm string, cl OIDCClient) (string, error) {
+	loc, err := c.do(ctx, "create client "+cl.ClientID, http.MethodPost, realmPath(realm, "clients"), cl, nil)
+	if err != nil {
+		return "", err
+	}
+	if i := strings.LastIndex(loc, "/"); i >= 0 && i < len(loc)-1 {
+		return loc[i+1:], nil
+	}
+	return "", fmt.Errorf("keycloak create client %s: no Location in the answer", cl.ClientID)
+}
+
+// UpdateClient replaces a client's settings.
+func (c *Client) UpdateClient(ctx context.Context, realm string, cl OIDCClient) error {
+	_, err := c.do(ctx, "update client "+cl.ClientID, http.MethodPut, realmPath(realm, "clients", cl.ID), cl, nil)
+	return err
+}
+
+// ClientSecret reads a confidential client's secret.
+func (c *Client) ClientSecret(ctx context.Context, realm, id string) (string, error) {
+	var s struct {
+		Value string `json:"value"`
+	}
+	if _, err := c.do(ctx, "read client secret", http.MethodGet, realmPath(realm, "clients", id, "client-secret"), nil, &s); err != nil {
+		return "", err
+	}
+	return s.Value, nil
+}
+
+// DeleteClient deletes a client; one already gone is success.
+func (c *Client) DeleteClient(ctx context.Context, realm, id string) error {
+	_, err := c.do(ctx, "delete client", http.MethodDelete, realmPath(realm, "clients", id), nil, nil)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
