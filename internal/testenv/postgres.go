@@ -170,7 +170,13 @@ func (pp *PrivatePostgres) Start() error {
 	if out, err := pp.run("pg_ctl", "-D", pp.data, "-o", pp.opts, "-l", filepath.Join(pp.dir, "log"), "-w", "start").CombinedOutput(); err != nil {
 		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}
-	return nil
+	// pg_ctl daemonises the server: make sure it stops with this test binary even
+	// when a panic or a kill ends it before the cleanup runs (SIGQUIT: immediate).
+	pidFile, err := os.ReadFile(filepath.Join(pp.data, "postmaster.pid"))
+	if err != nil {
+		return err
+	}
+	return killOnExit([]string{strings.SplitN(string(pidFile), "\n", 2)[0]}, "QUIT")
 }
 
 // Stop stops the server at once, dropping every connection.

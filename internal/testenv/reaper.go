@@ -39,10 +39,15 @@ func reapOnExit(dir string) error {
 		}
 		pids = append(pids, filepath.Base(pidDir))
 	}
+	return killOnExit(pids, "KILL")
+}
+
+// killOnExit sends signal to pids once this test binary is gone, however it ended.
+func killOnExit(pids []string, signal string) error {
 	if len(pids) == 0 {
 		return nil
 	}
-	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; kill -9 %s 2>/dev/null", self, strings.Join(pids, " "))
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; kill -%s %s 2>/dev/null", os.Getpid(), signal, strings.Join(pids, " "))
 	w := exec.Command("/bin/sh", "-c", script)
 	w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := w.Start(); err != nil {
