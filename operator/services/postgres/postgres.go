@@ -172,18 +172,19 @@ func Password() (string, error) {
 }
 
 type state struct {
-	roleExists, dbExists, ownerOK, publicRevoked bool
+	roleExists, member, dbExists, ownerOK, publicRevoked bool
 }
 
 func (p *Provisioner) observe(ctx context.Context, pool *pgxpool.Pool, name string) (state, error) {
 	var s state
 	err := pool.QueryRow(ctx, `SELECT
 		EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+		COALESCE((SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = $1), false),
 		EXISTS (SELECT 1 FROM pg_database WHERE datname = $1),
 		COALESCE((SELECT pg_get_userbyid(datdba) = $1 FROM pg_database WHERE datname = $1), false),
 		COALESCE((SELECT datacl IS NOT NULL AND NOT EXISTS (
 			SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')
-			FROM pg_database WHERE datname = $1), false)`, name).Scan(&s.roleExists, &s.dbExists, &s.ownerOK, &s.publicRevoked)
+			FROM pg_database WHERE datname = $1), false)`, name).Scan(&s.roleExists, &s.member, &s.dbExists, &s.ownerOK, &s.publicRevoked)
 	if err != nil {
 		return s, fmt.Errorf("look up database %q: %w", name, clean(err))
 	}
@@ -240,14 +241,17 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 		if _, err := pool.Exec(ctx, "CREATE ROLE "+ident(name)+" LOGIN PASSWORD "+literal(password)); err != nil && !isCode(err, "42710") {
 			return nil, fmt.Errorf("create role %q: %w", name, sqlState(err))
 		}
-		// The admin must be a member of the role to make it a database's owner
-		// (Aurora's master is not a superuser).
-		if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO CURRENT_USER"); err != nil && !isCode(err, "42704") {
-			return nil, fmt.Errorf("grant role %q to the admin: %w", name, clean(err))
-		}
 	case newPassword:
 		if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(name)+" WITH LOGIN PASSWORD "+literal(password)); err != nil {
 			return nil, fmt.Errorf("set the password of role %q: %w", name, sqlState(err))
+		}
+	}
+	if !s.member && (!s.dbExists || !s.ownerOK) {
+		// The admin must be a member of the role to make it a database's owner
+		// (Aurora's master is not a superuser). Checked, not assumed: a GRANT that
+		// failed earlier (concurrent GRANTs can) is made good here.
+		if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO CURRENT_USER"); err != nil {
+			return nil, fmt.Errorf("grant role %q to the admin: %w", name, clean(err))
 		}
 	}
 	if !s.dbExists {
@@ -313,6 +317,16 @@ func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error 
 		return err
 	}
 	name := Name(inst.Env, inst.App)
+	s, err := p.observe(ctx, pool, name)
+	if err != nil {
+		return err
+	}
+	if s.roleExists && !s.member {
+		// Only the owner (or a member of it) may drop the database.
+		if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO CURRENT_USER"); err != nil {
+			return fmt.Errorf("grant role %q to the admin: %w", name, clean(err))
+		}
+	}
 	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
 		return fmt.Errorf("terminate connections to database %q: %w", name, clean(err))
 	}
