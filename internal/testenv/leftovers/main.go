@@ -42,19 +42,41 @@ func main() {
 	fmt.Println("no leftovers: no test databases, roles, ACL users or test-cluster processes")
 }
 
-// processes lists running test-cluster binaries (from bin/k8s) and private
-// servers started in the tests' temporary folders.
+// processes lists test-cluster binaries (from bin/k8s) and private servers (in
+// the tests' temporary folders) that nothing owns any more: their test binary is
+// gone (they were handed to init) and no watcher of a live test binary will stop
+// them. Those of a test run still going on are not leftovers.
 func processes() []string {
-	var out []string
-	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range cmdlines {
+	type proc struct{ pid, ppid, cmd string }
+	var procs []proc
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		dir := filepath.Dir(f)
 		data, err := os.ReadFile(f)
-		if err != nil || len(data) == 0 {
+		cmdline, err2 := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil || err2 != nil || len(cmdline) == 0 {
 			continue
 		}
-		cmd := strings.ReplaceAll(strings.TrimRight(string(data), "\x00"), "\x00", " ")
-		if strings.Contains(cmd, "/bin/k8s/") || strings.Contains(cmd, "plattr-testenv-") {
-			out = append(out, fmt.Sprintf("process %s: %s", filepath.Base(filepath.Dir(f)), cmd))
+		rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		procs = append(procs, proc{filepath.Base(dir), fields[1], strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")})
+	}
+	watched := map[string]bool{}
+	for _, p := range procs {
+		if strings.HasPrefix(p.cmd, "/bin/sh -c while kill -0") {
+			for _, f := range strings.Fields(p.cmd[strings.Index(p.cmd, "done;"):]) {
+				watched[f] = true
+			}
+		}
+	}
+	var out []string
+	for _, p := range procs {
+		ours := strings.Contains(p.cmd, "/bin/k8s/") || strings.Contains(p.cmd, "plattr-testenv-")
+		if ours && p.ppid == "1" && !watched[p.pid] && !strings.HasPrefix(p.cmd, "/bin/sh -c while kill -0") {
+			out = append(out, fmt.Sprintf("process %s: %s", p.pid, p.cmd))
 		}
 	}
 	return out
