@@ -77,12 +77,15 @@ func deploymentReady(dep *appsv1.Deployment, want int32) (bool, string, string) 
 }
 
 // apply server-side-applies o, owned by app, unless the object in the cache
-// already carries the same desired hash: steady state makes no write.
+// already carries the same desired hash and nobody changed its spec since this
+// operator applied it (its generation moved): steady state makes no write, and a
+// hand edit of a Deployment is undone.
 func (r *ApplicationReconciler) apply(ctx context.Context, app *plattrv1.Application, o client.Object) error {
 	current := o.DeepCopyObject().(client.Object)
 	err := r.Get(ctx, client.ObjectKeyFromObject(o), current)
 	switch {
-	case err == nil && current.GetAnnotations()[annotationDesired] == o.GetAnnotations()[annotationDesired] && metav1IsControlledBy(current, app):
+	case err == nil && current.GetAnnotations()[annotationDesired] == o.GetAnnotations()[annotationDesired] &&
+		metav1IsControlledBy(current, app) && !r.editedSince(current):
 		return nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("read %s %q: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
@@ -94,7 +97,15 @@ func (r *ApplicationReconciler) apply(ctx context.Context, app *plattrv1.Applica
 	if err := r.Patch(ctx, o, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply %s %q: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
 	}
+	r.applied.Store(o.GetUID(), o.GetGeneration())
 	return nil
+}
+
+// editedSince says whether an object's spec changed since this operator applied
+// it. Unknown (applied before a restart) counts as unchanged: no write at startup.
+func (r *ApplicationReconciler) editedSince(o client.Object) bool {
+	g, ok := r.applied.Load(o.GetUID())
+	return ok && g.(int64) != o.GetGeneration()
 }
 
 func (r *ApplicationReconciler) deleteIfOwned(ctx context.Context, app *plattrv1.Application, o client.Object) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,6 +47,9 @@ type ApplicationReconciler struct {
 	Recorder  record.EventRecorder
 	Services  []services.Provisioner
 	Config    Config
+
+	// applied holds, per object UID, the generation this operator last applied.
+	applied sync.Map
 }
 
 // +kubebuilder:rbac:groups=plattr.dev,resources=applications,verbs=get;list;watch;update;patch

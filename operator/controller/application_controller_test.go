@@ -202,9 +202,18 @@ func TestApplication_SteadyStateNoWrites(t *testing.T) {
 	}
 	assert.Equal(t, writes, op.client.writes.Load(), "no write to the API server in steady state")
 	assert.Equal(t, ensures, op.pg.ensures.Load(), "no DDL on PostgreSQL in steady state")
-	var pdb appsv1.Deployment
-	require.NoError(t, c.Client.Get(ctx, client.ObjectKeyFromObject(app), &pdb))
-	assert.Equal(t, int32(2), *pdb.Spec.Replicas)
+	var dep appsv1.Deployment
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKeyFromObject(app), &dep))
+	assert.Equal(t, int32(2), *dep.Spec.Replicas)
+
+	// A hand edit of the Deployment is undone: the operator owns its spec.
+	patch := client.MergeFrom(dep.DeepCopy())
+	dep.Spec.Replicas = ptr.To[int32](7)
+	require.NoError(t, c.Client.Patch(ctx, &dep, patch))
+	testenv.Eventually(t, 30*time.Second, "the replicas to be restored", func() (bool, error) {
+		err := c.Client.Get(ctx, client.ObjectKeyFromObject(app), &dep)
+		return err == nil && *dep.Spec.Replicas == 2, err
+	})
 }
 
 // Missing configuration for a service an Application asks for is a clear,
