@@ -1,0 +1,45 @@
+//go:build realservers
+
+package keycloak
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRealServer runs the provisioner's life cycle against a real Keycloak, for
+// machines that have one: go test -tags realservers ./operator/services/keycloak
+// with PLATTR_REAL_KEYCLOAK_URL and PLATTR_REAL_KEYCLOAK_PASSWORD (admin of master).
+func TestRealServer(t *testing.T) {
+	url, pw := os.Getenv("PLATTR_REAL_KEYCLOAK_URL"), os.Getenv("PLATTR_REAL_KEYCLOAK_PASSWORD")
+	if url == "" || pw == "" {
+		t.Fatal("set PLATTR_REAL_KEYCLOAK_URL and PLATTR_REAL_KEYCLOAK_PASSWORD to run the realservers tests")
+	}
+	p := New(url, os.Getenv("PLATTR_REAL_KEYCLOAK_USER"), pw)
+	ctx := context.Background()
+	inst := instance("plattr-realservers-test", "/callback")
+	t.Cleanup(func() { _ = p.Delete(ctx, inst) })
+	creds, err := p.Ensure(ctx, inst, nil)
+	require.NoError(t, err)
+	ok, err := p.Observe(ctx, inst, creds)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	again, err := p.Ensure(ctx, inst, creds)
+	require.NoError(t, err)
+	assert.Equal(t, string(creds[KeySecret]), string(again[KeySecret]), "no duplicate client, same secret")
+	changed := instance("plattr-realservers-test", "/other")
+	ok, err = p.Observe(ctx, changed, creds)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	_, err = p.Ensure(ctx, changed, creds)
+	require.NoError(t, err)
+	ok, err = p.Observe(ctx, changed, creds)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	require.NoError(t, p.Delete(ctx, changed))
+	require.NoError(t, p.Delete(ctx, changed), "already gone")
+}
