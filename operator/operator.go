@@ -4,18 +4,23 @@
 package operator
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
@@ -47,6 +52,12 @@ type Config struct {
 	// Keycloak (KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD): an
 	// admin of the master realm.
 	KeycloakURL, KeycloakUser, KeycloakPassword string
+	// KeycloakAdminSecret ("namespace/name", key "password") holds the Keycloak
+	// bootstrap admin's password. The operator creates it once, with a random
+	// password, when it is missing: Keycloak reads it through secretEnv and the
+	// operator through the API (when KeycloakPassword is empty), so no one makes
+	// it by hand. Empty: neither.
+	KeycloakAdminSecret string
 	// MaxConcurrentReconciles is how many Applications are reconciled at once.
 	MaxConcurrentReconciles int
 }
@@ -78,7 +89,7 @@ func CacheOptions() cache.Options {
 // Provisioners builds the backing services from the configuration. A service whose
 // settings are missing still exists: it reports NotConfigured on the Applications
 // that ask for it, instead of crashing the operator.
-func Provisioners(cfg Config) ([]services.Provisioner, func(), error) {
+func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, func(), error) {
 	var opts []postgres.Option
 	if cfg.DBAppHost != "" {
 		port := cfg.DBAppPort
@@ -100,13 +111,20 @@ func Provisioners(cfg Config) ([]services.Provisioner, func(), error) {
 		return nil, nil, err
 	}
 	auth := keycloak.New(cfg.KeycloakURL, cfg.KeycloakUser, cfg.KeycloakPassword)
+	if cfg.KeycloakPassword == "" && cfg.KeycloakAdminSecret != "" && reader != nil {
+		auth = keycloak.NewWithPassword(cfg.KeycloakURL, cfg.KeycloakUser, secretPassword(reader, cfg.KeycloakAdminSecret))
+	}
 	return []services.Provisioner{pg, rd, search, auth}, func() { pg.Close(); rd.Close() }, nil
 }
 
 // Setup registers the Application controller with mgr.
 func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
-	provs, closeAll, err := Provisioners(cfg)
+	provs, closeAll, err := Provisioners(cfg, mgr.GetAPIReader())
 	if err != nil {
+		return nil, err
+	}
+	if err := AddKeycloakAdminSecret(mgr, cfg); err != nil {
+		closeAll()
 		return nil, err
 	}
 	r := &controller.ApplicationReconciler{
@@ -125,4 +143,56 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 		return nil, fmt.Errorf("set up the Application controller: %w", err)
 	}
 	return closeAll, nil
+}
+
+// AddKeycloakAdminSecret makes the elected operator create the Keycloak admin
+// Secret (cfg.KeycloakAdminSecret) when it starts, if it is missing.
+func AddKeycloakAdminSecret(mgr ctrl.Manager, cfg Config) error {
+	if cfg.KeycloakAdminSecret == "" {
+		return nil
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := EnsureKeycloakAdminSecret(ctx, mgr.GetClient(), cfg.KeycloakAdminSecret); err != nil {
+			mgr.GetLogger().Error(err, "cannot make the Keycloak admin Secret", "secret", cfg.KeycloakAdminSecret)
+		}
+		<-ctx.Done()
+		return nil
+	}))
+}
+
+// EnsureKeycloakAdminSecret creates the Secret "namespace/name" with a random
+// "password" when it does not exist; an existing one is never changed.
+func EnsureKeycloakAdminSecret(ctx context.Context, c client.Client, ref string) error {
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || name == "" {
+		return fmt.Errorf("keycloak admin Secret %q must be namespace/name", ref)
+	}
+	pw, err := postgres.Password()
+	if err != nil {
+		return err
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{controller.LabelManagedBy: controller.ManagedBy}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{"password": []byte(pw)},
+	}
+	if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create Secret %s: %w", ref, err)
+	}
+	return nil
+}
+
+// secretPassword reads the "password" key of the Secret "namespace/name".
+func secretPassword(reader client.Reader, ref string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		ns, name, _ := strings.Cut(ref, "/")
+		var s corev1.Secret
+		if err := reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+			return "", fmt.Errorf("read Secret %s: %w", ref, err)
+		}
+		if len(s.Data["password"]) == 0 {
+			return "", fmt.Errorf("Secret %s has no password yet", ref)
+		}
+		return string(s.Data["password"]), nil
+	}
 }

@@ -32,6 +32,8 @@ func main() {
 	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
 	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
 	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL")
+	flag.StringVar(&cfg.KeycloakAdminSecret, "keycloak-admin-secret", os.Getenv("PLATTR_KEYCLOAK_ADMIN_SECRET"),
+		"namespace/name of the Keycloak bootstrap admin Secret, created with a random password when missing (empty: none)")
 	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", 8, "Applications reconciled at once")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server")
 	flag.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")

@@ -53,6 +53,13 @@ func New(user, password string) *Server {
 	return s
 }
 
+// SetAdminPassword changes the master admin's password.
+func (s *Server) SetAdminPassword(pw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.AdminPassword = pw
+}
+
 // ExpireTokens makes every token issued so far invalid (401), as when they expire.
 func (s *Server) ExpireTokens() {
 	s.mu.Lock()

@@ -2,8 +2,10 @@ package controller_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,8 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/plattr/plattr/internal/fakekeycloak"
 	"github.com/plattr/plattr/internal/fakeopensearch"
@@ -421,4 +425,62 @@ func TestApplication_AllFourServices(t *testing.T) {
 	secrets := []string{"pg-admin-s3cret", "os-admin-s3cret", "kc-admin-s3cret", string(oidc["OIDC_CLIENT_SECRET"]), string(search["OPENSEARCH_PASSWORD"]),
 		string(secretData(t, c, ns, "test-full-redis")["REDIS_PASSWORD"]), string(secretData(t, c, ns, "test-full-postgres")["PGPASSWORD"])}
 	scanForSecrets(t, c, ns, op, secrets)
+}
+
+// Keycloak is installed by Plattr itself (bases/keycloak): its database, role and
+// Secret are Plattr's, its bootstrap admin Secret is made once by the operator, and
+// the operator's Keycloak provisioner reads that same Secret. Nothing by hand.
+func TestKeycloakInstall(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pg := testenv.StartPostgres(t)
+	kc := fakekeycloak.New("admin", "not-yet")
+	t.Cleanup(kc.Close)
+	ns := envNamespace(t, c)
+	adminURL := leastPrivilegeAdmin(t, pg, "pg-admin-pw")
+	startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL, KeycloakURL: kc.URL, KeycloakAdminSecret: ns + "/keycloak-admin", BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "bases", "keycloak"))
+	require.NoError(t, err)
+	require.Len(t, res.Resources(), 1)
+	data, err := res.Resources()[0].MarshalJSON()
+	require.NoError(t, err)
+	keycloakApp := &plattrv1.Application{}
+	require.NoError(t, json.Unmarshal(data, keycloakApp))
+	keycloakApp.Namespace = ns
+	keycloakApp.Spec.DeletionPolicy = plattrv1.DeletionPolicyDelete
+	require.NoError(t, c.Client.Create(ctx, keycloakApp))
+	t.Cleanup(func() { deleteAndWait(t, c, keycloakApp) })
+
+	waitCondition(t, c, keycloakApp, plattrv1.ConditionReady, metav1.ConditionTrue, "")
+	admin := secretData(t, c, ns, "keycloak-admin")
+	assert.Len(t, string(admin["password"]), 32, "the operator generated the bootstrap admin password")
+	db := secretData(t, c, ns, "keycloak-postgres")
+	assert.True(t, pgExists(t, adminURL, "database", string(db["PGDATABASE"])), "Keycloak's database, made by Plattr")
+	var dep appsv1.Deployment
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKeyFromObject(keycloakApp), &dep))
+	ctr := dep.Spec.Template.Spec.Containers[0]
+	assert.Equal(t, []string{"start"}, ctr.Args)
+	refs := map[string]string{}
+	for _, e := range ctr.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			refs[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	assert.Equal(t, "keycloak-admin/password", refs["KC_BOOTSTRAP_ADMIN_PASSWORD"])
+	assert.Equal(t, "keycloak-postgres/PGPASSWORD", refs["KC_DB_PASSWORD"])
+
+	// The operator logs in to Keycloak with the password Keycloak was started with.
+	kc.SetAdminPassword(string(admin["password"]))
+	app := newApp(ns, "test-sso", func(a *plattrv1.Application) {
+		a.Spec.Database = nil
+		a.Spec.Auth = &plattrv1.AuthSpec{Enabled: true}
+	})
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	waitCondition(t, c, app, plattrv1.ConditionAuthReady, metav1.ConditionTrue, "")
+	assert.Len(t, kc.Clients("plattr-plattr"), 1)
 }

@@ -143,6 +143,11 @@ func deployment(app *plattrv1.Application, secrets []string, secretsHash string)
 	for _, e := range app.Spec.Env {
 		c.Env = append(c.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 	}
+	for _, e := range app.Spec.SecretEnv {
+		c.Env = append(c.Env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: e.SecretName}, Key: e.Key}}})
+	}
+	c.Args = app.Spec.Args
 	for _, s := range secrets {
 		c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s}}})
 	}

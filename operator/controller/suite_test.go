@@ -138,7 +138,7 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 		Controller:             ctrlConfig(),
 	})
 	require.NoError(t, err)
-	provs, closeAll, err := operator.Provisioners(cfg)
+	provs, closeAll, err := operator.Provisioners(cfg, mgr.GetAPIReader())
 	require.NoError(t, err)
 	pg := &countingProvisioner{Provisioner: provs[0]}
 	cl := &counting{Client: mgr.GetClient()}
@@ -148,6 +148,7 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 		Config:   controller.Config{BaseDomain: cfg.BaseDomain},
 	}
 	require.NoError(t, r.SetupWithManager(mgr, 4))
+	require.NoError(t, operator.AddKeycloakAdminSecret(mgr, cfg))
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{client: cl, pg: pg, reconciler: r, logs: logs, cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -50,6 +50,21 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:MaxItems=200
 	Env []EnvVar `json:"env,omitempty"`
 
+	// Args replace the image's default arguments. $(VAR) expands from the
+	// container's environment, including the backing services' Secrets (for
+	// example --db-url-host=$(PGHOST)).
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	Args []string `json:"args,omitempty"`
+
+	// SecretEnv sets variables from keys of existing Secrets in the namespace
+	// (made by a person or another tool, never by the release file).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	SecretEnv []SecretEnvVar `json:"secretEnv,omitempty"`
+
 	// HealthCheck configures the readiness and liveness probes.
 	// +optional
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
@@ -95,6 +110,20 @@ type EnvVar struct {
 	// +kubebuilder:validation:MaxLength=32768
 	// +optional
 	Value string `json:"value,omitempty"`
+}
+
+// SecretEnvVar is a variable taken from a key of a Secret.
+type SecretEnvVar struct {
+	// Name of the variable.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+	// SecretName is the Secret, in the Application's namespace.
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
+	// Key in the Secret.
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // HealthCheck configures HTTP probes.

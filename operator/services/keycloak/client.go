@@ -20,10 +20,11 @@ import (
 // again once when a call answers 401), realms, clients and client secrets.
 // Transient failures (5xx, no answer) are retried with backoff.
 type Client struct {
-	base, user, password string
-	http                 *http.Client
-	attempts             int
-	backoff              time.Duration
+	base, user string
+	password   func(context.Context) (string, error)
+	http       *http.Client
+	attempts   int
+	backoff    time.Duration
 
 	mu    sync.Mutex
 	token string
@@ -32,6 +33,17 @@ type Client struct {
 // NewClient returns a client of the Keycloak at base (e.g. https://sso.example.com),
 // authenticating as an admin of the master realm.
 func NewClient(base, user, password string) *Client {
+	return NewClientWithPassword(base, user, Static(password))
+}
+
+// Static is a password that does not change.
+func Static(password string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return password, nil }
+}
+
+// NewClientWithPassword is NewClient with a password read when a token is needed
+// (for example from a Secret that appears after the operator started).
+func NewClientWithPassword(base, user string, password func(context.Context) (string, error)) *Client {
 	return &Client{base: strings.TrimSuffix(base, "/"), user: user, password: password,
 		http: &http.Client{Timeout: 20 * time.Second}, attempts: 4, backoff: 200 * time.Millisecond}
 }
@@ -59,7 +71,11 @@ func (c *Client) getToken(ctx context.Context, renew bool) (string, error) {
 	if c.token != "" && !renew {
 		return c.token, nil
 	}
-	form := url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {c.user}, "password": {c.password}}
+	password, err := c.password(ctx)
+	if err != nil {
+		return "", fmt.Errorf("keycloak admin password: %w", err)
+	}
+	form := url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {c.user}, "password": {password}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/realms/master/protocol/openid-connect/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err

@@ -36,12 +36,20 @@ var _ services.Provisioner = (*Provisioner)(nil)
 // New returns a provisioner for the Keycloak at base. An empty base or password
 // reports services.ErrNotConfigured on every call.
 func New(base, user, password string) *Provisioner {
+	if password == "" {
+		return &Provisioner{base: base}
+	}
+	return NewWithPassword(base, user, Static(password))
+}
+
+// NewWithPassword is New with the admin password read when needed.
+func NewWithPassword(base, user string, password func(context.Context) (string, error)) *Provisioner {
 	if user == "" {
 		user = "admin"
 	}
 	p := &Provisioner{base: base}
-	if base != "" && password != "" {
-		p.kc = NewClient(base, user, password)
+	if base != "" && password != nil {
+		p.kc = NewClientWithPassword(base, user, password)
 	}
 	return p
 }
