@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,6 +47,9 @@ type Config struct {
 	DBAppHost, DBAppPort string
 	// RedisAdminURL (REDIS_ADMIN_URL): a Redis user allowed to manage ACLs.
 	RedisAdminURL string
+	// RedisResync is how often Applications using Redis are observed again, to
+	// restore ACL users a Redis restart forgot (default 5 min).
+	RedisResync time.Duration
 	// OpenSearch (OPENSEARCH_URL, OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD): an
 	// admin of the security plugin's REST API.
 	OpenSearchURL, OpenSearchUser, OpenSearchPassword string
@@ -102,7 +106,11 @@ func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	rd, err := redis.New(cfg.RedisAdminURL)
+	var redisOpts []func(*redis.Provisioner)
+	if cfg.RedisResync > 0 {
+		redisOpts = append(redisOpts, redis.WithResync(cfg.RedisResync))
+	}
+	rd, err := redis.New(cfg.RedisAdminURL, redisOpts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -95,21 +96,33 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.patchStatus(ctx, app, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.outcome(st, errors.Join(svcErr, wlErr))
+	return r.outcome(app, st, errors.Join(svcErr, wlErr))
 }
 
 // outcome decides between the ends of a reconcile: a user or configuration error
 // stalls (no retry until something changes), a transient error is returned
 // (exponential backoff). Waiting for the workload needs no timer: the Deployment's
 // status changes wake the reconciler through its watch, so nothing is polled.
-func (r *ApplicationReconciler) outcome(st *status, err error) (ctrl.Result, error) {
+func (r *ApplicationReconciler) outcome(app *plattrv1.Application, st *status, err error) (ctrl.Result, error) {
 	switch {
 	case st.stalled:
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	case err != nil:
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: r.resyncAfter(app)}, nil
+}
+
+// resyncAfter is the shortest resync period of the volatile services app uses
+// (zero when it uses none: then nothing is polled).
+func (r *ApplicationReconciler) resyncAfter(app *plattrv1.Application) time.Duration {
+	var d time.Duration
+	for _, p := range r.Services {
+		if v, ok := p.(services.Volatile); ok && p.Enabled(&app.Spec) && v.ResyncAfter() > 0 && (d == 0 || v.ResyncAfter() < d) {
+			d = v.ResyncAfter()
+		}
+	}
+	return d
 }
 
 // instance says which environment an Application is in — from its namespace's

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -334,7 +335,7 @@ func TestApplication_RedisAndDisable(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	rd := testenv.StartRedis(t)
 	ns := envNamespace(t, c)
-	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), RedisAdminURL: rd.AdminURL})
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), RedisAdminURL: rd.AdminURL, RedisResync: time.Second})
 	ctx := context.Background()
 	app := newApp(ns, "test-cache", func(a *plattrv1.Application) { a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true} })
 	require.NoError(t, c.Client.Create(ctx, app))
@@ -353,6 +354,17 @@ func TestApplication_RedisAndDisable(t *testing.T) {
 	assert.Equal(t, "plattr:test-cache:", string(redisSecret["REDIS_KEY_PREFIX"]))
 	_, err := rd.Client(t).Do(ctx, "ACL", "GETUSER", "plattr:test-cache").Result()
 	require.NoError(t, err, "the ACL user exists")
+
+	// A Redis restart without an ACL file forgets its users, and nothing in
+	// Kubernetes changes: the operator's resync restores the user, same password.
+	require.NoError(t, rd.Client(t).Do(ctx, "ACL", "DELUSER", "plattr:test-cache").Err())
+	testenv.Eventually(t, 30*time.Second, "the ACL user to be restored", func() (bool, error) {
+		_, err := rd.Client(t).Do(ctx, "ACL", "GETUSER", "plattr:test-cache").Result()
+		return err == nil, nil
+	})
+	appRedis := redisClient(t, string(redisSecret["REDIS_URL"]))
+	require.NoError(t, appRedis.Set(ctx, "plattr:test-cache:k", "v", time.Minute).Err(), "the app's credentials work again")
+	require.NoError(t, appRedis.Del(ctx, "plattr:test-cache:k").Err())
 
 	patch := client.MergeFrom(got.DeepCopy())
 	got.Spec.Redis.Enabled = false
@@ -483,4 +495,13 @@ func TestKeycloakInstall(t *testing.T) {
 	t.Cleanup(func() { deleteAndWait(t, c, app) })
 	waitCondition(t, c, app, plattrv1.ConditionAuthReady, metav1.ConditionTrue, "")
 	assert.Len(t, kc.Clients("plattr-plattr"), 1)
+}
+
+func redisClient(t *testing.T, url string) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(url)
+	require.NoError(t, err)
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

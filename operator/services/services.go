@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
@@ -49,6 +50,14 @@ type Provisioner interface {
 	Ensure(ctx context.Context, inst Instance, current Credentials) (Credentials, error)
 	// Delete removes what Ensure made, data included.
 	Delete(ctx context.Context, inst Instance) error
+}
+
+// Volatile is implemented by services whose backend can forget what was
+// provisioned without any event Kubernetes would see (Redis drops ACL users on a
+// restart unless it has an ACL file). The controller observes Applications that
+// use them again after ResyncAfter; observing only reads.
+type Volatile interface {
+	ResyncAfter() time.Duration
 }
 
 // ErrNotConfigured means the operator was started without the configuration a

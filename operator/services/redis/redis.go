@@ -40,6 +40,7 @@ const (
 type Provisioner struct {
 	adminURL string
 	opt      *goredis.Options
+	resync   time.Duration
 
 	mu     sync.Mutex
 	client *goredis.Client
@@ -49,8 +50,11 @@ var _ services.Provisioner = (*Provisioner)(nil)
 
 // New returns a provisioner for the server at adminURL (a user allowed to manage
 // ACLs). An empty adminURL reports services.ErrNotConfigured on every call.
-func New(adminURL string) (*Provisioner, error) {
-	p := &Provisioner{adminURL: adminURL}
+func New(adminURL string, opts ...func(*Provisioner)) (*Provisioner, error) {
+	p := &Provisioner{adminURL: adminURL, resync: 5 * time.Minute}
+	for _, o := range opts {
+		o(p)
+	}
 	if adminURL != "" {
 		opt, err := goredis.ParseURL(adminURL)
 		if err != nil {
@@ -62,6 +66,13 @@ func New(adminURL string) (*Provisioner, error) {
 	}
 	return p, nil
 }
+
+// ResyncAfter implements services.Volatile: a restarted Redis has forgotten its
+// ACL users, and nothing in Kubernetes says so.
+func (p *Provisioner) ResyncAfter() time.Duration { return p.resync }
+
+// WithResync sets how often Applications using Redis are observed again (default 5 min).
+func WithResync(d time.Duration) func(*Provisioner) { return func(p *Provisioner) { p.resync = d } }
 
 // Name implements services.Provisioner.
 func (p *Provisioner) Name() string { return "redis" }
