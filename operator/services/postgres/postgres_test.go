@@ -44,8 +44,12 @@ func newProvisioner(t *testing.T) (*Provisioner, string) {
 	return p, adminURL
 }
 
+// runID keeps this package's databases apart from those of other test packages
+// running at the same time against the same server.
+var runID = func() string { p, _ := Password(); return strings.ToLower(p[:6]) }()
+
 func instance(app string) services.Instance {
-	return services.Instance{Env: "plattr", App: "test-" + app, Namespace: "staging",
+	return services.Instance{Env: "plattr", App: "test-" + app + "-" + runID, Namespace: "staging",
 		Spec: &plattrv1.ApplicationSpec{Database: &plattrv1.DatabaseSpec{Enabled: true}}}
 }
 
@@ -75,8 +79,10 @@ func TestProvisioner_EnsureObserveDelete(t *testing.T) {
 	shopCreds := ensure(t, p, shop, nil)
 	blogCreds := ensure(t, p, blog, nil)
 
-	assert.Equal(t, "plattr_test_shop", string(shopCreds[KeyDatabase]))
-	assert.Equal(t, "plattr_test_shop", string(shopCreds[KeyUser]))
+	shopDB := Name(shop.Env, shop.App)
+	assert.Equal(t, "plattr_test_shop_"+runID, shopDB)
+	assert.Equal(t, shopDB, string(shopCreds[KeyDatabase]))
+	assert.Equal(t, shopDB, string(shopCreds[KeyUser]))
 	assert.Len(t, string(shopCreds[KeyPassword]), 32)
 	assert.NotEqual(t, shopCreds[KeyPassword], blogCreds[KeyPassword])
 
@@ -87,7 +93,7 @@ func TestProvisioner_EnsureObserveDelete(t *testing.T) {
 	require.NoError(t, err)
 	conn.Close(ctx)
 	// ...and the libpq variables say the same.
-	assert.Equal(t, "plattr_test_shop", query[string](t, string(shopCreds[KeyURL]), "SELECT current_user"))
+	assert.Equal(t, shopDB, query[string](t, string(shopCreds[KeyURL]), "SELECT current_user"))
 
 	// It cannot connect to another app's database.
 	other, _ := url.Parse(string(shopCreds[KeyURL]))
@@ -113,8 +119,8 @@ func TestProvisioner_EnsureObserveDelete(t *testing.T) {
 	assert.Equal(t, "orders", query[string](t, string(fresh[KeyURL]), "SELECT tablename::text FROM pg_tables WHERE tablename = 'orders'"), "data kept")
 
 	require.NoError(t, p.Delete(ctx, shop))
-	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'plattr_test_shop')"))
-	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'plattr_test_shop')"))
+	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", shopDB))
+	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", shopDB))
 	require.NoError(t, p.Delete(ctx, shop), "already gone is success")
 }
 
@@ -127,7 +133,7 @@ func TestProvisioner_DeleteTerminatesConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	require.NoError(t, p.Delete(ctx, inst))
-	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'plattr_test_busy')"))
+	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", Name(inst.Env, inst.App)))
 }
 
 func TestProvisioner_Extensions(t *testing.T) {
@@ -195,7 +201,7 @@ func TestName(t *testing.T) {
 // exactly the sanitised name, and nothing else happens.
 func TestProvisioner_HostileNames(t *testing.T) {
 	p, adminURL := newProvisioner(t)
-	for _, app := range []string{`x"; DROP DATABASE postgres; --`, "o'brien", "caf\u00e9", strings.Repeat("z", 200)} {
+	for _, app := range []string{`x"; DROP DATABASE postgres; --` + runID, "o'brien" + runID, "caf\u00e9" + runID, strings.Repeat("z", 200) + runID} {
 		inst := services.Instance{Env: "plattr_test", App: app, Spec: &plattrv1.ApplicationSpec{Database: &plattrv1.DatabaseSpec{Enabled: true}}}
 		creds := ensure(t, p, inst, nil)
 		name := Name(inst.Env, app)
