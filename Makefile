@@ -14,6 +14,8 @@ ETCD_VERSION           := v3.6.4
 KWOK_VERSION           := v0.8.0
 # Test binaries live in a versioned folder: a version bump builds anew, nothing else does.
 ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)
+ARGOCD_VERSION := v3.4.2
+ARGOCD_ASSETS  := $(BIN)/argocd/$(ARGOCD_VERSION)
 K8S_LDFLAGS := -s -w \
   $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
     -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
@@ -136,6 +138,17 @@ $(KUSTOMIZE):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(TOOLS_BIN)/kustomize $@
+
+.PHONY: argocd-assets
+argocd-assets: $(ARGOCD_ASSETS)/argocd $(KUSTOMIZE) ## Build Argo CD (the end-to-end test's) from its Go module, once.
+	@ln -sf $(KUSTOMIZE) $(ARGOCD_ASSETS)/kustomize
+
+$(ARGOCD_ASSETS)/argocd: tools/argocd/go.mod tools/argocd/go.sum
+	@echo "building Argo CD $(ARGOCD_VERSION) from its Go module into $(ARGOCD_ASSETS) (about 5 minutes the first time)"
+	@mkdir -p $(ARGOCD_ASSETS)
+	cd tools/argocd && CGO_ENABLED=0 $(GO) build -trimpath \
+	  -ldflags '-s -w -X github.com/argoproj/argo-cd/v3/common.version=$(ARGOCD_VERSION:v%=%)' \
+	  -o $@ github.com/argoproj/argo-cd/v3/cmd
 
 .PHONY: clean
 clean: ## Remove build output (keeps ./bin tools).
