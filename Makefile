@@ -66,8 +66,9 @@ bench-operator: test-deps envtest-assets ## 1,000 Applications with databases to
 ##@ Build
 
 .PHONY: build
-build: ## Build plattr-gen and plattr-operator into ./bin.
+build: ## Build plattr-gen, plattr and plattr-operator into ./bin.
 	$(GO) build -o $(BIN)/plattr-gen ./cmd/plattr-gen
+	$(GO) build -o $(BIN)/plattr ./cmd/plattr
 	$(GO) build -o $(BIN)/plattr-operator ./cmd/plattr-operator
 
 .PHONY: generate
@@ -152,4 +153,4 @@ $(ARGOCD_ASSETS)/argocd: tools/argocd/go.mod tools/argocd/go.sum
 
 .PHONY: clean
 clean: ## Remove build output (keeps ./bin tools).
-	rm -rf $(BUILD) $(BIN)/plattr-gen $(BIN)/plattr-operator
+	rm -rf $(BUILD) $(BIN)/plattr-gen $(BIN)/plattr $(BIN)/plattr-operator

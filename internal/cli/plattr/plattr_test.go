@@ -1,0 +1,112 @@
+package plattr
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rhysd/actionlint"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plattr/plattr/generator/manifest"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, IO{Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+// lint runs actionlint (the library) over a workflow and returns its findings.
+func lint(t *testing.T, path string) []*actionlint.Error {
+	t.Helper()
+	l, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{})
+	require.NoError(t, err)
+	errs, err := l.LintFile(path, nil)
+	require.NoError(t, err)
+	return errs
+}
+
+func TestInit_WritesFilesThatLoadAndLint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "My_Shop.v2")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	code, out, errOut := run(t, "init", "--dir", dir, "--env-repo", "acme/env")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "wrote   plattr.yaml")
+	assert.Contains(t, out, "PLATTR_ENV_REPO_TOKEN")
+
+	m, err := manifest.Load(filepath.Join(dir, "plattr.yaml"))
+	require.NoError(t, err, "the written plattr.yaml loads")
+	assert.Equal(t, "my-shop-v2", m.Name, "the name comes from the folder")
+
+	wf := filepath.Join(dir, ".github", "workflows", "plattr-deploy.yml")
+	for _, e := range lint(t, wf) {
+		t.Errorf("actionlint: %s", e.Error())
+	}
+	data, err := os.ReadFile(wf)
+	require.NoError(t, err)
+	for _, want := range []string{"plattr-gen render --pr", "plattr-gen render --env staging", "plattr-gen preview delete",
+		"plattr-gen promote", "plattr-gen preview gc", "id-token: write", "concurrency:", "@${DIGEST}", "'acme/env'"} {
+		assert.Contains(t, string(data), want)
+	}
+
+	before := string(data)
+	code, out, _ = run(t, "init", "--dir", dir, "--registry", "ghcr.io/other")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "nothing to do: every file exists")
+	after, _ := os.ReadFile(wf)
+	assert.Equal(t, before, string(after), "nothing is overwritten without --force")
+
+	code, _, _ = run(t, "init", "--dir", dir, "--registry", "ghcr.io/other", "--force")
+	require.Equal(t, 0, code)
+	after, _ = os.ReadFile(wf)
+	assert.Contains(t, string(after), "ghcr.io/other")
+	assert.Empty(t, lint(t, wf))
+}
+
+func TestInit_BadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"init", "--dir", dir, "--name", "Bad_Name"}, "invalid application name"},
+		{[]string{"init", "--dir", dir, "--name", "ok", "--env-repo", "no-slash"}, "--env-repo must be owner/name"},
+		{[]string{"init", "--dir", filepath.Join(dir, "missing")}, "is not a folder"},
+		{[]string{"init", "--dir", dir, "--name", "ok", "--registry", "x'; rm -rf /"}, "--registry must be"},
+		{[]string{"init", "extra"}, "takes no arguments"},
+	} {
+		code, _, errOut := run(t, tc.args...)
+		assert.Equal(t, 2, code, tc.args)
+		assert.Contains(t, errOut, tc.want)
+	}
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries, "bad input writes nothing")
+}
+
+func TestNameFrom(t *testing.T) {
+	assert.Equal(t, "shop", nameFrom("/src/shop"))
+	assert.Equal(t, "my-shop-v2", nameFrom("/src/My_Shop.v2"))
+	assert.Equal(t, "app", nameFrom("/src/123-app"))
+	assert.Len(t, nameFrom("/src/"+strings.Repeat("a", 80)), 40)
+}
+
+// The lint check can fail: a broken workflow has findings.
+func TestLint_FindsMistakes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	require.NoError(t, os.WriteFile(bad, []byte("on: push\njobs:\n  a:\n    needs: missing\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"${{ github.event.head_commit.message }}\"\n"), 0o644))
+	errs := lint(t, bad)
+	require.NotEmpty(t, errs)
+	var kinds []string
+	for _, e := range errs {
+		kinds = append(kinds, e.Kind)
+	}
+	assert.Contains(t, kinds, "job-needs")
+	assert.Contains(t, kinds, "expression", "script injection through an untrusted input")
+}
