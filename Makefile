@@ -71,6 +71,15 @@ build: ## Build plattr-gen, plattr and plattr-operator into ./bin.
 	$(GO) build -o $(BIN)/plattr ./cmd/plattr
 	$(GO) build -o $(BIN)/plattr-operator ./cmd/plattr-operator
 
+.PHONY: image
+image: ## Build the operator's image as a tarball (no Docker daemon): _build/plattr-operator-<arch>.tar.
+	@mkdir -p $(BUILD)
+	@for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' -o $(BUILD)/linux-$$arch/plattr-operator ./cmd/plattr-operator && \
+	  $(GO) run ./internal/ociimage/cmd/build-image -binary $(BUILD)/linux-$$arch/plattr-operator -arch $$arch \
+	    -out $(BUILD)/plattr-operator-$$arch.tar || exit 1; \
+	done
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers.
 	$(CONTROLLER_GEN) object paths=./operator/api/...
