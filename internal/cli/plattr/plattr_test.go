@@ -110,3 +110,15 @@ func TestLint_FindsMistakes(t *testing.T) {
 	assert.Contains(t, kinds, "job-needs")
 	assert.Contains(t, kinds, "expression", "script injection through an untrusted input")
 }
+
+// Every workflow of this repository passes actionlint too.
+func TestRepositoryWorkflowsLint(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", ".github", "workflows", "*.yml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		for _, e := range lint(t, f) {
+			t.Errorf("%s: %s", filepath.Base(f), e.Error())
+		}
+	}
+}
