@@ -84,12 +84,18 @@ func supportsPartial(caps *capability.List) bool {
 	return caps.Supports(capability.Filter) && caps.Supports(capability.AllowReachableSHA1InWant)
 }
 
-func (r *Repo) uploadPackSession(ctx context.Context) (transport.UploadPackSession, *packp.AdvRefs, error) {
+// transport is the client for the repo's URL (file, http or https).
+func (r *Repo) transport() (transport.Transport, *transport.Endpoint, error) {
 	ep, err := transport.NewEndpoint(r.url)
 	if err != nil {
 		return nil, nil, err
 	}
 	cl, err := client.NewClient(ep)
+	return cl, ep, err
+}
+
+func (r *Repo) uploadPackSession(ctx context.Context) (transport.UploadPackSession, *packp.AdvRefs, error) {
+	cl, ep, err := r.transport()
 	if err != nil {
 		return nil, nil, err
 	}

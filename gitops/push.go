@@ -12,7 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
 // ErrConflict means the branch moved on the remote since it was fetched: someone
@@ -34,11 +33,7 @@ func (r *Repo) Push(ctx context.Context, old plumbing.Hash) error {
 // pushRef moves ref on the remote from old to new, sending the objects written
 // since the last fetch. The server refuses when ref is not at old.
 func (r *Repo) pushRef(ctx context.Context, ref plumbing.ReferenceName, old, new plumbing.Hash) error {
-	ep, err := transport.NewEndpoint(r.url)
-	if err != nil {
-		return r.wrap("push", err)
-	}
-	cl, err := client.NewClient(ep)
+	cl, ep, err := r.transport()
 	if err != nil {
 		return r.wrap("push", err)
 	}

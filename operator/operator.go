@@ -175,7 +175,7 @@ func EnsureKeycloakAdminSecret(ctx context.Context, c client.Client, ref string)
 	if !ok || ns == "" || name == "" {
 		return fmt.Errorf("keycloak admin Secret %q must be namespace/name", ref)
 	}
-	pw, err := postgres.Password()
+	pw, err := services.Password()
 	if err != nil {
 		return err
 	}

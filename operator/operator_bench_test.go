@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -188,11 +189,12 @@ func envOr(k, def string) string {
 }
 
 func freePort(b *testing.B) int {
-	l, err := (&netListener{}).listen()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return l
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // memory reads a process's resident and peak resident memory in KiB.

@@ -28,7 +28,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 	log := ctrl.LoggerFrom(ctx)
 	var used []services.Provisioner
 	for _, p := range r.Services {
-		secret, owned, err := r.secret(ctx, app, SecretName(app.Name, p.Name()))
+		secret, owned, err := r.secret(ctx, app, SecretName(app.Name, p.Name()), false)
 		if err != nil {
 			return ctrl.Result{}, err
 		}

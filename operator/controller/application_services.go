@@ -53,7 +53,7 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 	p services.Provisioner, enabled bool, st *status) (map[string][]byte, error) {
 	log := ctrl.LoggerFrom(ctx).WithValues("service", p.Name())
 	name := SecretName(app.Name, p.Name())
-	secret, owned, err := r.secret(ctx, app, name)
+	secret, owned, err := r.secret(ctx, app, name, enabled)
 	if err != nil {
 		return nil, err
 	}
@@ -106,13 +106,15 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 }
 
 // secret reads the Secret name: nil when absent; owned when Plattr manages it.
-func (r *ApplicationReconciler) secret(ctx context.Context, app *plattrv1.Application, name string) (*corev1.Secret, bool, error) {
+// The cache holds only Secrets Plattr manages; with live, a Secret missing from it
+// is looked up on the API server too, to find someone else's in the way before
+// provisioning. Without live (a disabled service, deletion) only Plattr's own
+// Secrets matter, and the cache answers alone.
+func (r *ApplicationReconciler) secret(ctx context.Context, app *plattrv1.Application, name string, live bool) (*corev1.Secret, bool, error) {
 	var s corev1.Secret
 	key := client.ObjectKey{Namespace: app.Namespace, Name: name}
 	err := r.Get(ctx, key, &s)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		// The cache holds only Secrets Plattr manages: ask the API server
-		// whether someone else's is in the way (once, before provisioning).
+	if apierrors.IsNotFound(err) && live && r.APIReader != nil {
 		err = r.APIReader.Get(ctx, key, &s)
 	}
 	if apierrors.IsNotFound(err) {

@@ -10,8 +10,10 @@ package services
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
@@ -72,3 +74,19 @@ func NotConfigured(service, setting string) error {
 // ErrInvalid marks a request the service refuses for good (for example a reserved
 // name): retrying does not help; the Application must change.
 var ErrInvalid = errors.New("invalid request")
+
+const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// Password returns 32 characters from crypto/rand (about 190 bits), safe in URLs
+// and in quoted SQL literals: every service's generated credential.
+func Password() (string, error) {
+	b := make([]byte, 32)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(passwordAlphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = passwordAlphabet[n.Int64()]
+	}
+	return string(b), nil
+}

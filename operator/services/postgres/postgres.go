@@ -9,12 +9,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/url"
 	"regexp"
@@ -156,21 +154,6 @@ func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 // literal quotes a string as an SQL literal (standard_conforming_strings).
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// Password returns 32 characters from crypto/rand (about 190 bits).
-func Password() (string, error) {
-	b := make([]byte, 32)
-	for i := range b {
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(passwordAlphabet))))
-		if err != nil {
-			return "", err
-		}
-		b[i] = passwordAlphabet[n.Int64()]
-	}
-	return string(b), nil
-}
-
 type state struct {
 	roleExists, member, dbExists, ownerOK, publicRevoked bool
 }
@@ -232,7 +215,7 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	}
 	newPassword := password == ""
 	if newPassword {
-		if password, err = Password(); err != nil {
+		if password, err = services.Password(); err != nil {
 			return nil, fmt.Errorf("generate a password: %w", err)
 		}
 	}

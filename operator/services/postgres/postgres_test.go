@@ -46,7 +46,7 @@ func newProvisioner(t *testing.T) (*Provisioner, string) {
 
 // runID keeps this package's databases apart from those of other test packages
 // running at the same time against the same server.
-var runID = func() string { p, _ := Password(); return strings.ToLower(p[:6]) }()
+var runID = func() string { p, _ := services.Password(); return strings.ToLower(p[:6]) }()
 
 func instance(app string) services.Instance {
 	return services.Instance{Env: "plattr", App: "test-" + app + "-" + runID, Namespace: "staging",

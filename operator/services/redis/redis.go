@@ -25,7 +25,6 @@ import (
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/services"
-	"github.com/plattr/plattr/operator/services/postgres"
 )
 
 // Secret keys.
@@ -186,7 +185,7 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 		password = string(current[keyPass])
 	}
 	if password == "" {
-		if password, err = postgres.Password(); err != nil {
+		if password, err = services.Password(); err != nil {
 			return nil, fmt.Errorf("generate a password: %w", err)
 		}
 	}
