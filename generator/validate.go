@@ -72,40 +72,9 @@ func CheckPath(p string) error {
 }
 
 func validateOverlay(tree Tree, dir string) error {
-	entries, err := tree.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // the folder was removed
-	}
-	if err != nil {
+	out, err := build(tree, dir)
+	if err != nil || out == nil {
 		return err
-	}
-	mem := filesys.MakeFsInMemory()
-	hasKustomization := false
-	for _, name := range entries {
-		data, err := tree.ReadFile(path.Join(dir, name))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // a sub-folder: overlays of the contract have none
-			}
-			return err
-		}
-		if name == kustomizationFile {
-			hasKustomization = true
-		}
-		if err := mem.WriteFile("/"+path.Join(dir, name), data); err != nil {
-			return err
-		}
-	}
-	if !hasKustomization {
-		return nil
-	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+dir)
-	if err != nil {
-		return fmt.Errorf("kustomize build %s: %w", dir, err)
-	}
-	out, err := res.AsYaml()
-	if err != nil {
-		return fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
 	parts := strings.Split(dir, "/")
 	switch {
@@ -123,6 +92,47 @@ func validateOverlay(tree Tree, dir string) error {
 		return err
 	}
 	return nil
+}
+
+// build runs kustomize in process over the overlay in dir, as Argo CD would. It
+// returns nil output when dir is gone or holds no kustomization.
+func build(tree Tree, dir string) ([]byte, error) {
+	entries, err := tree.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // the folder was removed
+	}
+	if err != nil {
+		return nil, err
+	}
+	mem := filesys.MakeFsInMemory()
+	hasKustomization := false
+	for _, name := range entries {
+		data, err := tree.ReadFile(path.Join(dir, name))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // a sub-folder: overlays of the contract have none
+			}
+			return nil, err
+		}
+		if name == kustomizationFile {
+			hasKustomization = true
+		}
+		if err := mem.WriteFile("/"+path.Join(dir, name), data); err != nil {
+			return nil, err
+		}
+	}
+	if !hasKustomization {
+		return nil, nil
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	out, err := res.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	return out, nil
 }
 
 func checkObjects(where string, stream []byte, check func(obj []byte) error) error {

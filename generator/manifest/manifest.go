@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -45,6 +46,9 @@ type Manifest struct {
 	// Environments holds per-environment defaults, used when an environment's
 	// env.yaml is first written ("preview" applies to pull request previews).
 	Environments map[string]Overrides `yaml:"environments"`
+	// Dev is how the app runs on a developer's machine (`plattr dev`); the
+	// cluster never reads it.
+	Dev *Dev `yaml:"dev"`
 
 	file  string
 	lines map[string]int
@@ -84,6 +88,13 @@ type Database struct {
 type Auth struct {
 	Enabled       bool     `yaml:"enabled"`
 	RedirectPaths []string `yaml:"redirectPaths"`
+}
+
+// Dev configures `plattr dev`.
+type Dev struct {
+	// Command runs the app locally, program then arguments (["npm", "run", "dev"]),
+	// without a shell.
+	Command []string `yaml:"command"`
 }
 
 // Overrides are the defaults of one environment.
@@ -208,6 +219,14 @@ func (m *Manifest) validate() error {
 			if !urlPath.MatchString(p) {
 				return m.Errorf(fmt.Sprintf("auth.redirectPaths[%d]", i), "must be a URL path starting with '/', without '*' or spaces, is %q", p)
 			}
+		}
+	}
+	if m.Dev != nil {
+		if len(m.Dev.Command) == 0 {
+			return m.Errorf("dev.command", "is required in dev: the program and its arguments, such as [npm, run, dev]")
+		}
+		if strings.TrimSpace(m.Dev.Command[0]) == "" {
+			return m.Errorf("dev.command[0]", "must name the program to run, such as npm")
 		}
 	}
 	for _, env := range sortedKeys(m.Environments) {

@@ -34,7 +34,7 @@ func TestParse_Errors(t *testing.T) {
 		want   string // the whole error must contain this
 	}{
 		"unknown field": {"a typo is not ignored", "name: a\ndatabse:\n  enabled: true\n",
-			`plattr.yaml:2: databse: unknown field (allowed here: auth, database, env, environments, healthCheck, name, port, redis, replicas, resources, search)`},
+			`plattr.yaml:2: databse: unknown field (allowed here: auth, database, dev, env, environments, healthCheck, name, port, redis, replicas, resources, search)`},
 		"unknown nested": {"nested typos name the full path", "name: a\ndatabase:\n  enable: true\n",
 			`plattr.yaml:3: database.enable: unknown field (allowed here: enabled, extensions)`},
 		"bad bool": {"a string where a bool goes", "name: a\nredis:\n  enabled: yes please\n",
@@ -55,6 +55,8 @@ func TestParse_Errors(t *testing.T) {
 		"redirect":     {"no wildcard redirects", "name: a\nauth:\n  enabled: true\n  redirectPaths: ['/*']\n", `plattr.yaml:4: auth.redirectPaths[0]: must be a URL path`},
 		"not yaml":     {"syntax errors", "name: [a\n", `plattr.yaml: not valid YAML`},
 		"empty":        {"an empty file", "", `plattr.yaml: is empty`},
+		"dev command":  {"dev needs a command", "name: a\ndev:\n  command: []\n", `plattr.yaml:3: dev.command: is required in dev`},
+		"dev program":  {"the program is named", "name: a\ndev:\n  command: ['', x]\n", `plattr.yaml:3: dev.command[0]: must name the program`},
 		"replicas":     {"replicas bounded", "name: a\nreplicas: -1\n", `plattr.yaml:2: replicas: must be between 0 and 100, is -1`},
 	}
 	for name, tc := range cases {
@@ -82,4 +84,14 @@ func TestLoad_MissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), FileName))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestParse_DevCommand(t *testing.T) {
+	m, err := Parse("plattr.yaml", []byte("name: a\ndev:\n  command: [npm, run, dev]\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"npm", "run", "dev"}, m.Dev.Command)
+
+	m, err = Parse("plattr.yaml", []byte("name: a\n"))
+	require.NoError(t, err)
+	assert.Nil(t, m.Dev, "dev is optional")
 }
