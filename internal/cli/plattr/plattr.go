@@ -1,6 +1,11 @@
 // Package plattr is the developer's command line: `plattr init` scaffolds
-// plattr.yaml and the deploy workflow into an app's repository. It holds no
-// rendering logic: the files come from templates embedded in the binary.
+// plattr.yaml and the deploy workflow into an app's repository, `plattr dev` runs
+// the app locally with its backing services, and `plattr deploy local` applies
+// it to a local cluster without Argo CD.
+//
+// It holds no rendering or provisioning logic: the files come from templates
+// embedded in the binary, the Application from the generator, the backing
+// services from the operator's own provisioners.
 package plattr
 
 import (
@@ -37,13 +42,17 @@ func Main(ctx context.Context, args []string, io IO) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newInitCmd(io))
+	root.AddCommand(newInitCmd(io), newDevCmd(io))
 	root.SetArgs(args)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	var child exitCode
+	if errors.As(err, &child) {
+		return int(child) // the command of plattr dev said why
 	}
 	fmt.Fprintln(io.Err, "plattr: "+err.Error())
 	var ue usageError
