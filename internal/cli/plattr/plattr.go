@@ -42,7 +42,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newInitCmd(io), newDevCmd(io))
+	root.AddCommand(newInitCmd(io), newDevCmd(io), newDeployCmd(io))
 	root.SetArgs(args)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
