@@ -176,11 +176,11 @@ func TestDeployLocal_TimeoutNamesTheConditionStillFalse(t *testing.T) {
 	// No node has 1,000 CPUs: the pod is never scheduled, the Deployment never Available.
 	dir := appDir(t, "name: "+app+"\nresources: {requests: {cpu: '1000'}}\n")
 
-	code, out, errOut := run(t, "deploy", "local", "--dir", dir, "--kubeconfig", c.Kubeconfig, "--timeout", "10s")
+	code, out, errOut := run(t, "deploy", "local", "--dir", dir, "--kubeconfig", c.Kubeconfig, "--timeout", "20s")
 	assert.Equal(t, 1, code, out)
 	t.Logf("plattr deploy local:\n%s%s", out, errOut)
 	assert.Contains(t, out, "WorkloadReady=False: ", "the progress shows the part that waits")
-	assert.Contains(t, errOut, "timed out after 10s waiting for Application local/"+app+" to be Ready: WorkloadReady=False: ")
+	assert.Contains(t, errOut, "timed out after 20s waiting for Application local/"+app+" to be Ready: WorkloadReady=False: ")
 	assert.Contains(t, errOut, "0 available (Progressing)")
 	assert.NotContains(t, out, "is Ready at")
 }
