@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"k8s.io/utils/ptr"
 	"path"
 	"strings"
 
@@ -27,6 +28,10 @@ func InitRepo(cfg *Config) (Files, error) {
 		apps := path.Join(EnvsDir, env, names.AppsDir)
 		root := argoApplication(cfg, "plattr-"+env, apps, cfg.ArgoCD.Namespace)
 		root.Labels = map[string]string{plattrv1.LabelEnvironment: env}
+		// An environment may lose its last app (previews always do): without
+		// allowEmpty, Argo CD's automated sync refuses to prune every child and
+		// the last one would stay running. Found by the end-to-end test.
+		root.Spec.SyncPolicy.Automated.AllowEmpty = ptr.To(true)
 		if files[path.Join(BootstrapDir, env+".yaml")], err = withHeader(
 			"# Root app-of-apps of the "+env+" environment: apply it once with kubectl.\n", root); err != nil {
 			return nil, err
