@@ -35,9 +35,19 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
-test: test-deps envtest-assets verify-generate lint-fmt ## Run every test against real servers (see README "Development").
+test: test-deps envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout 20m
 	$(GO) run ./internal/testenv/leftovers
+
+.PHONY: test-e2e
+test-e2e: test-deps envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./internal/e2e -count=1 -v -timeout 15m
+	$(GO) run ./internal/testenv/leftovers
+
+.PHONY: demo-cluster
+demo-cluster: test-deps envtest-assets argocd-assets ## Watch the whole loop on a throwaway cluster: progress per step, then what exists where.
+	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 15m \
+	  | sed -u -n -e 's/^ *e2e_test.go:[0-9]*: //p' -e '/^\(ok\|FAIL\|---\)/p' -e '/^ *\(Error\|Messages\|e2e_test\)/p'
 
 .PHONY: test-short
 test-short: verify-generate lint-fmt ## Only the tests that need no API server, database or Redis.

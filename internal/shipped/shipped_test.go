@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
@@ -48,21 +47,6 @@ func kustomizations(t *testing.T, root string) []string {
 	require.NoError(t, err)
 	sort.Strings(dirs)
 	return dirs
-}
-
-func build(t *testing.T, fsys filesys.FileSystem, dir string) []*unstructured.Unstructured {
-	t.Helper()
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, dir)
-	require.NoError(t, err, "kustomize build %s", dir)
-	var objs []*unstructured.Unstructured
-	for _, r := range res.Resources() {
-		data, err := r.MarshalJSON()
-		require.NoError(t, err)
-		u := &unstructured.Unstructured{}
-		require.NoError(t, u.UnmarshalJSON(data))
-		objs = append(objs, u)
-	}
-	return objs
 }
 
 // dryRun applies each object in a server-side dry run (namespaces they need are
@@ -102,7 +86,7 @@ func TestShippedManifests(t *testing.T) {
 	for _, dir := range dirs {
 		rel, _ := filepath.Rel(root, dir)
 		t.Run(rel, func(t *testing.T) {
-			objs := build(t, filesys.MakeFsOnDisk(), dir)
+			objs := testenv.Kustomize(t, filesys.MakeFsOnDisk(), dir)
 			dryRun(t, c, rel, objs)
 		})
 	}
@@ -160,7 +144,7 @@ func TestGeneratedReleases(t *testing.T) {
 	}
 	sort.Strings(dirs)
 	for _, dir := range dirs {
-		objs := build(t, mem, dir)
+		objs := testenv.Kustomize(t, mem, dir)
 		// The child Applications name their namespace; the app overlays get it
 		// from Argo CD, as the destination of their child Application.
 		env := strings.Split(dir, "/")[2]
@@ -180,7 +164,7 @@ func TestGeneratedReleases(t *testing.T) {
 func TestOperatorDeploymentCredentialsByReference(t *testing.T) {
 	root := repoRoot(t)
 	for _, dir := range []string{"bases/operator", "overlays/local", "overlays/aws"} {
-		objs := build(t, filesys.MakeFsOnDisk(), filepath.Join(root, dir))
+		objs := testenv.Kustomize(t, filesys.MakeFsOnDisk(), filepath.Join(root, dir))
 		var found bool
 		for _, o := range objs {
 			if o.GetKind() != "Deployment" || o.GetName() != "plattr-operator" {

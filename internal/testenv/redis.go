@@ -59,6 +59,19 @@ func findRedis() (*Redis, error) {
 	return startPrivateRedis()
 }
 
+// StartPrivateRedis starts a redis-server of the caller's own on a free port,
+// whatever PLATTR_TEST_REDIS_URL says: for a user of Redis whose keys are not
+// named per test (Argo CD's cache). It is stopped when the package's tests end.
+func StartPrivateRedis(t testing.TB) *Redis {
+	t.Helper()
+	skipShort(t, "Redis")
+	r, err := startPrivateRedis()
+	if err != nil {
+		t.Fatalf("start a private Redis: %v", err)
+	}
+	return r
+}
+
 func pingRedis(u string) error {
 	opt, err := redis.ParseURL(u)
 	if err != nil {

@@ -91,11 +91,17 @@ func (c *Cluster) startWorkloads() error {
 // startProcess runs a binary in its own process group, logging to logFile, and
 // registers its stop (SIGTERM, then SIGKILL) for the end of the package's tests.
 func startProcess(bin string, args []string, logFile string) error {
+	return startProcessEnv(bin, args, nil, logFile)
+}
+
+// startProcessEnv is startProcess with the environment env (nil: this process's).
+func startProcessEnv(bin string, args, env []string, logFile string) error {
 	log, err := os.Create(logFile)
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -121,4 +127,19 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(bytes.TrimSpace(b))
+}
+
+// StartProcess runs bin (a program the test built, e.g. the operator) with args
+// and env (nil: this process's) until the package's tests end, logging to a file
+// whose path it returns. It dies with the test binary, however that ends.
+func StartProcess(t testing.TB, bin string, args, env []string) (logFile string) {
+	t.Helper()
+	logFile = bin + ".log"
+	if err := startProcessEnv(bin, args, env, logFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := reapOnExit(filepath.Dir(bin)); err != nil {
+		t.Fatal(err)
+	}
+	return logFile
 }

@@ -1,5 +1,6 @@
 // Command leftovers fails when tests left something behind: databases or roles,
-// Redis ACL users with the test prefix, or test-cluster processes still running.
+// Redis ACL users with the test prefix, test-cluster processes still running, or
+// the test ground's temporary folders.
 // `make test` runs it after the tests.
 package main
 
@@ -35,6 +36,7 @@ func main() {
 		}
 	}
 	found = append(found, processes()...)
+	found = append(found, folders()...)
 	if len(found) > 0 {
 		fmt.Fprintf(os.Stderr, "tests left these behind:\n  %s\n", strings.Join(found, "\n  "))
 		os.Exit(1)
@@ -78,6 +80,24 @@ func processes() []string {
 		if ours && p.ppid == "1" && !watched[p.pid] && !strings.HasPrefix(p.cmd, "/bin/sh -c while kill -0") {
 			out = append(out, fmt.Sprintf("process %s: %s", p.pid, p.cmd))
 		}
+	}
+	return out
+}
+
+// folders lists the test ground's temporary folders (private servers, Argo CD's
+// checkouts, logs) left in the temporary directory. While any test binary runs,
+// they may be its own: then none is reported.
+func folders() []string {
+	cmds, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmds {
+		if cmd, err := os.ReadFile(f); err == nil && strings.HasSuffix(strings.SplitN(string(cmd), "\x00", 2)[0], ".test") {
+			return nil
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "plattr-testenv-*"))
+	var out []string
+	for _, d := range dirs {
+		out = append(out, "folder "+d)
 	}
 	return out
 }

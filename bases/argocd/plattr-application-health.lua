@@ -1,0 +1,29 @@
+-- Argo CD health of a Plattr Application (plattr.dev/v1alpha1), from the
+-- conditions the operator reports: Healthy when Ready is True for the current
+-- generation, Degraded when Stalled (a person must change something),
+-- Progressing otherwise.
+local hs = { status = "Progressing", message = "Waiting for the Plattr operator" }
+if obj.status == nil or obj.status.conditions == nil then
+  return hs
+end
+if obj.status.observedGeneration == nil or obj.status.observedGeneration < obj.metadata.generation then
+  hs.message = "The Plattr operator has not seen the latest spec yet"
+  return hs
+end
+for _, c in ipairs(obj.status.conditions) do
+  if c.type == "Stalled" and c.status == "True" then
+    hs.status = "Degraded"
+    hs.message = c.message
+    return hs
+  end
+end
+for _, c in ipairs(obj.status.conditions) do
+  if c.type == "Ready" then
+    if c.status == "True" then
+      hs.status = "Healthy"
+    end
+    hs.message = c.message
+    return hs
+  end
+end
+return hs
