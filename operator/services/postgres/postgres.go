@@ -175,7 +175,8 @@ func (p *Provisioner) observe(ctx context.Context, pool *pgxpool.Pool, name stri
 }
 
 // Observe implements services.Provisioner: the role and database exist, the role
-// owns the database, PUBLIC may not connect, and the Secret names them.
+// owns the database, PUBLIC may not connect, the extensions the spec asks for are
+// installed, and the Secret names them.
 func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, current services.Credentials) (bool, error) {
 	pool, err := p.db(ctx)
 	if err != nil {
@@ -195,7 +196,59 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 			return false, nil
 		}
 	}
-	return len(current[KeyPassword]) > 0, nil
+	if len(current[KeyPassword]) == 0 {
+		return false, nil
+	}
+	return p.hasExtensions(ctx, name, inst.Spec)
+}
+
+// hasExtensions says whether every extension spec asks for is installed in the
+// database (an extension added to a running app's plattr.yaml must be created).
+// It connects to the app's database only when the spec names extensions.
+func (p *Provisioner) hasExtensions(ctx context.Context, name string, spec *plattrv1.ApplicationSpec) (bool, error) {
+	exts := requestedExtensions(spec)
+	if len(exts) == 0 {
+		return true, nil
+	}
+	conn, err := p.connect(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(DISTINCT extname) FROM pg_extension WHERE extname = ANY($1)", exts).Scan(&n); err != nil {
+		return false, fmt.Errorf("list the extensions of database %q: %w", name, clean(err))
+	}
+	return n == len(exts), nil
+}
+
+func requestedExtensions(spec *plattrv1.ApplicationSpec) []string {
+	if spec == nil || spec.Database == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range spec.Database.Extensions {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// connect opens a connection to the app's database as the admin.
+func (p *Provisioner) connect(ctx context.Context, name string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(p.adminURL)
+	if err != nil {
+		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
+	}
+	cfg.Database = name
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %q: %w", name, clean(err))
+	}
+	return conn, nil
 }
 
 // Ensure implements services.Provisioner.
@@ -260,20 +313,16 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 }
 
 func (p *Provisioner) extensions(ctx context.Context, name string, spec *plattrv1.ApplicationSpec) error {
-	if spec == nil || spec.Database == nil || len(spec.Database.Extensions) == 0 {
+	exts := requestedExtensions(spec)
+	if len(exts) == 0 {
 		return nil
 	}
-	cfg, err := pgx.ParseConfig(p.adminURL)
+	conn, err := p.connect(ctx, name)
 	if err != nil {
-		return errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
-	}
-	cfg.Database = name
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to database %q: %w", name, clean(err))
+		return err
 	}
 	defer conn.Close(ctx)
-	for _, ext := range spec.Database.Extensions {
+	for _, ext := range exts {
 		if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+ident(ext)); err != nil {
 			return fmt.Errorf("create extension %q in database %q: %w", ext, name, clean(err))
 		}

@@ -142,6 +142,22 @@ func TestProvisioner_Extensions(t *testing.T) {
 	inst.Spec.Database.Extensions = []string{"pgcrypto"}
 	creds := ensure(t, p, inst, nil)
 	assert.Equal(t, 1, query[int](t, string(creds[KeyURL]), "SELECT count(*)::int FROM pg_extension WHERE extname = 'pgcrypto'"))
+	ok, err := p.Observe(context.Background(), inst, creds)
+	require.NoError(t, err)
+	assert.True(t, ok, "provisioned as the spec asks")
+
+	// An extension added to a running app: Observe sees it missing, so the
+	// controller calls Ensure, which creates it and keeps the password.
+	inst.Spec.Database.Extensions = []string{"pgcrypto", "citext", "citext"}
+	ok, err = p.Observe(context.Background(), inst, creds)
+	require.NoError(t, err)
+	assert.False(t, ok, "citext is missing")
+	again := ensure(t, p, inst, creds)
+	assert.Equal(t, string(creds[KeyPassword]), string(again[KeyPassword]))
+	assert.Equal(t, 2, query[int](t, string(again[KeyURL]), "SELECT count(*)::int FROM pg_extension WHERE extname IN ('pgcrypto', 'citext')"))
+	ok, err = p.Observe(context.Background(), inst, again)
+	require.NoError(t, err)
+	assert.True(t, ok)
 }
 
 func TestProvisioner_NotConfigured(t *testing.T) {
