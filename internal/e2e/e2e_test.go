@@ -54,6 +54,9 @@ const (
 	// How long one step may take before the test fails with what it waited for.
 	// Argo CD's poll is 3 minutes: a step that only completes by polling fails.
 	stepTimeout = 150 * time.Second
+	// Poll is the refresh of Argo CD's application controller without a
+	// trigger (its default --app-resync), for the timeline.
+	argoPoll = 180 * time.Second
 )
 
 func digest(b byte) string { return imageRepo + "@sha256:" + strings.Repeat(string(b), 64) }
@@ -93,6 +96,14 @@ func TestEndToEnd(t *testing.T) {
 	sha = l.merge("plattr/rollback-staging-hello")
 	l.converge("staging", "staging", "hello", sha, digest('a'))
 
+	// 5. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
+	if os.Getenv("PLATTR_E2E_POLL_BASELINE") != "" {
+		l.step("baseline: render a release into staging and let Argo CD find it by its 3-minute poll (no refresh)")
+		sha = l.plattrGen("render", "--app-dir", l.example, "--env", "staging", "--image", digest('d'), "--repo", l.repoURL)
+		l.poll, l.timeout = true, 8*time.Minute
+		l.converge("staging", "staging", "hello", sha, digest('d'))
+	}
+
 	l.checkNoLeaks()
 	l.summary()
 }
@@ -112,12 +123,17 @@ type loop struct {
 	operator string // the operator's log
 	start    time.Time
 	timeline []mark
+	// poll: no refresh, Argo CD finds commits by its poll (the baseline);
+	// timeout: of each wait (stepTimeout unless the baseline needs more).
+	poll    bool
+	timeout time.Duration
 }
 
 // mark is one release's way through the loop.
 type mark struct {
 	what                string
 	commit              string
+	poll                bool
 	synced, ready, gone time.Duration
 }
 
@@ -126,7 +142,7 @@ func newLoop(t *testing.T) *loop {
 	root, err := testenv.RepoRoot()
 	require.NoError(t, err)
 	l := &loop{t: t, ctx: ctx, start: time.Now(), example: filepath.Join(root, "examples", "hello"),
-		token: "e2e-" + strings.Repeat("5ec7e7", 4)}
+		token: "e2e-" + strings.Repeat("5ec7e7", 4), timeout: stepTimeout}
 
 	l.step("start the test cluster (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
 	l.c = testenv.StartCluster(t)
@@ -253,7 +269,7 @@ func (l *loop) refresh(env, app string) {
 // waitFor polls cond until it holds and returns how long after since it did.
 func (l *loop) waitFor(since time.Time, what string, cond func() (bool, string)) time.Duration {
 	l.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
+	deadline := time.Now().Add(l.timeout)
 	last := ""
 	for {
 		ok, state := cond()
@@ -263,7 +279,7 @@ func (l *loop) waitFor(since time.Time, what string, cond func() (bool, string))
 		last = state
 		if time.Now().After(deadline) {
 			l.t.Fatalf("%s: not within %s; last seen: %s\nArgo CD application controller's log ends:\n%s\noperator's log ends:\n%s",
-				what, stepTimeout, last, l.argo.LogTail("argocd-application-controller", 3000), l.operatorLogTail(3000))
+				what, l.timeout, last, l.argo.LogTail("argocd-application-controller", 3000), l.operatorLogTail(3000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -282,8 +298,10 @@ func (l *loop) operatorLogTail(n int) string {
 func (l *loop) converge(env, ns, app, commit, image string) {
 	l.t.Helper()
 	t0 := time.Now()
-	l.refresh(env, app)
-	m := mark{what: fmt.Sprintf("%s/%s %s", env, app, shortDigest(image)), commit: commit[:8]}
+	if !l.poll {
+		l.refresh(env, app)
+	}
+	m := mark{what: fmt.Sprintf("%s/%s %s", env, app, shortDigest(image)), commit: commit[:8], poll: l.poll}
 	child := env + "-" + app
 	m.synced = l.waitFor(t0, "Argo CD syncs "+child+" at "+commit[:8], func() (bool, string) {
 		var a argov1.Application
@@ -440,13 +458,23 @@ func (l *loop) summary() {
 	l.t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "timeline (seconds after the commit reached the env repo):\n")
-	fmt.Fprintf(&b, "  %-40s %-9s %8s %8s\n", "release", "commit", "synced", "ready")
+	fmt.Fprintf(&b, "  %-40s %-9s %-8s %8s %8s\n", "release", "commit", "trigger", "synced", "ready")
 	for _, m := range l.timeline {
-		end := m.ready
+		end, trigger := m.ready, "refresh"
 		if m.gone > 0 {
 			end = m.gone
 		}
-		fmt.Fprintf(&b, "  %-40s %-9s %8.1f %8.1f\n", m.what, m.commit, m.synced.Seconds(), end.Seconds())
+		if m.poll {
+			trigger = "poll"
+		}
+		fmt.Fprintf(&b, "  %-40s %-9s %-8s %8.1f %8.1f\n", m.what, m.commit, trigger, m.synced.Seconds(), end.Seconds())
+	}
+	if first, last := l.timeline[0], l.timeline[len(l.timeline)-1]; last.poll {
+		fmt.Fprintf(&b, "commit → Ready in staging: %.1f s with a refresh, %.1f s by Argo CD's poll: %.3f× the baseline\n",
+			first.ready.Seconds(), last.ready.Seconds(), first.ready.Seconds()/last.ready.Seconds())
+	} else {
+		fmt.Fprintf(&b, "commit → Ready in staging: %.1f s with a refresh; Argo CD's poll alone waits up to %s (make bench-e2e measures it)\n",
+			first.ready.Seconds(), argoPoll)
 	}
 	fmt.Fprintf(&b, "what exists now:\n")
 	var apps argov1.ApplicationList

@@ -81,6 +81,8 @@ func TestApplication_Lifecycle(t *testing.T) {
 	require.Len(t, ctr.EnvFrom, 1)
 	assert.Equal(t, "test-shop-postgres", ctr.EnvFrom[0].SecretRef.Name, "credentials reach the app by Secret reference")
 	assert.Equal(t, "/healthz", ctr.ReadinessProbe.HTTPGet.Path)
+	require.NotEmpty(t, ctr.Env)
+	assert.Equal(t, corev1.EnvVar{Name: "PORT", Value: fmt.Sprint(ctr.Ports[0].ContainerPort)}, ctr.Env[0], "PORT says where to listen, as plattr dev does")
 	var svc corev1.Service
 	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "test-shop"}, &svc))
 	var ing networkingv1.Ingress

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sort"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -139,6 +140,15 @@ func deployment(app *plattrv1.Application, secrets []string, secretsHash string)
 			AllowPrivilegeEscalation: ptr.To(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
+	}
+	// PORT tells the app where to listen, as `plattr dev` does; an env entry of
+	// the app's own named PORT wins.
+	ownPort := false
+	for _, e := range app.Spec.Env {
+		ownPort = ownPort || e.Name == "PORT"
+	}
+	if !ownPort {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "PORT", Value: strconv.Itoa(int(port(app)))})
 	}
 	for _, e := range app.Spec.Env {
 		c.Env = append(c.Env, corev1.EnvVar{Name: e.Name, Value: e.Value})
