@@ -159,7 +159,7 @@ $(CONTROLLER_GEN):
 	mv $(TOOLS_BIN)/controller-gen $@
 
 $(KUSTOMIZE):
-	@echo "building kustomize $(KUSTOMIZE_VERSION) (once; the benchmark's baseline)"
+	@echo "building kustomize $(KUSTOMIZE_VERSION) (once; Argo CD's repo server runs it, and it is the benchmark's baseline)"
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(TOOLS_BIN)/kustomize $@
