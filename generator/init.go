@@ -2,11 +2,13 @@ package generator
 
 import (
 	"fmt"
-	"k8s.io/utils/ptr"
 	"path"
 	"strings"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/plattr/plattr/generator/names"
+
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
@@ -28,10 +30,14 @@ func InitRepo(cfg *Config) (Files, error) {
 		apps := path.Join(EnvsDir, env, names.AppsDir)
 		root := argoApplication(cfg, "plattr-"+env, apps, cfg.ArgoCD.Namespace)
 		root.Labels = map[string]string{plattrv1.LabelEnvironment: env}
-		// An environment may lose its last app (previews always do): without
-		// allowEmpty, Argo CD's automated sync refuses to prune every child and
-		// the last one would stay running. Found by the end-to-end test.
-		root.Spec.SyncPolicy.Automated.AllowEmpty = ptr.To(true)
+		if env == names.PreviewEnv {
+			// Previews routinely lose their last app: without allowEmpty, Argo
+			// CD's automated sync refuses to prune every child, and the last
+			// preview would stay running with its database (found by the
+			// end-to-end test). Other environments keep Argo CD's safety net: a
+			// commit that empties them is not synced without a person.
+			root.Spec.SyncPolicy.Automated.AllowEmpty = ptr.To(true)
+		}
 		if files[path.Join(BootstrapDir, env+".yaml")], err = withHeader(
 			"# Root app-of-apps of the "+env+" environment: apply it once with kubectl.\n", root); err != nil {
 			return nil, err
