@@ -177,7 +177,10 @@ func connect(ctx context.Context, cfg *rest.Config, where string) (client.Client
 	if _, err := dc.ServerVersion(); err != nil {
 		return nil, fmt.Errorf("cannot reach the cluster of %s: %w; is it running? Choose another with --context or --kubeconfig", where, err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	// Every request has a deadline: a stalled API server must not hang deploy.
+	bounded := rest.CopyConfig(cfg)
+	bounded.Timeout = 30 * time.Second
+	c, err := client.New(bounded, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -211,14 +214,16 @@ func applyNamespace(ctx context.Context, c client.Client, env string) error {
 // Application is Stalled (a person must act), and after timeout naming the part
 // that is not ready.
 func waitReady(ctx context.Context, c client.Client, key client.ObjectKey, gen int64, timeout, poll time.Duration, io IO) (*plattrv1.Application, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The deadline is a timer, not the reads' context: a read near the deadline
+	// must not fail with the client's own "would exceed context deadline".
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	shown := map[string]string{}
 	app := &plattrv1.Application{}
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		if err := c.Get(ctx, key, app); err != nil && ctx.Err() == nil {
+		if err := c.Get(ctx, key, app); err != nil {
 			return nil, fmt.Errorf("read Application %s: %w", key, err)
 		}
 		current := app.Status.ObservedGeneration >= gen
@@ -240,6 +245,8 @@ func waitReady(ctx context.Context, c client.Client, key client.ObjectKey, gen i
 		}
 		select {
 		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
 			if !current {
 				return nil, fmt.Errorf("timed out after %s: the operator has not reconciled Application %s (generation %d); is it running? kubectl -n plattr-system get deployment plattr-operator",
 					timeout, key, gen)

@@ -176,11 +176,25 @@ func TestDeployLocal_TimeoutNamesTheConditionStillFalse(t *testing.T) {
 	// No node has 1,000 CPUs: the pod is never scheduled, the Deployment never Available.
 	dir := appDir(t, "name: "+app+"\nresources: {requests: {cpu: '1000'}}\n")
 
-	code, out, errOut := run(t, "deploy", "local", "--dir", dir, "--kubeconfig", c.Kubeconfig, "--timeout", "20s")
+	// Apply, then wait (however loaded the machine) until the operator has
+	// reported the workload for this generation; the timeout is then only the
+	// deploy's own.
+	code, _, _ := run(t, "deploy", "local", "--dir", dir, "--kubeconfig", c.Kubeconfig, "--timeout", "1s")
+	require.Equal(t, 1, code)
+	testenv.Eventually(t, 2*time.Minute, "the operator reports WorkloadReady", func() (bool, error) {
+		var a plattrv1.Application
+		if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: LocalEnv, Name: app}, &a); err != nil {
+			return false, err
+		}
+		cond := meta.FindStatusCondition(a.Status.Conditions, plattrv1.ConditionWorkloadReady)
+		return cond != nil && cond.ObservedGeneration == a.Generation && cond.Status == metav1.ConditionFalse, nil
+	})
+
+	code, out, errOut := run(t, "deploy", "local", "--dir", dir, "--kubeconfig", c.Kubeconfig, "--timeout", "3s")
 	assert.Equal(t, 1, code, out)
 	t.Logf("plattr deploy local:\n%s%s", out, errOut)
 	assert.Contains(t, out, "WorkloadReady=False: ", "the progress shows the part that waits")
-	assert.Contains(t, errOut, "timed out after 20s waiting for Application local/"+app+" to be Ready: WorkloadReady=False: ")
+	assert.Contains(t, errOut, "timed out after 3s waiting for Application local/"+app+" to be Ready: WorkloadReady=False: ")
 	assert.Contains(t, errOut, "0 available (Progressing)")
 	assert.NotContains(t, out, "is Ready at")
 }

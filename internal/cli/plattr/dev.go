@@ -13,11 +13,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/manifest"
+	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/operator"
 	"github.com/plattr/plattr/operator/services"
 )
@@ -30,14 +32,22 @@ const (
 
 // adminEnv are the operator's settings read from the environment. They are the
 // admin's, not the app's: the command never sees them, as the app in the
-// cluster never does.
-var adminEnv = []string{"DB_ADMIN_URL", "REDIS_ADMIN_URL", "KEYCLOAK_ADMIN_USER", "KEYCLOAK_ADMIN_PASSWORD"}
+// cluster never does. OpenSearch's admin settings share their names with the
+// app's credentials: an app with search gets its own values instead.
+var adminEnv = []string{"DB_ADMIN_URL", "REDIS_ADMIN_URL", "KEYCLOAK_URL", "KEYCLOAK_ADMIN_USER", "KEYCLOAK_ADMIN_PASSWORD",
+	"OPENSEARCH_URL", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD"}
 
 type devOptions struct {
 	dir, env                                          string
 	postgresURL, redisURL, opensearchURL, keycloakURL string
-	reset                                             bool
+	reset, force                                      bool
 }
+
+// clusterEnvs are the names of environments a cluster runs (env init's defaults,
+// previews, deploy local's): dev refuses them without --force, because on a
+// shared server it would take over that environment's database and users, and
+// --reset would drop them.
+var clusterEnvs = map[string]bool{"staging": true, "uat": true, "prod": true, "preview": true, "local": true}
 
 func newDevCmd(io IO) *cobra.Command {
 	o := &devOptions{}
@@ -73,6 +83,7 @@ func newDevCmd(io IO) *cobra.Command {
 	f.StringVar(&o.opensearchURL, "opensearch-url", "", "OpenSearch URL (default $OPENSEARCH_URL; none: search is not available)")
 	f.StringVar(&o.keycloakURL, "keycloak-url", "", "Keycloak URL (default $KEYCLOAK_URL; none: auth is not available)")
 	f.BoolVar(&o.reset, "reset", false, "drop the app's local databases, users and keys in --env, and run nothing")
+	f.BoolVar(&o.force, "force", false, "accept an --env that names a cluster environment (staging, uat, prod, preview, local)")
 	return cmd
 }
 
@@ -159,9 +170,16 @@ func (o *devOptions) run(ctx context.Context, io IO, args []string) error {
 		return usageError{fmt.Errorf("no command to run: give one after -- (plattr dev -- npm run dev), or set dev.command in %s",
 			filepath.Join(o.dir, manifest.FileName))}
 	}
+	if err := names.Env(o.env); err != nil {
+		return usageError{fmt.Errorf("--env: %w", err)}
+	}
+	if clusterEnvs[o.env] && !o.force {
+		return usageError{fmt.Errorf("--env %s: that is a cluster environment's name; on a server the cluster shares, dev would take over "+
+			"its database and users (and --reset would drop them). Use another name (default dev), or pass --force", o.env)}
+	}
 	app, err := generator.Local(m, generator.Image{}, o.env)
 	if err != nil {
-		return usageError{fmt.Errorf("--env: %w", err)}
+		return err
 	}
 	cfg := o.config()
 	provs, closeAll, err := operator.Provisioners(cfg, nil)
@@ -218,6 +236,7 @@ func (o *devOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 	fmt.Fprintf(io.Err, "  %-9s PORT=%s\n", "env", env["PORT"])
 	fmt.Fprintf(io.Err, "running: %s\n", strings.Join(command, " "))
+	closeAll() // the admin connections are not needed while the command runs
 	return runCommand(ctx, io, o.dir, command, env)
 }
 
@@ -306,14 +325,18 @@ func (e exitCode) Error() string { return fmt.Sprintf("the command exited with s
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 // runCommand runs argv in dir with the environment of this process, minus the
-// admin settings, plus env. Signals are forwarded; at a terminal, Ctrl-C and
-// Ctrl-\ already reach the command (one process group), so they are not sent twice.
+// admin settings, plus env. Signals are forwarded, each once: when plattr is in
+// its terminal's foreground process group, the terminal's own signals (Ctrl-C,
+// Ctrl-\, the hang-up when it closes) already reach the command, which shares
+// that group, so those are not sent again. The command dies with plattr where the
+// system allows it (Linux), rather than outliving it holding its port.
 func runCommand(ctx context.Context, io IO, dir string, argv []string, env map[string]string) error {
 	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	c.Dir = dir
 	c.Env = environ(os.Environ(), env)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, io.Out, io.Err
 	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
+	c.SysProcAttr = dieWithParent()
 	c.WaitDelay = 10 * time.Second
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
@@ -321,14 +344,14 @@ func runCommand(ctx context.Context, io IO, dir string, argv []string, env map[s
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", argv[0], err)
 	}
-	tty := stdinIsTerminal()
+	tty := foregroundAtTerminal()
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				if tty && (s == syscall.SIGINT || s == syscall.SIGQUIT) {
+				if tty && (s == syscall.SIGINT || s == syscall.SIGQUIT || s == syscall.SIGHUP) {
 					continue
 				}
 				_ = c.Process.Signal(s)
@@ -378,13 +401,18 @@ func environ(base []string, env map[string]string) []string {
 	return out
 }
 
-// stdinIsTerminal says whether standard input is a terminal: a character device
-// other than /dev/null.
-func stdinIsTerminal() bool {
-	fi, err := os.Stdin.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+// foregroundAtTerminal says whether this process has a controlling terminal and
+// is in its foreground process group: then the terminal sends its signals to the
+// whole group.
+func foregroundAtTerminal() bool {
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer tty.Close()
+	var fg int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, tty.Fd(), uintptr(syscall.TIOCGPGRP), uintptr(unsafe.Pointer(&fg))); errno != 0 {
 		return false
 	}
-	null, err := os.Stat(os.DevNull)
-	return err != nil || !os.SameFile(fi, null)
+	return int(fg) == syscall.Getpgrp()
 }

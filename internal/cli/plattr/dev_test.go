@@ -161,7 +161,10 @@ func TestDev_ProvisionsRunsKeepsAndResets(t *testing.T) {
 	assert.Equal(t, env["REDIS_URL"], env2["REDIS_URL"], "and the Redis user's")
 	assert.Contains(t, errOut2, "database  kept")
 	assert.Equal(t, "kept", queryOne[string](t, env2["DATABASE_URL"], "SELECT body FROM notes"))
-	v, err := rc.Get(ctx, env["REDIS_KEY_PREFIX"]+"greeting").Result()
+	// A new connection: one authenticated before the second run would stay so.
+	rc2 := goredis.NewClient(opt)
+	defer rc2.Close()
+	v, err := rc2.Get(ctx, env["REDIS_KEY_PREFIX"]+"greeting").Result()
 	require.NoError(t, err, "the first run's Redis password still works")
 	assert.Equal(t, "hi", v)
 
@@ -330,6 +333,7 @@ func TestDev_BadInput(t *testing.T) {
 		{[]string{"dev", "--dir", dir, "npm", "start"}, "put the command after --, as in 'plattr dev -- npm start'"},
 		{[]string{"dev", "--dir", dir, "--reset", "--", "true"}, "--reset drops the app's local services and runs nothing"},
 		{[]string{"dev", "--dir", dir, "--env", "Dev", "--", "true"}, `--env: invalid environment name "Dev"`},
+		{[]string{"dev", "--dir", dir, "--env", "prod", "--reset"}, "--env prod: that is a cluster environment's name"},
 		{[]string{"dev", "--dir", dir, "--postgres-url", "mysql://x", "--", "true"}, "DB_ADMIN_URL must be a URL such as postgres://"},
 		{[]string{"dev", "--dir", dir, "--nope"}, "unknown flag: --nope"},
 	} {
@@ -344,6 +348,7 @@ func TestDev_BadInput(t *testing.T) {
 
 func TestEnviron_DropsAdminSettings(t *testing.T) {
 	got := environ([]string{"PATH=/bin", "DB_ADMIN_URL=postgres://admin:pw@db/x", "REDIS_ADMIN_URL=redis://a", "KEYCLOAK_ADMIN_PASSWORD=pw",
+		"KEYCLOAK_URL=http://kc", "OPENSEARCH_URL=https://os", "OPENSEARCH_USERNAME=admin", "OPENSEARCH_PASSWORD=adminpw",
 		"PORT=1", "HOME=/root"}, map[string]string{"PORT": "8080", "DATABASE_URL": "postgres://app"})
 	assert.Equal(t, []string{"PATH=/bin", "HOME=/root", "DATABASE_URL=postgres://app", "PORT=8080"}, got)
 }
