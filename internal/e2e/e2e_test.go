@@ -127,6 +127,9 @@ type loop struct {
 	// timeout: of each wait (stepTimeout unless the baseline needs more).
 	poll    bool
 	timeout time.Duration
+	// passwords the operator generated, collected as apps appear (a preview's
+	// are gone from the cluster by the end, not from the logs).
+	passwords []string
 }
 
 // mark is one release's way through the loop.
@@ -409,6 +412,22 @@ func (l *loop) checkProvisioned(env, app string) {
 	_, err = conn.Exec(l.ctx, "CREATE TABLE IF NOT EXISTS e2e (id int)")
 	require.NoError(l.t, err, "the app's role may create tables in its database")
 	require.NoError(l.t, l.c.Client.Get(l.ctx, client.ObjectKey{Namespace: env, Name: app + "-redis"}, &s), "the Redis Secret")
+	l.collectPasswords(client.InNamespace(env), client.MatchingLabels{"app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "plattr"})
+}
+
+// collectPasswords remembers the passwords in the Secrets that opts select.
+func (l *loop) collectPasswords(opts ...client.ListOption) {
+	l.t.Helper()
+	var secrets corev1.SecretList
+	require.NoError(l.t, l.c.Client.List(l.ctx, &secrets, opts...))
+	require.NotEmpty(l.t, secrets.Items)
+	for _, s := range secrets.Items {
+		for k, v := range s.Data {
+			if strings.Contains(k, "PASSWORD") {
+				l.passwords = append(l.passwords, string(v))
+			}
+		}
+	}
 }
 
 func (l *loop) dbPassword(env, app string) string {
@@ -431,17 +450,8 @@ func (l *loop) count(sql string, args ...any) int {
 // in the operator's log, Argo CD's logs or the env repo.
 func (l *loop) checkNoLeaks() {
 	l.t.Helper()
-	var secrets corev1.SecretList
-	require.NoError(l.t, l.c.Client.List(l.ctx, &secrets, client.MatchingLabels{"app.kubernetes.io/managed-by": "plattr"}))
-	require.NotEmpty(l.t, secrets.Items)
-	secretValues := []string{l.token}
-	for _, s := range secrets.Items {
-		for k, v := range s.Data {
-			if strings.Contains(k, "PASSWORD") {
-				secretValues = append(secretValues, string(v))
-			}
-		}
-	}
+	l.collectPasswords(client.MatchingLabels{"app.kubernetes.io/managed-by": "plattr"})
+	secretValues := append([]string{l.token}, l.passwords...)
 	operatorLog, _ := os.ReadFile(l.operator)
 	require.NotEmpty(l.t, operatorLog)
 	repo := gittest.Files(l.t, l.bare)

@@ -232,8 +232,11 @@ func (p *Postgres) Leftovers(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT 'database '||datname FROM pg_database WHERE datname LIKE $1
-		UNION ALL SELECT 'role '||rolname FROM pg_roles WHERE rolname LIKE $1`, TestNamePrefix+"%")
+	// Tests of `plattr deploy local` cannot choose the environment: theirs
+	// are local_test_<app>.
+	rows, err := conn.Query(ctx, `SELECT 'database '||datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2
+		UNION ALL SELECT 'role '||rolname FROM pg_roles WHERE rolname LIKE $1 OR rolname LIKE $2`,
+		TestNamePrefix+"%", `local\_test\_%`)
 	if err != nil {
 		return nil, err
 	}

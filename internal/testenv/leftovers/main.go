@@ -41,7 +41,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "tests left these behind:\n  %s\n", strings.Join(found, "\n  "))
 		os.Exit(1)
 	}
-	fmt.Println("no leftovers: no test databases, roles, ACL users or test-cluster processes")
+	fmt.Println("no leftovers: no test databases, roles, ACL users, test-cluster processes or temporary folders")
 }
 
 // processes lists test-cluster binaries (from bin/k8s) and private servers (in
@@ -91,6 +91,7 @@ func folders() []string {
 	cmds, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, f := range cmds {
 		if cmd, err := os.ReadFile(f); err == nil && strings.HasSuffix(strings.SplitN(string(cmd), "\x00", 2)[0], ".test") {
+			fmt.Println("leftovers: a test binary is running, so its temporary folders are not checked")
 			return nil
 		}
 	}

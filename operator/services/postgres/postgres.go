@@ -102,6 +102,10 @@ func (p *Provisioner) Close() {
 	}
 }
 
+// connectTimeout bounds every connection attempt: a server that accepts TCP and
+// stalls must not hold a reconcile worker.
+const connectTimeout = 5 * time.Second
+
 func (p *Provisioner) db(ctx context.Context) (*pgxpool.Pool, error) {
 	if p.adminURL == "" {
 		return nil, services.NotConfigured("PostgreSQL", "DB_ADMIN_URL")
@@ -114,7 +118,7 @@ func (p *Provisioner) db(ctx context.Context) (*pgxpool.Pool, error) {
 			return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
 		}
 		cfg.MaxConns = 4
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("connect to PostgreSQL: %w", clean(err))
@@ -244,6 +248,7 @@ func (p *Provisioner) connect(ctx context.Context, name string) (*pgx.Conn, erro
 		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
 	}
 	cfg.Database = name
+	cfg.ConnectTimeout = connectTimeout
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database %q: %w", name, clean(err))
