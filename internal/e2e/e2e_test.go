@@ -438,12 +438,7 @@ func (l *loop) dbPassword(env, app string) string {
 
 func (l *loop) count(sql string, args ...any) int {
 	l.t.Helper()
-	conn, err := pgx.Connect(l.ctx, l.pgURL)
-	require.NoError(l.t, err)
-	defer conn.Close(l.ctx)
-	var n int
-	require.NoError(l.t, conn.QueryRow(l.ctx, sql, args...).Scan(&n))
-	return n
+	return testenv.QueryRow[int](l.t, l.pgURL, sql, args...)
 }
 
 // checkNoLeaks: no password of any Secret the operator made, nor the git token,

@@ -86,17 +86,6 @@ func removeServices(t *testing.T, pgURL, redisURL, app string) {
 	})
 }
 
-func queryOne[T any](t *testing.T, dbURL, sql string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var v T
-	require.NoError(t, conn.QueryRow(ctx, sql, args...).Scan(&v))
-	return v
-}
-
 func TestDev_ProvisionsRunsKeepsAndResets(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	rd := testenv.StartRedis(t)
@@ -160,7 +149,7 @@ func TestDev_ProvisionsRunsKeepsAndResets(t *testing.T) {
 	assert.Equal(t, env["PGPASSWORD"], env2["PGPASSWORD"], "running again keeps the password")
 	assert.Equal(t, env["REDIS_URL"], env2["REDIS_URL"], "and the Redis user's")
 	assert.Contains(t, errOut2, "database  kept")
-	assert.Equal(t, "kept", queryOne[string](t, env2["DATABASE_URL"], "SELECT body FROM notes"))
+	assert.Equal(t, "kept", testenv.QueryRow[string](t, env2["DATABASE_URL"], "SELECT body FROM notes"))
 	// A new connection: one authenticated before the second run would stay so.
 	rc2 := goredis.NewClient(opt)
 	defer rc2.Close()
@@ -181,8 +170,8 @@ func TestDev_ProvisionsRunsKeepsAndResets(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, "database  dropped")
 	admin := pg.AdminURL
-	assert.Zero(t, queryOne[int](t, admin, "SELECT count(*) FROM pg_roles WHERE rolname = $1", dbName), "role dropped")
-	assert.Zero(t, queryOne[int](t, admin, "SELECT count(*) FROM pg_database WHERE datname = $1", dbName), "database dropped")
+	assert.Zero(t, testenv.QueryRow[int](t, admin, "SELECT count(*) FROM pg_roles WHERE rolname = $1", dbName), "role dropped")
+	assert.Zero(t, testenv.QueryRow[int](t, admin, "SELECT count(*) FROM pg_database WHERE datname = $1", dbName), "database dropped")
 	users, err := rd.Client(t).Do(ctx, "ACL", "USERS").StringSlice()
 	require.NoError(t, err)
 	assert.NotContains(t, users, testEnv+":"+app, "ACL user deleted")

@@ -53,17 +53,6 @@ func instance(app string) services.Instance {
 		Spec: &plattrv1.ApplicationSpec{Database: &plattrv1.DatabaseSpec{Enabled: true}}}
 }
 
-func query[T any](t *testing.T, dbURL, sql string, args ...any) T {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var v T
-	require.NoError(t, conn.QueryRow(ctx, sql, args...).Scan(&v))
-	return v
-}
-
 func ensure(t *testing.T, p *Provisioner, inst services.Instance, current services.Credentials) services.Credentials {
 	t.Helper()
 	creds, err := p.Ensure(context.Background(), inst, current)
@@ -93,7 +82,7 @@ func TestProvisioner_EnsureObserveDelete(t *testing.T) {
 	require.NoError(t, err)
 	conn.Close(ctx)
 	// ...and the libpq variables say the same.
-	assert.Equal(t, shopDB, query[string](t, string(shopCreds[KeyURL]), "SELECT current_user"))
+	assert.Equal(t, shopDB, testenv.QueryRow[string](t, string(shopCreds[KeyURL]), "SELECT current_user"))
 
 	// It cannot connect to another app's database.
 	other, _ := url.Parse(string(shopCreds[KeyURL]))
@@ -115,12 +104,12 @@ func TestProvisioner_EnsureObserveDelete(t *testing.T) {
 	// A lost Secret gets a new password, set on the existing role.
 	fresh := ensure(t, p, shop, nil)
 	assert.NotEqual(t, string(shopCreds[KeyPassword]), string(fresh[KeyPassword]))
-	assert.Equal(t, 1, query[int](t, string(fresh[KeyURL]), "SELECT 1"), "the new password logs in")
-	assert.Equal(t, "orders", query[string](t, string(fresh[KeyURL]), "SELECT tablename::text FROM pg_tables WHERE tablename = 'orders'"), "data kept")
+	assert.Equal(t, 1, testenv.QueryRow[int](t, string(fresh[KeyURL]), "SELECT 1"), "the new password logs in")
+	assert.Equal(t, "orders", testenv.QueryRow[string](t, string(fresh[KeyURL]), "SELECT tablename::text FROM pg_tables WHERE tablename = 'orders'"), "data kept")
 
 	require.NoError(t, p.Delete(ctx, shop))
-	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", shopDB))
-	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", shopDB))
+	assert.False(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", shopDB))
+	assert.False(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", shopDB))
 	require.NoError(t, p.Delete(ctx, shop), "already gone is success")
 }
 
@@ -133,7 +122,7 @@ func TestProvisioner_DeleteTerminatesConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	require.NoError(t, p.Delete(ctx, inst))
-	assert.False(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", Name(inst.Env, inst.App)))
+	assert.False(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", Name(inst.Env, inst.App)))
 }
 
 func TestProvisioner_Extensions(t *testing.T) {
@@ -141,7 +130,7 @@ func TestProvisioner_Extensions(t *testing.T) {
 	inst := instance("ext")
 	inst.Spec.Database.Extensions = []string{"pgcrypto"}
 	creds := ensure(t, p, inst, nil)
-	assert.Equal(t, 1, query[int](t, string(creds[KeyURL]), "SELECT count(*)::int FROM pg_extension WHERE extname = 'pgcrypto'"))
+	assert.Equal(t, 1, testenv.QueryRow[int](t, string(creds[KeyURL]), "SELECT count(*)::int FROM pg_extension WHERE extname = 'pgcrypto'"))
 	ok, err := p.Observe(context.Background(), inst, creds)
 	require.NoError(t, err)
 	assert.True(t, ok, "provisioned as the spec asks")
@@ -154,7 +143,7 @@ func TestProvisioner_Extensions(t *testing.T) {
 	assert.False(t, ok, "citext is missing")
 	again := ensure(t, p, inst, creds)
 	assert.Equal(t, string(creds[KeyPassword]), string(again[KeyPassword]))
-	assert.Equal(t, 2, query[int](t, string(again[KeyURL]), "SELECT count(*)::int FROM pg_extension WHERE extname IN ('pgcrypto', 'citext')"))
+	assert.Equal(t, 2, testenv.QueryRow[int](t, string(again[KeyURL]), "SELECT count(*)::int FROM pg_extension WHERE extname IN ('pgcrypto', 'citext')"))
 	ok, err = p.Observe(context.Background(), inst, again)
 	require.NoError(t, err)
 	assert.True(t, ok)
@@ -222,7 +211,7 @@ func TestProvisioner_HostileNames(t *testing.T) {
 		creds := ensure(t, p, inst, nil)
 		name := Name(inst.Env, app)
 		assert.True(t, strings.HasPrefix(name, testenv.TestNamePrefix))
-		assert.Equal(t, name, query[string](t, string(creds[KeyURL]), "SELECT current_database()::text"))
+		assert.Equal(t, name, testenv.QueryRow[string](t, string(creds[KeyURL]), "SELECT current_database()::text"))
 	}
-	assert.True(t, query[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'postgres')"), "nothing was dropped")
+	assert.True(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'postgres')"), "nothing was dropped")
 }
