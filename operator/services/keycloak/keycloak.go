@@ -7,9 +7,11 @@ package keycloak
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/services"
@@ -86,13 +88,30 @@ func (p *Provisioner) desired(inst services.Instance) (OIDCClient, error) {
 	if inst.Spec != nil && inst.Spec.Auth != nil && len(inst.Spec.Auth.RedirectPaths) > 0 {
 		paths = inst.Spec.Auth.RedirectPaths
 	}
+	origin := Origin(inst.Host)
 	var uris []string
 	for _, p := range paths {
-		uris = append(uris, "https://"+inst.Host+p)
+		uris = append(uris, origin+p)
 	}
 	sort.Strings(uris)
 	return OIDCClient{ClientID: inst.App, Name: inst.App + " (" + inst.Env + ")", Protocol: "openid-connect", Enabled: true,
-		StandardFlowEnabled: true, RedirectURIs: uris, WebOrigins: []string{"https://" + inst.Host}}, nil
+		StandardFlowEnabled: true, RedirectURIs: uris, WebOrigins: []string{origin}}, nil
+}
+
+// Origin is where a host's login flow returns to: https, except for hosts that
+// resolve to this machine by convention (localhost, *.localhost, *.localtest.me,
+// 127.0.0.1), which plattr dev and local clusters serve over plain HTTP and
+// browsers treat as secure. A redirect URI never falls back to http elsewhere.
+func Origin(host string) string {
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	name = strings.ToLower(name)
+	if name == "localhost" || name == "127.0.0.1" || strings.HasSuffix(name, ".localhost") || strings.HasSuffix(name, ".localtest.me") {
+		return "http://" + host
+	}
+	return "https://" + host
 }
 
 func (p *Provisioner) issuer(env string) string { return p.base + "/realms/" + Realm(env) }

@@ -115,3 +115,30 @@ func TestProvisioner_RefusesAndLeaksNothing(t *testing.T) {
 	_, err = q.Ensure(context.Background(), noHost, nil)
 	assert.ErrorIs(t, err, services.ErrInvalid)
 }
+
+func TestOrigin_HTTPOnlyForLoopbackHosts(t *testing.T) {
+	for host, want := range map[string]string{
+		"localhost:3000":              "http://localhost:3000",
+		"shop.localtest.me":           "http://shop.localtest.me",
+		"app.localhost":               "http://app.localhost",
+		"127.0.0.1:8080":              "http://127.0.0.1:8080",
+		"shop.staging.example.com":    "https://shop.staging.example.com",
+		"localtest.me.evil.example":   "https://localtest.me.evil.example",
+		"localhost.example.com:8443":  "https://localhost.example.com:8443",
+		"shop.apps.localtest.me.corp": "https://shop.apps.localtest.me.corp",
+	} {
+		assert.Equal(t, want, Origin(host), host)
+	}
+}
+
+func TestProvisioner_LocalHostsGetHTTPRedirects(t *testing.T) {
+	p, s := setup(t)
+	inst := instance("shop", "/cb")
+	inst.Host = "localhost:3000" // plattr dev
+	_, err := p.Ensure(context.Background(), inst, nil)
+	require.NoError(t, err)
+	clients := s.Clients("plattr-staging")
+	require.Len(t, clients, 1)
+	assert.Equal(t, []string{"http://localhost:3000/cb"}, clients[0].RedirectURIs)
+	assert.Equal(t, []string{"http://localhost:3000"}, clients[0].WebOrigins)
+}
