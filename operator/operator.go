@@ -96,11 +96,7 @@ func CacheOptions() cache.Options {
 func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, func(), error) {
 	var opts []postgres.Option
 	if cfg.DBAppHost != "" {
-		port := cfg.DBAppPort
-		if port == "" {
-			port = "5432"
-		}
-		opts = append(opts, postgres.WithAppHost(cfg.DBAppHost, port))
+		opts = append(opts, postgres.WithAppHost(cfg.DBAppHost, cfg.DBAppPort))
 	}
 	pg, err := postgres.New(cfg.DBAdminURL, opts...)
 	if err != nil {

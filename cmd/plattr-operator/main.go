@@ -32,7 +32,7 @@ func main() {
 	flag.StringVar(&cfg.IngressClass, "ingress-class", os.Getenv("PLATTR_INGRESS_CLASS"), "ingressClassName of Ingresses (empty: the cluster default)")
 	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
 	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
-	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL")
+	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
 	flag.StringVar(&cfg.KeycloakAdminSecret, "keycloak-admin-secret", os.Getenv("PLATTR_KEYCLOAK_ADMIN_SECRET"),
 		"namespace/name of the Keycloak bootstrap admin Secret, created with a random password when missing (empty: none)")
 	flag.DurationVar(&cfg.RedisResync, "redis-resync", 5*time.Minute, "how often Applications using Redis are observed again (a Redis restart forgets ACL users)")

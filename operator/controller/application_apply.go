@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -85,7 +86,7 @@ func (r *ApplicationReconciler) apply(ctx context.Context, app *plattrv1.Applica
 	err := r.Get(ctx, client.ObjectKeyFromObject(o), current)
 	switch {
 	case err == nil && current.GetAnnotations()[annotationDesired] == o.GetAnnotations()[annotationDesired] &&
-		metav1IsControlledBy(current, app) && !r.editedSince(current):
+		metav1.IsControlledBy(current, app) && !r.editedSince(current):
 		return nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("read %s %q: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
@@ -116,7 +117,7 @@ func (r *ApplicationReconciler) deleteIfOwned(ctx context.Context, app *plattrv1
 	if err != nil {
 		return err
 	}
-	if !metav1IsControlledBy(o, app) {
+	if !metav1.IsControlledBy(o, app) {
 		return nil
 	}
 	if err := r.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {

@@ -36,17 +36,11 @@ import (
 
 func pgExists(t *testing.T, adminURL, kind, name string) bool {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, adminURL)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
 	q := "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)"
 	if kind == "role" {
 		q = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
 	}
-	var ok bool
-	require.NoError(t, conn.QueryRow(ctx, q, name).Scan(&ok))
-	return ok
+	return testenv.QueryRow[bool](t, adminURL, q, name)
 }
 
 // The whole life of an Application: database and workload, readiness, a new
@@ -382,7 +376,7 @@ func TestApplication_RedisAndDisable(t *testing.T) {
 		return len(dep.Spec.Template.Spec.Containers[0].EnvFrom) == 1, nil
 	})
 	_, err = rd.Client(t).Do(ctx, "ACL", "GETUSER", "plattr:test-cache").Result()
-	assert.Error(t, err, "deletionPolicy Delete removed the ACL user")
+	assert.ErrorIs(t, err, goredis.Nil, "deletionPolicy Delete removed the ACL user")
 	got = waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
 	assert.Nil(t, condition(got, plattrv1.ConditionRedisReady), "a disabled service has no condition")
 	scanForSecrets(t, c, ns, op, []string{string(redisSecret["REDIS_PASSWORD"])})
@@ -439,6 +433,26 @@ func TestApplication_AllFourServices(t *testing.T) {
 	secrets := []string{"pg-admin-s3cret", "os-admin-s3cret", "kc-admin-s3cret", string(oidc["OIDC_CLIENT_SECRET"]), string(search["OPENSEARCH_PASSWORD"]),
 		string(secretData(t, c, ns, "test-full-redis")["REDIS_PASSWORD"]), string(secretData(t, c, ns, "test-full-postgres")["PGPASSWORD"])}
 	scanForSecrets(t, c, ns, op, secrets)
+}
+
+// A service that refuses an app for good (here Keycloak: no host to redirect to)
+// made nothing; it must not hold the Application's deletion forever.
+func TestApplication_InvalidServiceDoesNotBlockDeletion(t *testing.T) {
+	c := testenv.StartCluster(t)
+	kc := fakekeycloak.New("admin", "kc-admin-s3cret")
+	t.Cleanup(kc.Close)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{KeycloakURL: kc.URL, KeycloakUser: "admin", KeycloakPassword: "kc-admin-s3cret"}) // no base domain
+	app := newApp(ns, "test-nohost", func(a *plattrv1.Application) {
+		a.Spec.Database = nil
+		a.Spec.Auth = &plattrv1.AuthSpec{Enabled: true}
+	})
+	require.NoError(t, c.Client.Create(context.Background(), app))
+	got := waitCondition(t, c, app, plattrv1.ConditionAuthReady, metav1.ConditionFalse, controller.ReasonInvalid)
+	assert.Contains(t, condition(got, plattrv1.ConditionAuthReady).Message, "no host to redirect to")
+	assert.Contains(t, got.Finalizers, controller.Finalizer)
+	deleteAndWait(t, c, app)
+	assert.Empty(t, kc.Clients("plattr-plattr"))
 }
 
 // Keycloak is installed by Plattr itself (bases/keycloak): its database, role and

@@ -39,14 +39,8 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
 		var errs []error
 		for _, p := range used {
-			err := p.Delete(ctx, inst)
-			if errors.Is(err, services.ErrNotConfigured) {
-				// This operator cannot reach the service, so it made nothing there.
-				r.Recorder.Eventf(app, corev1.EventTypeWarning, "NotDeleted", "Did not delete %s: %v", p.Name(), err)
-				continue
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("delete %s: %w", p.Name(), err))
+			if _, err := r.deleteData(ctx, app, inst, p); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			if err := r.deleteSecret(ctx, app, SecretName(app.Name, p.Name())); err != nil {
@@ -89,6 +83,18 @@ func names(ps []services.Provisioner) string {
 	return strings.Join(out, ", ")
 }
 
-func metav1IsControlledBy(o metav1.Object, owner metav1.Object) bool {
-	return metav1.IsControlledBy(o, owner)
+// deleteData removes what p made for the app and says whether it did. A service
+// this operator cannot reach (NotConfigured) or that refuses the app for good
+// (Invalid) made nothing there: a Warning event says so and the removal goes on,
+// rather than holding the Application's deletion or the disabling forever.
+func (r *ApplicationReconciler) deleteData(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner) (bool, error) {
+	err := p.Delete(ctx, inst)
+	if errors.Is(err, services.ErrNotConfigured) || errors.Is(err, services.ErrInvalid) {
+		r.Recorder.Eventf(app, corev1.EventTypeWarning, "NotDeleted", "Did not delete %s: %v", p.Name(), err)
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("delete %s: %w", p.Name(), err)
+	}
+	return true, nil
 }

@@ -157,10 +157,13 @@ func (r *ApplicationReconciler) writeSecret(ctx context.Context, app *plattrv1.A
 // its data when the deletion policy is Delete, and its Secret in any case.
 func (r *ApplicationReconciler) disable(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner, secret *corev1.Secret) error {
 	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
-		if err := p.Delete(ctx, inst); err != nil {
-			return fmt.Errorf("remove %s: %w", p.Name(), err)
+		deleted, err := r.deleteData(ctx, app, inst, p)
+		if err != nil {
+			return err
 		}
-		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Deleted", "Disabled %s: its data was deleted (deletionPolicy Delete)", p.Name())
+		if deleted {
+			r.Recorder.Eventf(app, corev1.EventTypeNormal, "Deleted", "Disabled %s: its data was deleted (deletionPolicy Delete)", p.Name())
+		}
 	} else {
 		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Retained", "Disabled %s: its data is kept (deletionPolicy Retain)", p.Name())
 	}

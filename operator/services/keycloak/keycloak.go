@@ -72,14 +72,23 @@ var safe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // Realm is the realm of an environment.
 func Realm(env string) string { return "plattr-" + env }
 
-func (p *Provisioner) desired(inst services.Instance) (OIDCClient, error) {
+// usable says whether this provisioner can act for inst: Keycloak is configured
+// and the names can name a realm and a client.
+func (p *Provisioner) usable(inst services.Instance) error {
 	if p.kc == nil {
-		return OIDCClient{}, services.NotConfigured("Keycloak", "KEYCLOAK_URL and KEYCLOAK_ADMIN_PASSWORD")
+		return services.NotConfigured("Keycloak", "KEYCLOAK_URL and KEYCLOAK_ADMIN_PASSWORD")
 	}
 	for _, n := range []string{inst.Env, inst.App} {
 		if !safe.MatchString(n) {
-			return OIDCClient{}, fmt.Errorf("%q cannot name a Keycloak realm or client: %w", n, services.ErrInvalid)
+			return fmt.Errorf("%q cannot name a Keycloak realm or client: %w", n, services.ErrInvalid)
 		}
+	}
+	return nil
+}
+
+func (p *Provisioner) desired(inst services.Instance) (OIDCClient, error) {
+	if err := p.usable(inst); err != nil {
+		return OIDCClient{}, err
 	}
 	if inst.Host == "" {
 		return OIDCClient{}, fmt.Errorf("app %s has no host to redirect to (set spec.ingress.host or the operator's base domain): %w", inst.App, services.ErrInvalid)
@@ -192,12 +201,12 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, _ serv
 
 // Delete implements services.Provisioner: the client goes; the realm, shared by
 // the environment's apps, stays.
+// It does not need the app's host: a client made while the app had one goes too.
 func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error {
-	want, err := p.desired(inst)
-	if err != nil {
+	if err := p.usable(inst); err != nil {
 		return err
 	}
-	got, err := p.kc.FindClient(ctx, Realm(inst.Env), want.ClientID)
+	got, err := p.kc.FindClient(ctx, Realm(inst.Env), inst.App)
 	if err != nil || got == nil {
 		return ignoreNotFound(err)
 	}

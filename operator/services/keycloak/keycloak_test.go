@@ -80,11 +80,11 @@ func TestProvisioner_ConflictTokenExpiryAndServerErrors(t *testing.T) {
 	assert.Equal(t, []string{"https://blog.staging.example.com/x"}, s.Clients("plattr-staging")[0].RedirectURIs)
 
 	// The admin token expires mid-reconcile: one new token, and on.
-	tokens := s.Tokens
+	tokens := s.TokensIssued()
 	s.ExpireTokens()
 	_, err = p.Ensure(ctx, instance("blog", "/y"), nil)
 	require.NoError(t, err)
-	assert.Equal(t, tokens+1, s.Tokens)
+	assert.Equal(t, tokens+1, s.TokensIssued())
 
 	// 5xx is retried with backoff; too many are an error.
 	s.FailNext(2, http.StatusServiceUnavailable)

@@ -44,7 +44,6 @@ var clusterActions = []string{"indices:data/write/bulk", "indices:data/read/mget
 // Provisioner is the OpenSearch backing service.
 type Provisioner struct {
 	url string
-	cfg opensearch.Config
 	sec *security.Client
 	api *opensearchapi.Client
 }
@@ -58,14 +57,14 @@ func New(url, user, password string) (*Provisioner, error) {
 	if url == "" {
 		return p, nil
 	}
-	p.cfg = opensearch.Config{Addresses: []string{url}, Username: user, Password: password,
+	cfg := opensearch.Config{Addresses: []string{url}, Username: user, Password: password,
 		RetryOnStatus: []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError},
 		MaxRetries:    3, RetryBackoff: func(n int) time.Duration { return time.Duration(n) * 200 * time.Millisecond }}
 	var err error
-	if p.sec, err = security.NewClient(security.Config{Client: p.cfg}); err != nil {
+	if p.sec, err = security.NewClient(security.Config{Client: cfg}); err != nil {
 		return nil, fmt.Errorf("OPENSEARCH_URL: %w", err)
 	}
-	if p.api, err = opensearchapi.NewClient(opensearchapi.Config{Client: p.cfg}); err != nil {
+	if p.api, err = opensearchapi.NewClient(opensearchapi.Config{Client: cfg}); err != nil {
 		return nil, fmt.Errorf("OPENSEARCH_URL: %w", err)
 	}
 	return p, nil
@@ -161,16 +160,13 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	return p.logsIn(ctx, n.user, string(current[KeyPassword]))
 }
 
-// logsIn asks the cluster who the app's credentials authenticate as.
+// logsIn asks the cluster who the app's credentials authenticate as, through the
+// admin's client and connections: the transport keeps an Authorization header
+// that the request already has.
 func (p *Provisioner) logsIn(ctx context.Context, user, password string) (bool, error) {
-	cfg := p.cfg
-	cfg.Username, cfg.Password = user, password
-	c, err := opensearch.NewClient(cfg)
-	if err != nil {
-		return false, err
-	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/_plugins/_security/authinfo", nil)
-	resp, err := c.Perform(req)
+	req.SetBasicAuth(user, password)
+	resp, err := p.api.Client.Perform(req)
 	if err != nil {
 		return false, fmt.Errorf("check the credentials of %q: cannot reach OpenSearch: %w", user, err)
 	}

@@ -55,9 +55,15 @@ var _ services.Provisioner = (*Provisioner)(nil)
 type Option func(*Provisioner)
 
 // WithAppHost sets the host and port apps connect to, when it differs from the
-// admin URL's (for example a reader/writer endpoint or a pooler).
+// admin URL's (for example a reader/writer endpoint or a pooler). An empty port
+// keeps the admin URL's.
 func WithAppHost(host, port string) Option {
-	return func(p *Provisioner) { p.host, p.port = host, port }
+	return func(p *Provisioner) {
+		p.host = host
+		if port != "" {
+			p.port = port
+		}
+	}
 }
 
 // New returns a provisioner for the server at adminURL. An empty adminURL gives a

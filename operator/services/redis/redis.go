@@ -141,11 +141,13 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	}
 	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
 	res, err := c.Do(ctx, "ACL", "GETUSER", user).Result()
-	if errors.Is(err, goredis.Nil) || res == nil {
+	switch {
+	case errors.Is(err, goredis.Nil):
 		return false, nil // never made, or forgotten by a restart
-	}
-	if err != nil {
+	case err != nil: // the reply is nil on any error: not "user missing"
 		return false, fmt.Errorf("read Redis user %q: %w", user, clean(err))
+	case res == nil:
+		return false, nil
 	}
 	info, ok := res.(map[any]any)
 	if list, isList := res.([]any); isList { // RESP2: a flat list of pairs

@@ -136,3 +136,15 @@ func TestProvisioner_NotConfiguredAndBadNames(t *testing.T) {
 	assert.ErrorIs(t, err, services.ErrInvalid)
 	assert.Equal(t, `a\*b\?`, glob("a*b?"))
 }
+
+// An unreachable Redis is an error to retry, not "the user is missing" (which
+// would make every reconcile provision again).
+func TestProvisioner_ObserveReportsAnUnreachableServer(t *testing.T) {
+	p, err := New("redis://127.0.0.1:1/0")
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	ok, err := p.Observe(context.Background(), instance("down"), services.Credentials{keyPass: []byte("pw")})
+	assert.False(t, ok)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `read Redis user "plattr:test-down`)
+}
