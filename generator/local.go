@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"path"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/generator/names"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
@@ -40,9 +38,9 @@ func Local(m *manifest.Manifest, img Image, env string) (*plattrv1.Application, 
 	if len(docs) != 1 {
 		return nil, fmt.Errorf("%s: builds %d objects, want exactly one Plattr Application", t.Dir, len(docs))
 	}
-	app := &plattrv1.Application{}
-	if err := yaml.UnmarshalStrict(docs[0], app); err != nil {
-		return nil, fmt.Errorf("%s: not a valid Plattr Application: %w", t.Dir, err)
+	app, err := ParseRelease(docs[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Dir, err)
 	}
 	app.Namespace = t.Namespace
 	return app, nil

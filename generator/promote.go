@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -93,6 +94,13 @@ func Promote(cfg *Config, app, from, to string, tree Tree) (Files, error) {
 	}
 	if _, err := ParseRelease(release); err != nil {
 		return nil, fmt.Errorf("%s: %w", path.Join(src.Dir, ReleaseFile), err)
+	}
+	running, err := tree.ReadFile(path.Join(dst.Dir, ReleaseFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if bytes.Equal(running, release) {
+		return nil, nil // already released there
 	}
 	files := Files{path.Join(dst.Dir, ReleaseFile): release}
 	if err := addAppScaffold(cfg, dst, nil, tree, files); err != nil {

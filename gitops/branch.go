@@ -61,7 +61,6 @@ func (r *Repo) Propose(ctx context.Context, branch string, change Change) (Propo
 		}
 		return p, err
 	}
-	r.pending = nil
 	p.Updated = true
 	return p, nil
 }
@@ -76,17 +75,6 @@ func (r *Repo) sameTree(a, b plumbing.Hash) (bool, error) {
 		return false, err
 	}
 	return ca.TreeHash == cb.TreeHash, nil
-}
-
-// TreeAt returns the tree of commit h, which must be in memory (see History).
-func (r *Repo) TreeAt(ctx context.Context, h plumbing.Hash) (*Tree, error) {
-	c, err := object.GetCommit(r.st, h)
-	if err != nil {
-		return nil, fmt.Errorf("read commit %s: %w", h, err)
-	}
-	t := newTree(r.st, c.TreeHash)
-	t.fetch = func(hs []plumbing.Hash) error { return r.fetchBlobs(ctx, hs) }
-	return t, nil
 }
 
 // Version is one content of a file in the branch's history.

@@ -22,14 +22,12 @@ func (r *Repo) Commit(changes generator.Files, message string) (plumbing.Hash, e
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	byPath := map[string][]byte{}
-	for p, data := range changes {
+	for p := range changes {
 		if err := generator.CheckPath(p); err != nil {
 			return plumbing.ZeroHash, err
 		}
-		byPath[p] = data
 	}
-	root, err := r.writeTree(base, base.root, "", byPath)
+	root, err := r.writeTree(base, base.root, "", changes)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

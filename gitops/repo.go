@@ -53,14 +53,6 @@ func WithToken(token string) Option {
 	}
 }
 
-// WithAuthor sets the commit author and committer.
-func WithAuthor(name, email string) Option {
-	return func(r *Repo) { r.author = object.Signature{Name: name, Email: email} }
-}
-
-// WithClock sets the clock used for commit times.
-func WithClock(now func() time.Time) Option { return func(r *Repo) { r.now = now } }
-
 // TokenFromEnv returns PLATTR_GIT_TOKEN, else GITHUB_TOKEN.
 func TokenFromEnv() string {
 	if t := os.Getenv("PLATTR_GIT_TOKEN"); t != "" {

@@ -25,6 +25,7 @@ type Client struct {
 	attempts    int
 	maxWait     time.Duration
 	sleep       func(context.Context, time.Duration) error
+	optErr      error // from an Option, returned by New
 }
 
 // Option configures a Client.
@@ -34,16 +35,14 @@ type Option func(*Client)
 // base URL, such as https://github.example.com/api/v3/.
 func WithBaseURL(url string) Option {
 	return func(c *Client) {
-		if gh, err := c.gh.WithEnterpriseURLs(url, url); err == nil {
-			c.gh = gh
+		gh, err := c.gh.WithEnterpriseURLs(url, url)
+		if err != nil {
+			// Never fall back to api.github.com with the token meant for another server.
+			c.optErr = fmt.Errorf("GitHub API URL %q is not a URL: %v", url, err)
+			return
 		}
+		c.gh = gh
 	}
-}
-
-// WithRetries sets how many times a request is tried (default 5) and the longest
-// wait between tries (default 60 s).
-func WithRetries(attempts int, maxWait time.Duration) Option {
-	return func(c *Client) { c.attempts, c.maxWait = attempts, maxWait }
 }
 
 // New returns a client for ownerRepo ("owner/name") authenticated with token.
@@ -59,6 +58,9 @@ func New(token, ownerRepo string, opts ...Option) (*Client, error) {
 		token: token, attempts: 5, maxWait: 60 * time.Second, sleep: sleepCtx}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.optErr != nil {
+		return nil, c.optErr
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@ package plattrgen
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -53,11 +54,15 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	if o.domain == "" {
 		return usagef("--domain is required: the base domain apps are served under, for example apps.example.com")
 	}
-	url := o.repoURL
-	if url == "" {
-		url = o.repo
+	repoURL := o.repoURL
+	if repoURL == "" {
+		var local bool
+		repoURL, local = cloneURL(o.repo)
+		if local {
+			fmt.Fprintf(io.Err, "warning: Argo CD will clone the env repo from the local path %s; pass --repo-url with the URL it can reach\n", repoURL)
+		}
 	}
-	cfg := generator.DefaultConfig(url, o.domain, o.envs)
+	cfg := generator.DefaultConfig(repoURL, o.domain, o.envs)
 	cfg.ArgoCD.Namespace, cfg.ArgoCD.Project = o.argoNamespace, o.project
 	files, err := generator.InitRepo(cfg)
 	if err != nil {
@@ -84,4 +89,15 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	fmt.Fprintf(io.Out, "%s\ninitialised %s: environments %s, domain %s\nnext: kubectl apply -n %s -f bootstrap/ (from a checkout of the env repo)\n",
 		res.Commit, repo.URL(), strings.Join(cfg.EnvNames(), " → "), o.domain, o.argoNamespace)
 	return nil
+}
+
+// cloneURL is --repo as Argo CD should clone it: without credentials (a token in
+// the URL must never be committed), and whether it is a local path.
+func cloneURL(repo string) (string, bool) {
+	u, err := url.Parse(repo)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return repo, true
+	}
+	u.User = nil
+	return u.String(), false
 }

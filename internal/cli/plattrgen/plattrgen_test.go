@@ -59,6 +59,28 @@ func TestEnvInit(t *testing.T) {
 	assert.Equal(t, 1, gittest.CommitCount(t, repo))
 }
 
+// Without --repo-url, Argo CD's URL comes from --repo, never with its credentials.
+func TestEnvInit_RepoURLWithoutCredentials(t *testing.T) {
+	root := t.TempDir()
+	repo := gittest.BareRepo(t, filepath.Join(root, "env.git"))
+	srv := gittest.Serve(t, root, "x-access-token", "s3cret-token")
+	withCreds := strings.Replace(srv.URL, "http://", "http://x-access-token:s3cret-token@", 1) + "/env.git"
+	r := plattrGen(t, nil, "env", "init", "--repo", withCreds, "--domain", "apps.example.com")
+	require.Equal(t, 0, r.code, r.err)
+	files := gittest.Files(t, repo)
+	assert.Contains(t, files["plattr-env.yaml"], "repoURL: "+srv.URL+"/env.git\n")
+	for path, content := range files {
+		assert.NotContains(t, content, "s3cret-token", path)
+	}
+	assert.NotContains(t, r.out+r.err, "s3cret-token")
+
+	// A local path is kept (tests and demos), with a warning that Argo CD cannot reach it.
+	local := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	r = plattrGen(t, nil, "env", "init", "--repo", local, "--domain", "apps.example.com")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.err, "warning: Argo CD will clone the env repo from the local path "+local+"; pass --repo-url")
+}
+
 func TestRender_CommitsAndReports(t *testing.T) {
 	repo := newEnvRepo(t)
 	summary := filepath.Join(t.TempDir(), "summary.md")

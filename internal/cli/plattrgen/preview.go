@@ -95,7 +95,7 @@ func newPreviewGCCmd(io IO) *cobra.Command {
 	f := cmd.Flags()
 	o.bind(f, io, "branch of the env repo")
 	f.StringVar(&o.appRepo, "app-repo", io.Getenv("GITHUB_REPOSITORY"), "the app's GitHub repository, whose pull requests the previews belong to (default $GITHUB_REPOSITORY)")
-	f.StringVar(&o.gh.apiURL, "github-api-url", io.Getenv("GITHUB_API_URL"), "GitHub API URL, for GitHub Enterprise")
+	f.StringVar(&o.gh.apiURL, "github-api-url", io.Getenv("GITHUB_API_URL"), "GitHub API URL, for GitHub Enterprise (default $GITHUB_API_URL, else api.github.com)")
 	return cmd
 }
 
@@ -115,6 +115,7 @@ func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 		return err
 	}
 	var removed []string
+	states := map[int]string{} // asked once: Apply runs the change again after a rejected push
 	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
 		removed = removed[:0]
 		previews, err := generator.Apps(tree, names.PreviewEnv)
@@ -136,11 +137,14 @@ func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 				continue
 			}
 			n, _ := strconv.Atoi(m[2])
-			pr, err := gh.Get(cmd.Context(), n)
-			if err != nil {
-				return nil, "", err
+			if _, ok := states[n]; !ok {
+				pr, err := gh.Get(cmd.Context(), n)
+				if err != nil {
+					return nil, "", err
+				}
+				states[n] = pr.State
 			}
-			if pr.State != "closed" {
+			if states[n] != "closed" {
 				continue
 			}
 			f, err := generator.RemoveApp(names.PreviewEnv, p, generator.Overlay{Base: tree, Changes: files})

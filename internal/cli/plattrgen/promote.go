@@ -1,7 +1,6 @@
 package plattrgen
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -115,11 +114,11 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 			if err != nil {
 				return nil, "", err
 			}
-			target := path.Join(generator.EnvsDir, o.to, app, generator.ReleaseFile)
-			old, _ := tree.ReadFile(target)
-			if bytes.Equal(old, f[target]) {
+			if len(f) == 0 {
 				continue // already released there
 			}
+			target := path.Join(generator.EnvsDir, o.to, app, generator.ReleaseFile)
+			old, _ := tree.ReadFile(target) // Promote read it: absent or readable
 			changes = append(changes, generator.ReleaseChange{App: app, Old: old, New: f[target]})
 			for p, d := range f {
 				files[p] = d

@@ -1,7 +1,6 @@
 package plattrgen
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,9 +124,11 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 		report.Commit = res.Commit.String()
 	}
 	if o.output == "json" {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		// The job summary is for people: written whatever stdout's format.
+		if err := writeJSON(io, report); err != nil {
+			return err
+		}
+		return writeStepSummary(io.Getenv, report)
 	}
 	where := target.Env
 	if o.pr != 0 {

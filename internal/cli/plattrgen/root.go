@@ -71,7 +71,7 @@ func newRoot(io IO) *cobra.Command {
 	return root
 }
 
-// exactArgs refuses positional arguments with a usage error.
+// noArgs refuses positional arguments with a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usagef("%s takes no arguments, got %q (see '%s --help')", cmd.CommandPath(), args, cmd.CommandPath())
