@@ -36,17 +36,18 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 
 .PHONY: test
 test: test-deps envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout 20m
-	$(GO) run ./internal/testenv/leftovers
+	@# Leftovers are looked for after a failed run too (where they are likeliest).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) $(GO) test ./... -count=1 -timeout 20m; \
+	  s=$$?; $(GO) run ./internal/testenv/leftovers && exit $$s
 
 .PHONY: test-e2e
 test-e2e: test-deps envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./internal/e2e -count=1 -v -timeout 15m
-	$(GO) run ./internal/testenv/leftovers
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) $(GO) test ./internal/e2e -count=1 -v -timeout 15m; \
+	  s=$$?; $(GO) run ./internal/testenv/leftovers && exit $$s
 
 .PHONY: demo-cluster
 demo-cluster: test-deps envtest-assets argocd-assets ## Watch the whole loop on a throwaway cluster: progress per step, then what exists where.
-	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 15m \
+	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 15m \
 	  | sed -u -n -e 's/^ *e2e_test.go:[0-9]*: //p' -e '/^\(ok\|FAIL\|---\)/p' -e '/^ *\(Error\|Messages\|e2e_test\)/p'
 
 .PHONY: test-short
@@ -62,7 +63,7 @@ bench: bench-gitops bench-promote bench-operator bench-e2e ## Every benchmark: f
 
 .PHONY: bench-e2e
 bench-e2e: test-deps envtest-assets argocd-assets ## The end-to-end timeline, plus one release found by Argo CD's 3-minute poll (the baseline).
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_E2E_POLL_BASELINE=1 $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 20m \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_E2E_POLL_BASELINE=1 $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 20m \
 	  | sed -u -n -e 's/^ *e2e_test.go:[0-9]*: //p' -e '/^\(ok\|FAIL\|---\)/p'
 
 .PHONY: bench-promote

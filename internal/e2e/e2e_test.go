@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -170,7 +171,8 @@ func newLoop(t *testing.T) *loop {
 	l.step("start Argo CD " + testenv.ArgoCDVersion + " (repo server, application controller) with Plattr's health check")
 	health := testenv.Kustomize(t, filesys.MakeFsOnDisk(), filepath.Join(root, "bases", "argocd"))
 	require.Len(t, health, 1)
-	cm, _, _ := unstructuredData(health[0].Object)
+	cm, _, err := unstructured.NestedStringMap(health[0].Object, "data")
+	require.NoError(t, err)
 	l.argo = l.c.StartArgoCD(t, testenv.ArgoCDOptions{Redis: rds.Addr, ConfigData: cm})
 	// The env repo is private: Argo CD reads it with a repository Secret, as it
 	// would with a GitHub token.
@@ -199,16 +201,6 @@ func newLoop(t *testing.T) *loop {
 		require.NoError(t, l.c.Client.Create(ctx, &app))
 	}
 	return l
-}
-
-// unstructuredData returns a ConfigMap's data.
-func unstructuredData(obj map[string]any) (map[string]string, bool, error) {
-	out := map[string]string{}
-	data, _ := obj["data"].(map[string]any)
-	for k, v := range data {
-		out[k], _ = v.(string)
-	}
-	return out, len(out) > 0, nil
 }
 
 // step prints a progress line (go test -v shows them as they happen).
@@ -285,18 +277,10 @@ func (l *loop) waitFor(since time.Time, what string, cond func() (bool, string))
 		last = state
 		if time.Now().After(deadline) {
 			l.t.Fatalf("%s: not within %s; last seen: %s\nArgo CD application controller's log ends:\n%s\noperator's log ends:\n%s",
-				what, l.timeout, last, l.argo.LogTail("argocd-application-controller", 3000), l.operatorLogTail(3000))
+				what, l.timeout, last, l.argo.LogTail("argocd-application-controller", 3000), testenv.LogTail(l.operator, 3000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func (l *loop) operatorLogTail(n int) string {
-	out, _ := os.ReadFile(l.operator)
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return string(out)
 }
 
 // converge waits until Argo CD has synced commit into the child Application of

@@ -43,7 +43,7 @@ type Server struct {
 	realms   map[string]map[string]*Client
 	faults   []int
 	hideFind int
-	Tokens   int // admin tokens issued
+	issued   int // admin tokens issued
 }
 
 // New starts a fake whose master-realm admin is user/password.
@@ -58,6 +58,13 @@ func (s *Server) SetAdminPassword(pw string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.AdminPassword = pw
+}
+
+// TokensIssued is how many admin tokens the server has issued.
+func (s *Server) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
 }
 
 // ExpireTokens makes every token issued so far invalid (401), as when they expire.
@@ -119,7 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		t := id()
 		s.tokens[t] = true
-		s.Tokens++
+		s.issued++
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": t, "expires_in": 60, "token_type": "Bearer"})
 		return
 	}

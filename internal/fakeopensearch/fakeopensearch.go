@@ -218,9 +218,11 @@ func (s *Server) security(w http.ResponseWriter, r *http.Request, rest string) {
 		switch kind {
 		case "roles":
 			var role Role
-			err = json.NewDecoder(r.Body).Decode(&role)
-			role.Reserved, role.Hidden = false, false
-			s.roles[name] = &role
+			// A body that does not parse changes nothing (400 below).
+			if err = json.NewDecoder(r.Body).Decode(&role); err == nil {
+				role.Reserved, role.Hidden = false, false
+				s.roles[name] = &role
+			}
 		case "internalusers":
 			var in struct {
 				Password string `json:"password"`
@@ -238,9 +240,10 @@ func (s *Server) security(w http.ResponseWriter, r *http.Request, rest string) {
 			}
 		case "rolesmapping":
 			var m mapping
-			err = json.NewDecoder(r.Body).Decode(&m)
-			m.Reserved, m.Hidden = false, false
-			s.mappings[name] = &m
+			if err = json.NewDecoder(r.Body).Decode(&m); err == nil {
+				m.Reserved, m.Hidden = false, false
+				s.mappings[name] = &m
+			}
 		}
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"status": "BAD_REQUEST", "message": "Could not parse content of request."})

@@ -84,3 +84,26 @@ func TestMatch(t *testing.T) {
 	assert.True(t, Match("a?c", "abc"))
 	assert.False(t, Match("a?c", "ac"))
 }
+
+// A body that does not parse is refused (400) and changes nothing, as on OpenSearch.
+func TestServer_BadBodyChangesNothing(t *testing.T) {
+	s := New("admin", "pw")
+	defer s.Close()
+	sec, _ := clients(t, s, "admin", "pw")
+	ctx := context.Background()
+	_, err := sec.Roles.Put(ctx, security.RolesPutReq{Role: "r", Body: security.RolesPutBody{IndexPermissions: []security.RolesIndexPermission{{IndexPatterns: []string{"a.*"}, AllowedActions: []string{"crud"}}}}})
+	require.NoError(t, err)
+	for _, kind := range []string{"roles", "rolesmapping"} {
+		req, _ := http.NewRequest(http.MethodPut, s.URL+"/_plugins/_security/api/"+kind+"/r", strings.NewReader("{not json"))
+		req.SetBasicAuth("admin", "pw")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, kind)
+	}
+	got, err := sec.Roles.Get(ctx, &security.RolesGetReq{Role: "r"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a.*"}, got.Roles["r"].IndexPermissions[0].IndexPatterns, "the role is as it was")
+	_, err = sec.RolesMapping.Get(ctx, &security.RolesMappingGetReq{Role: "r"})
+	require.Error(t, err, "no mapping was made")
+}

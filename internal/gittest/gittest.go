@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -59,14 +60,14 @@ func CommitCount(t testing.TB, repo string) int {
 	if err != nil {
 		return 0
 	}
-	n := 0
-	for _, c := range out {
-		n = n*10 + int(c-'0')
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("git rev-list --count: %q", out)
 	}
 	return n
 }
 
-// Files lists the paths on main, sorted, and reads each one's content.
+// Files reads every file on main, by path.
 func Files(t testing.TB, repo string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -81,7 +82,7 @@ func Files(t testing.TB, repo string) map[string]string {
 }
 
 // Serve serves every repository under root over smart HTTP on 127.0.0.1 with the
-// real git http-backend (repo <root>/x.git is at URL+"/x.git"). It stops when the test ends; it stops when the test ends. When
+// real git http-backend (repo <root>/x.git is at URL+"/x.git"). It stops when the test ends. When
 // user is non-empty, it requires HTTP basic auth with user and password.
 func Serve(t testing.TB, root, user, password string) *httptest.Server {
 	t.Helper()
@@ -110,8 +111,7 @@ func Handler(t testing.TB, root, user, password string) http.Handler {
 				http.Error(w, "authentication required", http.StatusUnauthorized)
 				return
 			}
-			// http-backend needs REMOTE_USER to accept pushes with auth.
-			r.Header.Set("Remote-User", u)
+			// Pushes are accepted because BareRepo sets http.receivepack.
 			h.ServeHTTP(w, r)
 		})
 	}

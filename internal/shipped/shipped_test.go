@@ -53,16 +53,9 @@ func kustomizations(t *testing.T, root string) []string {
 // created for real first) and fails the test with the object's name on refusal.
 func dryRun(t *testing.T, c *testenv.Cluster, where string, objs []*unstructured.Unstructured) {
 	t.Helper()
-	ctx := context.Background()
 	for _, o := range objs {
-		if ns := o.GetNamespace(); ns != "" {
-			require.NoError(t, c.EnsureNamespace(ctx, ns))
-		}
-		obj := o.DeepCopy()
-		obj.SetManagedFields(nil)
 		// Server-side apply: works for objects that exist (the CRDs) and new ones.
-		err := c.Client.Patch(ctx, obj, client.Apply, client.DryRunAll, client.FieldOwner("plattr-shipped-test"), client.ForceOwnership) //nolint:staticcheck
-
+		err := c.ApplyObject(context.Background(), "plattr-shipped-test", o, client.DryRunAll)
 		assert.NoError(t, err, "%s: %s %s/%s refused by the API server", where, o.GetKind(), o.GetNamespace(), o.GetName())
 	}
 }

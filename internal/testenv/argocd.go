@@ -159,8 +159,8 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(filepath.Join(dir, "argocd-repo-server.log"))
-			return nil, fmt.Errorf("argocd-repo-server did not listen on %s within 60 s; its log ends:\n%s", repoServer, tail(out, 2000))
+			return nil, fmt.Errorf("argocd-repo-server did not listen on %s within 60 s; its log ends:\n%s", repoServer,
+				LogTail(filepath.Join(dir, "argocd-repo-server.log"), 2000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -206,11 +206,7 @@ func (c *Cluster) installArgoCDConfig(ctx context.Context, data map[string]strin
 // LogTail is the end of a component's log ("argocd-repo-server" or
 // "argocd-application-controller"), for a failing test's message.
 func (a *ArgoCD) LogTail(component string, n int) string {
-	out, err := os.ReadFile(filepath.Join(a.Logs, component+".log"))
-	if err != nil {
-		return err.Error()
-	}
-	return tail(out, n)
+	return LogTail(filepath.Join(a.Logs, component+".log"), n)
 }
 
 // LogContains reports whether a component's log holds s (tests check secrets never reach it).

@@ -37,17 +37,24 @@ func Kustomize(t testing.TB, fsys filesys.FileSystem, dir string) []*unstructure
 // --server-side` does, creating the namespaces they name first.
 func (c *Cluster) Apply(t testing.TB, fieldOwner string, objs ...*unstructured.Unstructured) {
 	t.Helper()
-	ctx := context.Background()
 	for _, o := range objs {
-		if ns := o.GetNamespace(); ns != "" {
-			if err := c.EnsureNamespace(ctx, ns); err != nil {
-				t.Fatal(err)
-			}
-		}
-		obj := o.DeepCopy()
-		obj.SetManagedFields(nil)
-		if err := c.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil { //nolint:staticcheck
+		if err := c.ApplyObject(context.Background(), fieldOwner, o); err != nil {
 			t.Fatalf("apply %s %s/%s: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}
 	}
+}
+
+// ApplyObject server-side-applies one object (a copy of it, without managed
+// fields), creating its namespace for real first; opts such as client.DryRunAll
+// go to the apply.
+func (c *Cluster) ApplyObject(ctx context.Context, fieldOwner string, o *unstructured.Unstructured, opts ...client.PatchOption) error {
+	if ns := o.GetNamespace(); ns != "" {
+		if err := c.EnsureNamespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	obj := o.DeepCopy()
+	obj.SetManagedFields(nil)
+	opts = append(opts, client.FieldOwner(fieldOwner), client.ForceOwnership)
+	return c.Client.Patch(ctx, obj, client.Apply, opts...) //nolint:staticcheck
 }

@@ -18,6 +18,7 @@
 package testenv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -69,8 +70,7 @@ func RepoRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && len(data) > 0 &&
-			string(data[:min(len(data), 32)]) == "module github.com/plattr/plattr\n"[:min(len(data), 32)] {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(data, []byte("module github.com/plattr/plattr\n")) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)

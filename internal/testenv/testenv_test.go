@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
@@ -35,7 +36,7 @@ func TestCluster_ApplicationCRD(t *testing.T) {
 	require.NoError(t, c.Client.Create(ctx, app))
 
 	var got plattrv1.Application
-	require.NoError(t, c.Client.Get(ctx, clientKey(ns, "hello"), &got))
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hello"}, &got))
 	assert.Equal(t, image, got.Spec.Image)
 	assert.Equal(t, int32(8080), got.Spec.Port, "the CRD's default")
 	assert.Equal(t, int32(1), *got.Spec.Replicas, "the CRD's default")
@@ -87,7 +88,7 @@ func TestCluster_DeploymentBecomesAvailable(t *testing.T) {
 	}
 	require.NoError(t, c.Client.Create(ctx, dep))
 	Eventually(t, 60*time.Second, "the Deployment to become Available", func() (bool, error) {
-		if err := c.Client.Get(ctx, clientKey(ns, "web"), dep); err != nil {
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, dep); err != nil {
 			return false, err
 		}
 		for _, cond := range dep.Status.Conditions {
@@ -98,7 +99,7 @@ func TestCluster_DeploymentBecomesAvailable(t *testing.T) {
 		return false, fmt.Errorf("status %+v", dep.Status)
 	})
 	var pods corev1.PodList
-	require.NoError(t, c.Client.List(ctx, &pods, clientInNamespace(ns)))
+	require.NoError(t, c.Client.List(ctx, &pods, client.InNamespace(ns)))
 	require.Len(t, pods.Items, 2, "the ReplicaSet made two real Pods")
 	for _, p := range pods.Items {
 		assert.Equal(t, FakeNodeName, p.Spec.NodeName, "scheduled on the simulated node")

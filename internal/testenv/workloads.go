@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // FakeNodeName is the simulated node kwok runs pods on.
@@ -73,7 +74,7 @@ func (c *Cluster) startWorkloads() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var n corev1.Node
-		if err := c.Client.Get(ctx, clientKey("", FakeNodeName), &n); err == nil {
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: FakeNodeName}, &n); err == nil {
 			for _, cond := range n.Status.Conditions {
 				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
 					return nil
@@ -81,8 +82,7 @@ func (c *Cluster) startWorkloads() error {
 			}
 		}
 		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(filepath.Join(logs, "kwok.log"))
-			return fmt.Errorf("the simulated node did not turn Ready within 60 s; kwok's log ends:\n%s", tail(out, 2000))
+			return fmt.Errorf("the simulated node did not turn Ready within 60 s; kwok's log ends:\n%s", LogTail(filepath.Join(logs, "kwok.log"), 2000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -122,7 +122,13 @@ func startProcessEnv(bin string, args, env []string, logFile string) error {
 	return nil
 }
 
-func tail(b []byte, n int) string {
+// LogTail is the last n bytes of the log file at path, for a failing test's
+// message (the error when it cannot be read).
+func LogTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}

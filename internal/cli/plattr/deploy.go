@@ -1,6 +1,7 @@
 package plattr
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ const (
 	// FieldManager owns what the CLI applies; the operator's is "plattr-operator".
 	FieldManager = "plattr"
 	// installHint is how a cluster gets Plattr.
-	installHint = "install Plattr: kubectl apply -k overlays/local"
+	installHint = "install Plattr: kubectl apply -k overlays/local (in a checkout of github.com/plattr/plattr, after Argo CD; see its README, \"Installing the platform\")"
 )
 
 type deployOptions struct {
@@ -146,7 +147,7 @@ func (o *deployOptions) restConfig() (*rest.Config, string, error) {
 	if o.kubeconfig != "" {
 		files = o.kubeconfig
 	}
-	name := firstOf(o.kubeContext, raw.CurrentContext)
+	name := cmp.Or(o.kubeContext, raw.CurrentContext)
 	if name == "" {
 		return nil, "", usageError{fmt.Errorf("no Kubernetes context: %s sets no current context; pass --context, or --kubeconfig (create a local cluster with kind, k3d or minikube)", files)}
 	}

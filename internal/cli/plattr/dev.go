@@ -1,9 +1,12 @@
 package plattr
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -109,24 +112,15 @@ func settingOf(p services.Provisioner) setting {
 	return setting{p.Name(), "its admin settings"}
 }
 
-func firstOf(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // config is the operator's configuration for local servers.
 func (o *devOptions) config() operator.Config {
 	return operator.Config{
-		DBAdminURL:         firstOf(o.postgresURL, os.Getenv("DB_ADMIN_URL"), defaultPostgresURL),
-		RedisAdminURL:      firstOf(o.redisURL, os.Getenv("REDIS_ADMIN_URL"), defaultRedisURL),
-		OpenSearchURL:      firstOf(o.opensearchURL, os.Getenv("OPENSEARCH_URL")),
+		DBAdminURL:         cmp.Or(o.postgresURL, os.Getenv("DB_ADMIN_URL"), defaultPostgresURL),
+		RedisAdminURL:      cmp.Or(o.redisURL, os.Getenv("REDIS_ADMIN_URL"), defaultRedisURL),
+		OpenSearchURL:      cmp.Or(o.opensearchURL, os.Getenv("OPENSEARCH_URL")),
 		OpenSearchUser:     os.Getenv("OPENSEARCH_USERNAME"),
 		OpenSearchPassword: os.Getenv("OPENSEARCH_PASSWORD"),
-		KeycloakURL:        firstOf(o.keycloakURL, os.Getenv("KEYCLOAK_URL")),
+		KeycloakURL:        cmp.Or(o.keycloakURL, os.Getenv("KEYCLOAK_URL")),
 		KeycloakUser:       os.Getenv("KEYCLOAK_ADMIN_USER"),
 		KeycloakPassword:   os.Getenv("KEYCLOAK_ADMIN_PASSWORD"),
 	}
@@ -219,7 +213,7 @@ func (o *devOptions) run(ctx context.Context, io IO, args []string) error {
 			continue
 		}
 		state := "created"
-		if sameCreds(current, creds) {
+		if maps.EqualFunc(current, creds, bytes.Equal) {
 			state = "kept"
 		}
 		store.Creds[key] = creds
@@ -245,18 +239,6 @@ func (o *devOptions) run(ctx context.Context, io IO, args []string) error {
 func unreachable(s setting, err error, server string) string {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return fmt.Sprintf("%s: %s; is the server at %s running? Start it, or set %s", s.field, msg, server, s.how)
-}
-
-func sameCreds(a, b services.Credentials) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if string(b[k]) != string(v) {
-			return false
-		}
-	}
-	return true
 }
 
 // describe shows what a service handed the app without a secret: URLs

@@ -25,6 +25,9 @@ func main() {
 	}
 	if rows, err := (&testenv.Postgres{AdminURL: pgURL}).Leftovers(ctx); err == nil {
 		found = append(found, rows...)
+	} else {
+		// The tests then used private servers, removed with their data.
+		fmt.Printf("leftovers: PostgreSQL at %s does not answer, so it was not checked\n", testenv.RedactURL(pgURL))
 	}
 	redisURL := os.Getenv("PLATTR_TEST_REDIS_URL")
 	if redisURL == "" {
@@ -34,6 +37,8 @@ func main() {
 		for _, u := range users {
 			found = append(found, "redis ACL user "+u)
 		}
+	} else {
+		fmt.Printf("leftovers: Redis at %s does not answer, so it was not checked\n", testenv.RedactURL(redisURL))
 	}
 	found = append(found, processes()...)
 	found = append(found, folders()...)

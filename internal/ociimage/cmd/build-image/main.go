@@ -26,6 +26,8 @@ func main() {
 		os.Exit(2)
 	}
 	if _, err := os.Stat(o.CACerts); o.CACerts != "" && err != nil {
+		// Said, not silent: the operator could not verify TLS (Aurora, Keycloak).
+		fmt.Fprintf(os.Stderr, "build-image: warning: no CA bundle at %s, the image has none: install ca-certificates, or pass -ca-certs FILE\n", o.CACerts)
 		o.CACerts = ""
 	}
 	img, err := ociimage.Build(o)
