@@ -47,9 +47,9 @@ type Config struct {
 	DBAppHost, DBAppPort string
 	// RedisAdminURL (REDIS_ADMIN_URL): a Redis user allowed to manage ACLs.
 	RedisAdminURL string
-	// RedisResync is how often Applications using Redis are observed again, to
-	// restore ACL users a Redis restart forgot (default 5 min).
-	RedisResync time.Duration
+	// Resync is how often Applications with backing services are observed again
+	// (reads only) to find and undo drift in a backend. Zero: never.
+	Resync time.Duration
 	// OpenSearch (OPENSEARCH_URL, OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD): an
 	// admin of the security plugin's REST API.
 	OpenSearchURL, OpenSearchUser, OpenSearchPassword string
@@ -102,11 +102,7 @@ func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	var redisOpts []func(*redis.Provisioner)
-	if cfg.RedisResync > 0 {
-		redisOpts = append(redisOpts, redis.WithResync(cfg.RedisResync))
-	}
-	rd, err := redis.New(cfg.RedisAdminURL, redisOpts...)
+	rd, err := redis.New(cfg.RedisAdminURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,6 +135,7 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 		Config: controller.Config{
 			BaseDomain:    cfg.BaseDomain,
 			ProductionEnv: cfg.ProductionEnv,
+			Resync:        cfg.Resync,
 			Workload:      controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
 		},
 	}

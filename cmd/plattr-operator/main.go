@@ -35,7 +35,7 @@ func main() {
 	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
 	flag.StringVar(&cfg.KeycloakAdminSecret, "keycloak-admin-secret", os.Getenv("PLATTR_KEYCLOAK_ADMIN_SECRET"),
 		"namespace/name of the Keycloak bootstrap admin Secret, created with a random password when missing (empty: none)")
-	flag.DurationVar(&cfg.RedisResync, "redis-resync", 5*time.Minute, "how often Applications using Redis are observed again (a Redis restart forgets ACL users)")
+	flag.DurationVar(&cfg.Resync, "resync", 5*time.Minute, "how often Applications with backing services are observed again, to find and undo drift in a backend (reads only; 0: never)")
 	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", 8, "Applications reconciled at once")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server")
 	flag.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")

@@ -37,6 +37,10 @@ type Config struct {
 	ProductionEnv string
 	// Workload settings (ingress class, cert-manager issuer).
 	Workload Workload
+	// Resync is how often an Application that uses backing services is observed
+	// again (reads only), so drift in a backend (a widened Redis user, a changed
+	// password, a role edited by hand) is found and undone. Zero: never.
+	Resync time.Duration
 }
 
 // ApplicationReconciler reconciles Plattr Applications.
@@ -113,16 +117,15 @@ func (r *ApplicationReconciler) outcome(app *plattrv1.Application, st *status, e
 	return ctrl.Result{RequeueAfter: r.resyncAfter(app)}, nil
 }
 
-// resyncAfter is the shortest resync period of the volatile services app uses
-// (zero when it uses none: then nothing is polled).
+// resyncAfter is when app's backing services are observed again: Config.Resync
+// when it uses any (zero when it uses none: the workload's watches are enough).
 func (r *ApplicationReconciler) resyncAfter(app *plattrv1.Application) time.Duration {
-	var d time.Duration
 	for _, p := range r.Services {
-		if v, ok := p.(services.Volatile); ok && p.Enabled(&app.Spec) && v.ResyncAfter() > 0 && (d == 0 || v.ResyncAfter() < d) {
-			d = v.ResyncAfter()
+		if p.Enabled(&app.Spec) {
+			return r.Config.Resync
 		}
 	}
-	return d
+	return 0
 }
 
 // instance says which environment an Application is in — from its namespace's
@@ -137,7 +140,8 @@ func (r *ApplicationReconciler) instance(ctx context.Context, app *plattrv1.Appl
 	if env == "" {
 		env = ns.Name
 	}
-	return services.Instance{Env: env, App: app.Name, Namespace: app.Namespace, Host: r.host(app, env), Spec: &app.Spec}, nil
+	return services.Instance{Env: env, App: app.Name, Namespace: app.Namespace, Host: r.host(app, env), Spec: &app.Spec,
+		Development: ns.Labels[plattrv1.LabelDevelopment] == "true"}, nil
 }
 
 func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) string {

@@ -331,7 +331,7 @@ func TestApplication_RedisAndDisable(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	rd := testenv.StartRedis(t)
 	ns := envNamespace(t, c)
-	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), RedisAdminURL: rd.AdminURL, RedisResync: time.Second})
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), RedisAdminURL: rd.AdminURL, Resync: time.Second})
 	ctx := context.Background()
 	app := newApp(ns, "test-cache", func(a *plattrv1.Application) { a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true} })
 	require.NoError(t, c.Client.Create(ctx, app))

@@ -145,7 +145,7 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 	r := &controller.ApplicationReconciler{
 		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"),
 		Services: append([]services.Provisioner{pg}, provs[1:]...),
-		Config:   controller.Config{BaseDomain: cfg.BaseDomain},
+		Config:   controller.Config{BaseDomain: cfg.BaseDomain, Resync: cfg.Resync},
 	}
 	require.NoError(t, r.SetupWithManager(mgr, 4))
 	require.NoError(t, operator.AddKeycloakAdminSecret(mgr, cfg))

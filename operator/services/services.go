@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"time"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
@@ -29,6 +28,10 @@ type Instance struct {
 	Namespace string
 	// Host the application is served at (for redirect URIs and the like).
 	Host string
+	// Development marks an environment on a developer's machine (plattr dev, and
+	// namespaces labelled plattr.dev/development=true such as plattr deploy
+	// local's): only there may a service accept plain-HTTP loopback addresses.
+	Development bool
 	// Spec is the Application's spec.
 	Spec *plattrv1.ApplicationSpec
 }
@@ -54,12 +57,14 @@ type Provisioner interface {
 	Delete(ctx context.Context, inst Instance) error
 }
 
-// Volatile is implemented by services whose backend can forget what was
-// provisioned without any event Kubernetes would see (Redis drops ACL users on a
-// restart unless it has an ACL file). The controller observes Applications that
-// use them again after ResyncAfter; observing only reads.
-type Volatile interface {
-	ResyncAfter() time.Duration
+// Watcher is implemented by services whose backend can forget everything it was
+// given at once, without any event Kubernetes would see (a Redis restarted
+// without an ACL file drops every ACL user). Watch blocks until ctx ends; it
+// notices such a loss with one cheap read per server every few seconds (never a
+// read per app) and calls lost each time, and the controller then observes every
+// Application that uses the service again.
+type Watcher interface {
+	Watch(ctx context.Context, lost func())
 }
 
 // ErrNotConfigured means the operator was started without the configuration a

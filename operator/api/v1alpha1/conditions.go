@@ -22,6 +22,10 @@ const (
 const (
 	// LabelEnvironment on a namespace names the Plattr environment it hosts.
 	LabelEnvironment = "plattr.dev/environment"
+	// LabelDevelopment ("true") on a namespace marks an environment on a
+	// developer's machine (plattr deploy local's): only there do services accept
+	// plain-HTTP loopback addresses such as http://localhost redirects.
+	LabelDevelopment = "plattr.dev/development"
 	// LabelApp names the Plattr application an object belongs to.
 	LabelApp = "plattr.dev/app"
 )
