@@ -50,6 +50,8 @@ type Config struct {
 	// Resync is how often Applications with backing services are observed again
 	// (reads only) to find and undo drift in a backend. Zero: never.
 	Resync time.Duration
+	// ReconcileTimeout bounds one reconcile (0: controller.DefaultReconcileTimeout).
+	ReconcileTimeout time.Duration
 	// OpenSearch (OPENSEARCH_URL, OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD): an
 	// admin of the security plugin's REST API.
 	OpenSearchURL, OpenSearchUser, OpenSearchPassword string
@@ -133,10 +135,11 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 		Recorder:  mgr.GetEventRecorderFor("plattr-operator"),
 		Services:  provs,
 		Config: controller.Config{
-			BaseDomain:    cfg.BaseDomain,
-			ProductionEnv: cfg.ProductionEnv,
-			Resync:        cfg.Resync,
-			Workload:      controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
+			BaseDomain:       cfg.BaseDomain,
+			ProductionEnv:    cfg.ProductionEnv,
+			Resync:           cfg.Resync,
+			ReconcileTimeout: cfg.ReconcileTimeout,
+			Workload:         controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
 		},
 	}
 	if err := r.SetupWithManager(mgr, cfg.MaxConcurrentReconciles); err != nil {

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/services"
@@ -41,7 +46,13 @@ type Config struct {
 	// again (reads only), so drift in a backend (a widened Redis user, a changed
 	// password, a role edited by hand) is found and undone. Zero: never.
 	Resync time.Duration
+	// ReconcileTimeout bounds one reconcile (0: DefaultReconcileTimeout), so a
+	// backend that accepts connections and stalls cannot hold a worker.
+	ReconcileTimeout time.Duration
 }
+
+// DefaultReconcileTimeout bounds a reconcile when Config.ReconcileTimeout is zero.
+const DefaultReconcileTimeout = time.Minute
 
 // ApplicationReconciler reconciles Plattr Applications.
 type ApplicationReconciler struct {
@@ -100,21 +111,39 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.patchStatus(ctx, app, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.outcome(app, st, errors.Join(svcErr, wlErr))
+	return r.outcome(ctx, app, errors.Join(svcErr, wlErr))
 }
 
-// outcome decides between the ends of a reconcile: a user or configuration error
-// stalls (no retry until something changes), a transient error is returned
-// (exponential backoff). Waiting for the workload needs no timer: the Deployment's
-// status changes wake the reconciler through its watch, so nothing is polled.
-func (r *ApplicationReconciler) outcome(app *plattrv1.Application, st *status, err error) (ctrl.Result, error) {
+// outcome decides between the ends of a reconcile. An error that a retry can
+// mend is returned (exponential backoff), even when a sibling service waits for
+// a person. When every error waits for a person (the Stalled condition says
+// which), retrying cannot help: no backoff, but the app is still observed again
+// after the resync period like a healthy one (a foreign Secret deleted by hand
+// sends no event the operator's cache sees). Waiting for the workload needs no
+// timer: the Deployment's status changes wake the reconciler through its watch.
+func (r *ApplicationReconciler) outcome(ctx context.Context, app *plattrv1.Application, err error) (ctrl.Result, error) {
+	resync := ctrl.Result{RequeueAfter: r.resyncAfter(app)}
 	switch {
-	case st.stalled:
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	case err != nil:
+	case err == nil:
+		return resync, nil
+	case !allTerminal(err):
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: r.resyncAfter(app)}, nil
+	ctrl.LoggerFrom(ctx).Error(err, "waiting for a person to act (see the Application's conditions)")
+	return resync, nil
+}
+
+// allTerminal says whether every error joined in err is a reconcile.TerminalError.
+func allTerminal(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !allTerminal(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, reconcile.TerminalError(nil))
 }
 
 // resyncAfter is when app's backing services are observed again: Config.Resync
@@ -162,17 +191,62 @@ func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) stri
 }
 
 // SetupWithManager registers the reconciler: Applications, and the objects they
-// own; concurrency is how many Applications are reconciled at once (0: 1).
+// own; concurrency is how many Applications are reconciled at once (0: 1). A
+// service that can tell its backend forgot everything (services.Watcher) gets a
+// runnable that observes every Application using it again when it says so.
 func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(concurrency, 1)}).
+	b := ctrl.NewControllerManagedBy(mgr).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: max(concurrency, 1),
+			ReconciliationTimeout:   cmp.Or(r.Config.ReconcileTimeout, DefaultReconcileTimeout),
+		}).
 		For(&plattrv1.Application{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.Secret{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(appOfSecret)).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		Named("application").
-		Complete(r)
+		Named("application")
+	for _, p := range r.Services {
+		w, ok := p.(services.Watcher)
+		if !ok {
+			continue
+		}
+		events := make(chan event.TypedGenericEvent[*plattrv1.Application])
+		b = b.WatchesRawSource(source.Channel(events, &handler.TypedEnqueueRequestForObject[*plattrv1.Application]{}))
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			w.Watch(ctx, func() { r.observeAgain(ctx, p, events) })
+			return nil
+		})); err != nil {
+			return fmt.Errorf("watch %s: %w", p.Name(), err)
+		}
+	}
+	return b.Complete(r)
+}
+
+// observeAgain queues every Application that uses p: its backend lost what was
+// provisioned (a Redis restarted without an ACL file), so each is observed and
+// restored at once rather than after the resync period. The list comes from the
+// cache: no request to the API server.
+func (r *ApplicationReconciler) observeAgain(ctx context.Context, p services.Provisioner, events chan<- event.TypedGenericEvent[*plattrv1.Application]) {
+	var apps plattrv1.ApplicationList
+	if err := r.List(ctx, &apps); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list Applications to observe again", "service", p.Name())
+		return
+	}
+	n := 0
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		if !p.Enabled(&app.Spec) {
+			continue
+		}
+		select {
+		case events <- event.TypedGenericEvent[*plattrv1.Application]{Object: app}:
+			n++
+		case <-ctx.Done():
+			return
+		}
+	}
+	ctrl.LoggerFrom(ctx).Info("backend lost its state: observing its Applications again", "service", p.Name(), "applications", n)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,9 +39,11 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 	}
 	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
 		var errs []error
+		st := newStatus(app)
 		for _, p := range used {
 			if _, err := r.deleteData(ctx, app, inst, p); err != nil {
 				errs = append(errs, err)
+				st.set(app, p.Condition(), false, ReasonDeleteFailed, err.Error()+" (retrying)")
 				continue
 			}
 			if err := r.deleteSecret(ctx, app, SecretName(app.Name, p.Name())); err != nil {
@@ -48,16 +51,24 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 			}
 		}
 		if err := errors.Join(errs...); err != nil {
+			// The finalizer stays until every service's data is gone; the status
+			// says what holds the deletion (the backend being down, say).
+			st.set(app, plattrv1.ConditionReady, false, ReasonDeleting, "deleting: waiting to remove the data of the backing services (deletionPolicy Delete)")
 			r.Recorder.Eventf(app, corev1.EventTypeWarning, "DeleteFailed", "Cannot remove backing services yet: %v", err)
-			return ctrl.Result{}, err
+			return ctrl.Result{}, errors.Join(err, r.patchStatus(ctx, app, st))
 		}
 		if len(used) > 0 {
 			log.Info("deleted backing services", "services", names(used))
 			r.Recorder.Eventf(app, corev1.EventTypeNormal, "Deleted", "Deleted %s (deletionPolicy Delete)", names(used))
 		}
 	} else if len(used) > 0 {
+		for _, p := range used {
+			if err := r.retainSecret(ctx, app, SecretName(app.Name, p.Name())); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		log.Info("retained backing services", "services", names(used))
-		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Retained", "Kept the data of %s (deletionPolicy Retain)", names(used))
+		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Retained", "Kept the data of %s and the Secrets to reach it (deletionPolicy Retain)", names(used))
 	}
 	patch := client.MergeFrom(app.DeepCopy())
 	controllerutil.RemoveFinalizer(app, Finalizer)
@@ -71,6 +82,28 @@ func (r *ApplicationReconciler) deleteSecret(ctx context.Context, app *plattrv1.
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: app.Namespace}}
 	if err := r.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete secret %q: %w", name, err)
+	}
+	return nil
+}
+
+// retainSecret keeps a service's Secret past its Application: labelled
+// retained, and without an owner reference to the Application (Secrets made
+// before they stopped carrying one still may), so the garbage collector leaves
+// it and an Application of the same name takes it back.
+func (r *ApplicationReconciler) retainSecret(ctx context.Context, app *plattrv1.Application, name string) error {
+	s, owned, err := r.secret(ctx, app, name, false)
+	if err != nil || s == nil || !owned {
+		return err
+	}
+	refs := slices.DeleteFunc(slices.Clone(s.OwnerReferences), func(o metav1.OwnerReference) bool { return o.UID == app.UID })
+	if s.Labels[plattrv1.LabelRetained] == "true" && len(refs) == len(s.OwnerReferences) {
+		return nil
+	}
+	patch := client.MergeFrom(s.DeepCopy())
+	s.Labels[plattrv1.LabelRetained] = "true"
+	s.OwnerReferences = refs
+	if err := r.Patch(ctx, s, patch); err != nil {
+		return fmt.Errorf("retain secret %q: %w", name, err)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/services"
@@ -68,10 +68,13 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 		st.stalled = true
 		st.set(app, p.Condition(), false, ReasonSecretConflict,
 			fmt.Sprintf("Secret %q exists and is not managed by Plattr: rename or delete it", name))
-		return nil, fmt.Errorf("secret %q is not managed by Plattr", name)
+		return nil, reconcile.TerminalError(fmt.Errorf("secret %q is not managed by Plattr", name))
 	}
 	var current services.Credentials
 	if secret != nil {
+		if err := r.takeBack(ctx, app, secret); err != nil {
+			return nil, err
+		}
 		current = secret.Data
 	}
 	ok, err := p.Observe(ctx, inst, current)
@@ -91,25 +94,27 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 			}
 		}
 	}
+	err = fmt.Errorf("%s: %w", p.Name(), err)
 	switch {
 	case errors.Is(err, services.ErrNotConfigured):
 		st.stalled = true
-		st.set(app, p.Condition(), false, ReasonNotConfigured, err.Error())
+		st.set(app, p.Condition(), false, ReasonNotConfigured, errors.Unwrap(err).Error())
+		return nil, reconcile.TerminalError(err)
 	case errors.Is(err, services.ErrInvalid):
 		st.stalled = true
-		st.set(app, p.Condition(), false, ReasonInvalid, err.Error())
-	default:
-		st.set(app, p.Condition(), false, ReasonProvisioningFailed, err.Error()+" (retrying)")
-		r.Recorder.Eventf(app, corev1.EventTypeWarning, ReasonProvisioningFailed, "%s: %v", p.Name(), err)
+		st.set(app, p.Condition(), false, ReasonInvalid, errors.Unwrap(err).Error())
+		return nil, reconcile.TerminalError(err)
 	}
-	return nil, fmt.Errorf("%s: %w", p.Name(), err)
+	st.set(app, p.Condition(), false, ReasonProvisioningFailed, errors.Unwrap(err).Error()+" (retrying)")
+	r.Recorder.Eventf(app, corev1.EventTypeWarning, ReasonProvisioningFailed, "%v", err)
+	return nil, err
 }
 
-// secret reads the Secret name: nil when absent; owned when Plattr manages it.
-// The cache holds only Secrets Plattr manages; with live, a Secret missing from it
-// is looked up on the API server too, to find someone else's in the way before
-// provisioning. Without live (a disabled service, deletion) only Plattr's own
-// Secrets matter, and the cache answers alone.
+// secret reads the Secret name: nil when absent; owned when Plattr manages it
+// for this app (see ownsSecret). The cache holds only Secrets Plattr manages;
+// with live, a Secret missing from it is looked up on the API server too, to find
+// someone else's in the way before provisioning. Without live (a disabled
+// service, deletion) only Plattr's own Secrets matter, and the cache answers alone.
 func (r *ApplicationReconciler) secret(ctx context.Context, app *plattrv1.Application, name string, live bool) (*corev1.Secret, bool, error) {
 	var s corev1.Secret
 	key := client.ObjectKey{Namespace: app.Namespace, Name: name}
@@ -123,7 +128,41 @@ func (r *ApplicationReconciler) secret(ctx context.Context, app *plattrv1.Applic
 	if err != nil {
 		return nil, false, fmt.Errorf("read secret %q: %w", name, err)
 	}
-	return &s, s.Labels[LabelManagedBy] == ManagedBy && metav1.IsControlledBy(&s, app), nil
+	return &s, ownsSecret(&s, app), nil
+}
+
+// ownsSecret says whether s is one Plattr made for app: by its labels, not by an
+// owner reference. Service Secrets carry no owner reference, so that the garbage
+// collector (a foreground deletion by Argo CD's prune included) never removes
+// the credentials of data that deletionPolicy Retain keeps: the finalizer
+// deletes them under Delete, and labels them retained under Retain.
+func ownsSecret(s *corev1.Secret, app *plattrv1.Application) bool {
+	return s.Labels[LabelManagedBy] == ManagedBy && s.Labels[plattrv1.LabelApp] == app.Name
+}
+
+// appOfSecret maps a service Secret to its Application, for the watch.
+func appOfSecret(_ context.Context, o client.Object) []reconcile.Request {
+	app := o.GetLabels()[plattrv1.LabelApp]
+	if app == "" || o.GetLabels()[LabelManagedBy] != ManagedBy {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: app}}}
+}
+
+// takeBack makes a retained Secret (of an earlier Application of this name, see
+// plattrv1.LabelRetained) the app's again: its credentials are the data's.
+func (r *ApplicationReconciler) takeBack(ctx context.Context, app *plattrv1.Application, s *corev1.Secret) error {
+	if _, retained := s.Labels[plattrv1.LabelRetained]; !retained {
+		return nil
+	}
+	patch := client.MergeFrom(s.DeepCopy())
+	delete(s.Labels, plattrv1.LabelRetained)
+	if err := r.Patch(ctx, s, patch); err != nil {
+		return fmt.Errorf("take back retained secret %q: %w", s.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("took back retained credentials", "secret", s.Name)
+	r.Recorder.Eventf(app, corev1.EventTypeNormal, "TookBack", "Took back the retained Secret %s of an earlier %s", s.Name, app.Name)
+	return nil
 }
 
 func (r *ApplicationReconciler) writeSecret(ctx context.Context, app *plattrv1.Application, name string, existing *corev1.Secret, data services.Credentials) error {
@@ -139,9 +178,6 @@ func (r *ApplicationReconciler) writeSecret(ctx context.Context, app *plattrv1.A
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: app.Namespace, Labels: labels(app)},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
-	}
-	if err := controllerutil.SetControllerReference(app, s, r.Scheme()); err != nil {
-		return err
 	}
 	if err := r.Create(ctx, s); err != nil {
 		if apierrors.IsAlreadyExists(err) {

@@ -27,6 +27,8 @@ const (
 	ReasonScaledToZero       = "ScaledToZero"
 	ReasonApplyFailed        = "ApplyFailed"
 	ReasonNotReady           = "NotReady"
+	ReasonDeleting           = "Deleting"
+	ReasonDeleteFailed       = "DeleteFailed"
 )
 
 // status is the Application's status being built by one reconcile.

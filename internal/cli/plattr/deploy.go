@@ -201,7 +201,7 @@ func applyNamespace(ctx context.Context, c client.Client, env string) error {
 	ns := &corev1.Namespace{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: env, Labels: map[string]string{
-			plattrv1.LabelEnvironment: env, "app.kubernetes.io/part-of": "plattr"}},
+			plattrv1.LabelEnvironment: env, plattrv1.LabelDevelopment: "true", "app.kubernetes.io/part-of": "plattr"}},
 	}
 	//nolint:staticcheck // see the Application's apply.
 	if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {

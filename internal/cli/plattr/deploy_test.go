@@ -131,6 +131,7 @@ func TestDeployLocal_ReadyWithURL(t *testing.T) {
 	var ns corev1.Namespace
 	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Name: LocalEnv}, &ns))
 	assert.Equal(t, LocalEnv, ns.Labels[plattrv1.LabelEnvironment])
+	assert.Equal(t, "true", ns.Labels[plattrv1.LabelDevelopment], "plattr deploy local marks its namespace as a development environment")
 	var got plattrv1.Application
 	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: LocalEnv, Name: app}, &got))
 	assert.Equal(t, app+":local", got.Spec.Image)

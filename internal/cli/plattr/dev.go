@@ -185,7 +185,7 @@ func (o *devOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	inst := services.Instance{Env: o.env, App: m.Name, Namespace: o.env, Host: fmt.Sprintf("localhost:%d", app.Spec.Port), Spec: &app.Spec}
+	inst := services.Instance{Env: o.env, App: m.Name, Namespace: o.env, Host: fmt.Sprintf("localhost:%d", app.Spec.Port), Spec: &app.Spec, Development: true}
 	servers := o.servers(cfg)
 	if o.reset {
 		return reset(ctx, io, provs, inst, store, servers)

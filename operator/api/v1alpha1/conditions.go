@@ -26,6 +26,11 @@ const (
 	// developer's machine (plattr deploy local's): only there do services accept
 	// plain-HTTP loopback addresses such as http://localhost redirects.
 	LabelDevelopment = "plattr.dev/development"
+	// LabelRetained ("true") marks a Secret of a deleted Application whose
+	// deletionPolicy was Retain: its data was kept, and so are the credentials
+	// to it. An Application created again with the same name in the same
+	// namespace takes the Secret back, and the label goes.
+	LabelRetained = "plattr.dev/retained"
 	// LabelApp names the Plattr application an object belongs to.
 	LabelApp = "plattr.dev/app"
 )
