@@ -1,12 +1,17 @@
 // Package redis provisions Redis for Applications: one ACL user per app and
-// environment, allowed only keys and channels under the prefix "<env>:<app>:" and
-// only commands outside @dangerous, on a shared server reached through
-// REDIS_ADMIN_URL.
+// environment on a shared server reached through REDIS_ADMIN_URL, allowed only
+// keys and channels under the prefix "<env>:<app>:" and only the commands an
+// application needs on them (an allow-list, commandRules), nothing that reaches
+// beyond its prefix: no key enumeration, no functions or script management, no
+// flushes, no server introspection or administration, no other database.
 //
 // ':' cannot occur in app or environment names, so no app's pattern can match
 // another app's keys: "staging:shop:*" does not match "staging:shop-admin:…".
-// Redis forgets ACL users on restart unless it has an ACL file; Observe notices a
-// missing user and Ensure restores it with the password the app already has.
+// Observe compares the whole ACL user with what Ensure sets, so a user widened by
+// hand is set back. Redis forgets ACL users on restart unless it has an ACL file:
+// Watch notices a restart (a new run_id) and the controller observes every app
+// again, and Ensure restores each user with the password the app already has.
+// It needs Redis 7 or later.
 package redis
 
 import (
@@ -17,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,30 +33,38 @@ import (
 	"github.com/plattr/plattr/operator/services"
 )
 
-// Secret keys.
+// Secret keys, each listed in plattrv1.InjectedEnv.
 const (
-	KeyURL    = "REDIS_URL"
-	KeyPrefix = "REDIS_KEY_PREFIX"
-	keyUser   = "REDIS_USERNAME"
-	keyPass   = "REDIS_PASSWORD"
+	KeyURL      = "REDIS_URL"
+	KeyPrefix   = "REDIS_KEY_PREFIX"
+	KeyUser     = "REDIS_USERNAME"
+	KeyPassword = "REDIS_PASSWORD"
 )
 
 // Provisioner is the Redis backing service.
 type Provisioner struct {
-	adminURL string
-	opt      *goredis.Options
-	resync   time.Duration
+	adminURL   string
+	opt        *goredis.Options
+	watchEvery time.Duration
 
 	mu     sync.Mutex
 	client *goredis.Client
+	// expected is what ACL GETUSER reports for commandRules on the server with
+	// the run id runID: Redis rewrites the rules (and orders them differently
+	// from one process to the next), so it is asked once per server run.
+	runID    string
+	expected aclUser
 }
 
-var _ services.Provisioner = (*Provisioner)(nil)
+var (
+	_ services.Provisioner = (*Provisioner)(nil)
+	_ services.Watcher     = (*Provisioner)(nil)
+)
 
 // New returns a provisioner for the server at adminURL (a user allowed to manage
 // ACLs). An empty adminURL reports services.ErrNotConfigured on every call.
 func New(adminURL string, opts ...func(*Provisioner)) (*Provisioner, error) {
-	p := &Provisioner{adminURL: adminURL, resync: 5 * time.Minute}
+	p := &Provisioner{adminURL: adminURL, watchEvery: 2 * time.Second}
 	for _, o := range opts {
 		o(p)
 	}
@@ -66,12 +80,10 @@ func New(adminURL string, opts ...func(*Provisioner)) (*Provisioner, error) {
 	return p, nil
 }
 
-// ResyncAfter implements services.Volatile: a restarted Redis has forgotten its
-// ACL users, and nothing in Kubernetes says so.
-func (p *Provisioner) ResyncAfter() time.Duration { return p.resync }
-
-// WithResync sets how often Applications using Redis are observed again (default 5 min).
-func WithResync(d time.Duration) func(*Provisioner) { return func(p *Provisioner) { p.resync = d } }
+// WithWatchInterval sets how often Watch reads the server's run id (default 2 s).
+func WithWatchInterval(d time.Duration) func(*Provisioner) {
+	return func(p *Provisioner) { p.watchEvery = d }
+}
 
 // Name implements services.Provisioner.
 func (p *Provisioner) Name() string { return "redis" }
@@ -123,32 +135,49 @@ func validName(s string) error {
 	return nil
 }
 
-// rules are the ACL rules of a user: its password, its keys and channels, and
-// every command but the dangerous ones (KEYS, FLUSHALL, CONFIG, DEBUG, …).
-func rules(prefix, password string) []any {
-	return []any{"reset", "on", ">" + password, "~" + glob(prefix) + "*", "resetchannels", "&" + glob(prefix) + "*", "+@all", "-@dangerous"}
+// commandRules are the commands an application may run: the data types' own
+// commands on its keys, pub/sub on its channels, transactions, scripts (EVAL runs
+// with the caller's ACL, every key a script touches is checked), and the
+// connection commands client libraries send. Left out, because they reach beyond
+// the prefix or the app: key enumeration (KEYS, SCAN, RANDOMKEY, DBSIZE), SORT
+// (BY and GET read keys named by a pattern), functions (one namespace for every
+// tenant) and SCRIPT but LOAD (FLUSH and KILL act on every tenant), PUBSUB (every
+// channel's name and subscribers), other databases (SELECT but the URL's, MOVE,
+// COPY's DB, SWAPDB, MIGRATE), DUMP/RESTORE, client tracking (broadcast
+// invalidations name others' keys), and every server command (INFO, CLIENT LIST
+// and KILL, CONFIG, MONITOR, DEBUG, SLOWLOG, LATENCY, MEMORY, OBJECT, ACL but
+// WHOAMI, WAIT, persistence, replication, SHUTDOWN).
+func (p *Provisioner) commandRules() []any {
+	return []any{
+		"-@all",
+		"+@string", "+@hash", "+@list", "+@set", "+@sortedset", "+@stream", "+@bitmap", "+@hyperloglog", "+@geo",
+		"+@pubsub", "+@transaction",
+		"-sort", "-sort_ro", "-pfdebug", "-pfselftest", "-pubsub",
+		"+del", "+unlink", "+exists", "+type", "+touch", "+rename", "+renamenx", "+persist",
+		"+expire", "+pexpire", "+expireat", "+pexpireat", "+expiretime", "+pexpiretime", "+ttl", "+pttl",
+		"+eval", "+evalsha", "+eval_ro", "+evalsha_ro", "+script|load",
+		"+ping", "+echo", "+auth", "+hello", "+quit", "+reset", fmt.Sprintf("+select|%d", p.opt.DB),
+		"+client|setname", "+client|getname", "+client|id", "+client|info", "+acl|whoami", "+command",
+	}
 }
 
-// Observe implements services.Provisioner: the user exists, is on, has exactly
-// the app's key and channel patterns, and the Secret's password.
-func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, current services.Credentials) (bool, error) {
-	c, err := p.admin()
-	if err != nil {
-		return false, err
-	}
-	if current == nil || len(current[keyPass]) == 0 {
-		return false, nil
-	}
-	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
-	res, err := c.Do(ctx, "ACL", "GETUSER", user).Result()
-	switch {
-	case errors.Is(err, goredis.Nil):
-		return false, nil // never made, or forgotten by a restart
-	case err != nil: // the reply is nil on any error: not "user missing"
-		return false, fmt.Errorf("read Redis user %q: %w", user, clean(err))
-	case res == nil:
-		return false, nil
-	}
+// rules are the ACL rules of a user: its password, its keys and channels, and
+// commandRules.
+func (p *Provisioner) rules(prefix, password string) []any {
+	head := []any{"reset", "on", ">" + password, "~" + glob(prefix) + "*", "resetchannels", "&" + glob(prefix) + "*"}
+	return append(head, p.commandRules()...)
+}
+
+// aclUser is the part of ACL GETUSER's reply Observe compares. commands are
+// the rules Redis states, sorted: Redis 7.0 states the same rules in a different
+// order from one call to the next, and each token names a distinct command,
+// subcommand or category, so the set is the meaning.
+type aclUser struct {
+	flags, passwords, selectors, commands []string
+	keys, channels                        string
+}
+
+func parseUser(res any) (aclUser, error) {
 	info, ok := res.(map[any]any)
 	if list, isList := res.([]any); isList { // RESP2: a flat list of pairs
 		info, ok = map[any]any{}, true
@@ -157,16 +186,134 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 		}
 	}
 	if !ok {
-		return false, fmt.Errorf("read Redis user %q: unexpected reply", user)
+		return aclUser{}, errors.New("unexpected reply")
 	}
-	sum := sha256.Sum256(current[keyPass])
-	flags := fmt.Sprint(info["flags"])
-	passwords := fmt.Sprint(info["passwords"])
-	return strings.Contains(flags, "on") &&
-		fmt.Sprint(info["keys"]) == "~"+glob(prefix)+"*" &&
-		fmt.Sprint(info["channels"]) == "&"+glob(prefix)+"*" &&
-		passwords == "["+hex.EncodeToString(sum[:])+"]" &&
-		string(current[KeyURL]) == p.url(user, string(current[keyPass])), nil
+	strs := func(v any) []string {
+		var out []string
+		if l, ok := v.([]any); ok {
+			for _, e := range l {
+				out = append(out, fmt.Sprint(e))
+			}
+		}
+		return out
+	}
+	str := func(v any) string {
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprint(v)
+	}
+	return aclUser{
+		flags: strs(info["flags"]), passwords: strs(info["passwords"]), selectors: strs(info["selectors"]),
+		commands: slices.Sorted(slices.Values(strings.Fields(str(info["commands"])))),
+		keys:     str(info["keys"]), channels: str(info["channels"]),
+	}, nil
+}
+
+// expectedUser is what ACL GETUSER reports for a user set with commandRules on
+// the server run runID: asked of a scratch user, made and removed in one
+// transaction, once per run.
+func (p *Provisioner) expectedUser(ctx context.Context, c *goredis.Client, runID string) (aclUser, error) {
+	p.mu.Lock()
+	if p.runID == runID {
+		defer p.mu.Unlock()
+		return p.expected, nil
+	}
+	p.mu.Unlock()
+	suffix, err := services.Password()
+	if err != nil {
+		return aclUser{}, fmt.Errorf("generate a scratch user name: %w", err)
+	}
+	scratch := "plattr-acl-reference-" + suffix[:12]
+	var get *goredis.Cmd
+	_, err = c.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
+		pipe.Do(ctx, append([]any{"ACL", "SETUSER", scratch, "reset"}, p.commandRules()...)...)
+		get = pipe.Do(ctx, "ACL", "GETUSER", scratch)
+		pipe.Do(ctx, "ACL", "DELUSER", scratch)
+		return nil
+	})
+	if err != nil {
+		return aclUser{}, fmt.Errorf("read how Redis states the ACL rules: %w", clean(err))
+	}
+	want, err := parseUser(get.Val())
+	if err != nil {
+		return aclUser{}, fmt.Errorf("read how Redis states the ACL rules: %w", err)
+	}
+	for i, f := range want.flags { // the scratch user is off; an app's is on
+		if f == "off" {
+			want.flags[i] = "on"
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.runID, p.expected = runID, want
+	return want, nil
+}
+
+// runIDOf reads run_id from the reply of INFO server.
+func runIDOf(info string) (string, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return id, nil
+		}
+	}
+	return "", errors.New("INFO server has no run_id")
+}
+
+// Observe implements services.Provisioner: the Secret is what Ensure would write,
+// and the user is exactly what Ensure sets: on, the Secret's password and no
+// other, the app's key and channel patterns, no selectors, and commandRules. One
+// round trip: INFO server (whose run id says whether the expected rules are
+// known) pipelined with ACL GETUSER.
+func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, current services.Credentials) (bool, error) {
+	c, err := p.admin()
+	if err != nil {
+		return false, err
+	}
+	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
+	password := string(current[KeyPassword])
+	if password == "" || string(current[KeyUser]) != user || string(current[KeyPrefix]) != prefix ||
+		string(current[KeyURL]) != p.url(user, password) {
+		return false, nil
+	}
+	var info *goredis.StringCmd
+	var get *goredis.Cmd
+	_, _ = c.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		info = pipe.Info(ctx, "server")
+		get = pipe.Do(ctx, "ACL", "GETUSER", user)
+		return nil
+	})
+	if err := info.Err(); err != nil {
+		return false, fmt.Errorf("read Redis user %q: %w", user, clean(err))
+	}
+	res, err := get.Result()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		return false, nil // never made, or forgotten by a restart
+	case err != nil: // the reply is nil on any error: not "user missing"
+		return false, fmt.Errorf("read Redis user %q: %w", user, clean(err))
+	case res == nil:
+		return false, nil
+	}
+	got, err := parseUser(res)
+	if err != nil {
+		return false, fmt.Errorf("read Redis user %q: %w", user, err)
+	}
+	runID, err := runIDOf(info.Val())
+	if err != nil {
+		return false, fmt.Errorf("read Redis user %q: %w", user, err)
+	}
+	want, err := p.expectedUser(ctx, c, runID)
+	if err != nil {
+		return false, err
+	}
+	sum := sha256.Sum256([]byte(password))
+	return slices.Equal(got.flags, want.flags) &&
+		slices.Equal(got.passwords, []string{hex.EncodeToString(sum[:])}) &&
+		len(got.selectors) == 0 &&
+		slices.Equal(got.commands, want.commands) &&
+		got.keys == "~"+glob(prefix)+"*" &&
+		got.channels == "&"+glob(prefix)+"*", nil
 }
 
 // Ensure implements services.Provisioner.
@@ -183,21 +330,21 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	}
 	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
 	password := ""
-	if current != nil && string(current[keyUser]) == user {
-		password = string(current[keyPass])
+	if string(current[KeyUser]) == user {
+		password = string(current[KeyPassword])
 	}
 	if password == "" {
 		if password, err = services.Password(); err != nil {
 			return nil, fmt.Errorf("generate a password: %w", err)
 		}
 	}
-	args := append([]any{"ACL", "SETUSER", user}, rules(prefix, password)...)
+	args := append([]any{"ACL", "SETUSER", user}, p.rules(prefix, password)...)
 	if err := c.Do(ctx, args...).Err(); err != nil {
 		return nil, fmt.Errorf("set Redis user %q: %w", user, clean(err))
 	}
 	return services.Credentials{
 		KeyURL: []byte(p.url(user, password)), KeyPrefix: []byte(prefix),
-		keyUser: []byte(user), keyPass: []byte(password),
+		KeyUser: []byte(user), KeyPassword: []byte(password),
 	}, nil
 }
 
@@ -252,4 +399,34 @@ func clean(err error) error {
 		return errors.New("cannot connect to the Redis server")
 	}
 	return err
+}
+
+// Watch implements services.Watcher: every interval it reads the server's run
+// id, and calls lost when it differs from the last one read, the server having
+// restarted (and, without an ACL file, forgotten every user). A server that does
+// not answer is not lost: it is only once it answers with a new run id.
+func (p *Provisioner) Watch(ctx context.Context, lost func()) {
+	c, err := p.admin()
+	if err != nil { // not configured: nothing to watch
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(p.watchEvery)
+	defer tick.Stop()
+	last := ""
+	for {
+		if info, err := c.Info(ctx, "server").Result(); err == nil {
+			if id, err := runIDOf(info); err == nil {
+				if last != "" && id != last {
+					lost()
+				}
+				last = id
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -143,7 +143,11 @@ func TestProvisioner_ObserveReportsAnUnreachableServer(t *testing.T) {
 	p, err := New("redis://127.0.0.1:1/0")
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
-	ok, err := p.Observe(context.Background(), instance("down"), services.Credentials{keyPass: []byte("pw")})
+	inst := instance("down")
+	user := User(inst.Env, inst.App)
+	secret := services.Credentials{KeyURL: []byte(p.url(user, "pw")), KeyPrefix: []byte(Prefix(inst.Env, inst.App)),
+		KeyUser: []byte(user), KeyPassword: []byte("pw")}
+	ok, err := p.Observe(context.Background(), inst, secret)
 	assert.False(t, ok)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `read Redis user "plattr:test-down`)
