@@ -2,13 +2,13 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,105 +17,180 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Postgres is a PostgreSQL server the tests may create databases and roles on.
-type Postgres struct {
-	// AdminURL connects as a role that may create databases and roles.
-	AdminURL string
-}
+// PostgresVersions are the majors of the matrix PostgresMatrix starts: 15 is
+// Debian's, the others come from `make pg-assets`.
+var PostgresVersions = []int{15, 16, 17, 18}
 
-var (
-	pgOnce sync.Once
-	pg     *Postgres
-	pgErr  error
-)
+// PostgresTLSVersion is the major of the matrix whose server takes TLS
+// connections only (hostssl), with a CA of its own.
+const PostgresTLSVersion = 17
+
+// AdminRole is the least-privileged admin every test server has, as Aurora's
+// master user is: LOGIN CREATEDB CREATEROLE, not SUPERUSER, REPLICATION or BYPASSRLS.
+const AdminRole = "plattr_admin"
+
+// Postgres is a PostgreSQL server the tests may create databases and roles on.
+// Every server started here takes passwords only (scram-sha-256, no trust).
+type Postgres struct {
+	// Version is the server's major (15…18).
+	Version int
+	// Name is "pg<Version>": the name of its subtest in EachPostgres.
+	Name string
+	// AdminURL connects as AdminRole (least privilege), its password in the URL,
+	// with the sslmode the server needs (verify-full against CAFile on a TLS server).
+	AdminURL string
+	// SuperURL connects as the superuser postgres: for a test's setup and its
+	// assertions only, never for the code under test.
+	SuperURL string
+	// TLS tells that the server refuses connections without TLS.
+	TLS bool
+	// CAFile is the PEM file of the CA that signed a TLS server's certificate
+	// (for sslrootcert=); empty without TLS.
+	CAFile string
+}
 
 // TestNamePrefix starts every database, role and ACL user a test creates, so that
 // leftovers can be found (and none are expected).
 const TestNamePrefix = "plattr_test_"
 
-// StartPostgres returns the package's PostgreSQL: $PLATTR_TEST_PG_URL, else the
-// local server on 127.0.0.1:5432, else a private server started with initdb and
-// pg_ctl on a free port (stopped when the package's tests end).
+// StartPostgres returns the package's PostgreSQL 15: a private server started once
+// per test binary (removed when its tests end), or the server at
+// $PLATTR_TEST_PG_URL, whose role is then both AdminURL and SuperURL.
+// For tests that do not need every major (see PostgresMatrix).
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	skipShort(t, "PostgreSQL")
-	pgOnce.Do(func() { pg, pgErr = findPostgres() })
-	if pgErr != nil {
-		t.Fatalf("PostgreSQL for tests: %v", pgErr)
+	var pg *Postgres
+	var err error
+	if u := os.Getenv("PLATTR_TEST_PG_URL"); u != "" {
+		overrideOnce.Do(func() { override, overrideErr = externalPostgres(u) })
+		pg, err = override, overrideErr
+	} else {
+		pg, err = sharedPostgres(PostgresVersions[0])
+	}
+	if err != nil {
+		t.Fatalf("PostgreSQL for tests: %v", err)
 	}
 	return pg
 }
 
-func findPostgres() (*Postgres, error) {
-	if u := os.Getenv("PLATTR_TEST_PG_URL"); u != "" {
-		if err := pingPG(u); err != nil {
-			return nil, fmt.Errorf("PLATTR_TEST_PG_URL does not answer: %v", err)
-		}
-		return &Postgres{AdminURL: u}, nil
+// PostgresMatrix returns a server of each of PostgresVersions, started once per
+// test binary (those not yet started, in parallel) and removed when its tests
+// end; the one of PostgresTLSVersion takes TLS only. PLATTR_TEST_PG_URL does not
+// change it. A major that cannot be had fails the test.
+func PostgresMatrix(t testing.TB) []*Postgres {
+	t.Helper()
+	skipShort(t, "PostgreSQL "+fmt.Sprint(PostgresVersions))
+	pgs := make([]*Postgres, len(PostgresVersions))
+	errs := make([]error, len(PostgresVersions))
+	var wg sync.WaitGroup
+	for i, v := range PostgresVersions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pgs[i], errs[i] = sharedPostgres(v)
+		}()
 	}
-	local := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	if pingPG(local) == nil && os.Getenv("PLATTR_TEST_SERVERS") != "private" {
-		return &Postgres{AdminURL: local}, nil
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("PostgreSQL matrix for tests: %v", err)
 	}
-	return startPrivatePG()
+	return pgs
 }
 
-func pingPG(u string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+// EachPostgres runs f as a subtest per server of PostgresMatrix, named pg15…pg18.
+func EachPostgres(t *testing.T, f func(t *testing.T, pg *Postgres)) {
+	t.Helper()
+	for _, pg := range PostgresMatrix(t) {
+		t.Run(pg.Name, func(t *testing.T) { f(t, pg) })
+	}
+}
+
+var (
+	overrideOnce sync.Once
+	override     *Postgres
+	overrideErr  error
+
+	sharedMu sync.Mutex
+	shared   = map[int]*lazyPostgres{}
+)
+
+type lazyPostgres struct {
+	once sync.Once
+	pg   *Postgres
+	err  error
+}
+
+// sharedPostgres starts the test binary's server of one major, once.
+func sharedPostgres(major int) (*Postgres, error) {
+	sharedMu.Lock()
+	l := shared[major]
+	if l == nil {
+		l = &lazyPostgres{}
+		shared[major] = l
+	}
+	sharedMu.Unlock()
+	l.once.Do(func() {
+		pp, err := newPrivatePG(pgConfig{version: major, tls: major == PostgresTLSVersion})
+		if err != nil {
+			l.err = err
+			return
+		}
+		onStop(pp.remove)
+		l.pg = &pp.Postgres
+	})
+	return l.pg, l.err
+}
+
+func externalPostgres(u string) (*Postgres, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("PLATTR_TEST_PG_URL does not answer: %v", err)
 	}
 	defer conn.Close(ctx)
-	return conn.Ping(ctx)
+	var num int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+		return nil, fmt.Errorf("ask PLATTR_TEST_PG_URL its version: %v", err)
+	}
+	q, _ := url.Parse(u)
+	return &Postgres{Version: num / 10000, Name: fmt.Sprintf("pg%d", num/10000), AdminURL: u, SuperURL: u,
+		TLS: q != nil && q.Query().Get("sslmode") != "disable", CAFile: q.Query().Get("sslrootcert")}, nil
 }
 
-// pgBinDir finds initdb and pg_ctl: on PATH, else Debian's /usr/lib/postgresql/<v>/bin.
-func pgBinDir() (string, error) {
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if _, err := exec.LookPath("pg_ctl"); err == nil {
-			return filepath.Dir(p), nil
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("no PostgreSQL server found on 127.0.0.1:5432 and no initdb to start one: " +
-		"install it (Debian: apt-get install postgresql; 'make test' does this when run as root) or set PLATTR_TEST_PG_URL")
+// PostgresOption chooses what StartPrivatePostgres starts.
+type PostgresOption func(*pgConfig)
+
+type pgConfig struct {
+	version int
+	tls     bool
 }
 
-func pgVersion(dir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-	return v
-}
+// WithVersion starts a server of that major (one of PostgresVersions) instead of 15.
+func WithVersion(major int) PostgresOption { return func(c *pgConfig) { c.version = major } }
 
-func startPrivatePG() (*Postgres, error) {
-	pp, err := newPrivatePG()
-	if err != nil {
-		return nil, err
-	}
-	onStop(pp.remove)
-	return &pp.Postgres, nil
-}
+// WithTLS starts a server that takes TLS connections only, as PostgresTLSVersion's.
+func WithTLS() PostgresOption { return func(c *pgConfig) { c.tls = true } }
 
 // PrivatePostgres is a PostgreSQL server of one test's own, which the test may
 // stop and start again (to see how code copes with a database outage).
 type PrivatePostgres struct {
 	Postgres
-	bin, dir, data, opts string
+	bin, dir, data string
 }
 
-// StartPrivatePostgres starts a PostgreSQL server for the calling test only; it
-// is removed when the test ends.
-func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
+// StartPrivatePostgres starts a PostgreSQL server for the calling test only
+// (PostgreSQL 15 unless WithVersion says otherwise), with the same password
+// authentication and AdminRole as the shared ones; it is removed when the test ends.
+func StartPrivatePostgres(t testing.TB, opts ...PostgresOption) *PrivatePostgres {
 	t.Helper()
 	skipShort(t, "PostgreSQL")
-	pp, err := newPrivatePG()
+	cfg := pgConfig{version: PostgresVersions[0]}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	pp, err := newPrivatePG(cfg)
 	if err != nil {
 		t.Fatalf("start a private PostgreSQL: %v", err)
 	}
@@ -123,8 +198,51 @@ func StartPrivatePostgres(t testing.TB) *PrivatePostgres {
 	return pp
 }
 
-func newPrivatePG() (*PrivatePostgres, error) {
-	bin, err := pgBinDir()
+// pgAssetsDir is where `make pg-assets` puts PostgreSQL 16 and later:
+// $PLATTR_PG_ASSETS, else bin/postgres in the project.
+func pgAssetsDir() string {
+	if d := os.Getenv("PLATTR_PG_ASSETS"); d != "" {
+		return d
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return filepath.Join("bin", "postgres")
+	}
+	return filepath.Join(root, "bin", "postgres")
+}
+
+// pgBinDir finds the programs of one major: bin/postgres/<major>/bin once `make
+// pg-assets` completed it, else (15) Debian's /usr/lib/postgresql/15/bin.
+func pgBinDir(major int) (string, error) {
+	assets := filepath.Join(pgAssetsDir(), fmt.Sprint(major))
+	if _, err := os.Stat(filepath.Join(assets, ".complete")); err == nil {
+		return filepath.Join(assets, "bin"), nil
+	}
+	debian := fmt.Sprintf("/usr/lib/postgresql/%d/bin", major)
+	if _, err := os.Stat(filepath.Join(debian, "initdb")); err == nil {
+		return debian, nil
+	}
+	return "", fmt.Errorf("no PostgreSQL %d in %s or %s: run 'make pg-assets' (as root it also installs Debian's PostgreSQL 15)", major, assets, debian)
+}
+
+// pgAccount is who runs the servers: PostgreSQL refuses root, so as root the
+// postgres account that Debian's package makes.
+func pgAccount() (string, error) {
+	if os.Geteuid() != 0 {
+		return "", nil
+	}
+	if _, err := user.Lookup("postgres"); err != nil {
+		return "", errors.New("as root the test servers run as the postgres account, which does not exist: run 'make pg-assets' (it installs Debian's PostgreSQL 15, which makes it)")
+	}
+	return "postgres", nil
+}
+
+func newPrivatePG(cfg pgConfig) (_ *PrivatePostgres, err error) {
+	bin, err := pgBinDir(cfg.version)
+	if err != nil {
+		return nil, err
+	}
+	account, err := pgAccount()
 	if err != nil {
 		return nil, err
 	}
@@ -132,43 +250,99 @@ func newPrivatePG() (*PrivatePostgres, error) {
 	if err != nil {
 		return nil, err
 	}
+	pp := &PrivatePostgres{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
+	defer func() {
+		if err != nil {
+			_ = pp.Stop()
+			os.RemoveAll(dir)
+		}
+	}()
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	if os.Geteuid() == 0 {
-		if out, err := exec.Command("chown", "postgres", dir).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("chown %s to postgres: %v: %s", dir, err, out)
+	superPW, adminPW := randomSuffix(24), randomSuffix(24)
+	pwFile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwFile, []byte(superPW+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	conf := []string{"listen_addresses = '127.0.0.1'", fmt.Sprintf("port = %d", port),
+		"unix_socket_directories = '" + dir + "'", "fsync = off", "max_connections = 300",
+		"password_encryption = 'scram-sha-256'"}
+	// Passwords only, over TCP only: no trust, no peer, no unix-socket line.
+	hba := "host all all 127.0.0.1/32 scram-sha-256\n"
+	query := "sslmode=disable"
+	if cfg.tls {
+		files, err := writePGTLS(dir)
+		if err != nil {
+			return nil, fmt.Errorf("make the server's certificate: %w", err)
+		}
+		conf = append(conf, "ssl = on", "ssl_cert_file = '"+files.cert+"'", "ssl_key_file = '"+files.key+"'")
+		hba = "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+		query = "sslmode=verify-full&sslrootcert=" + files.ca
+		pp.TLS, pp.CAFile = true, files.ca
+	}
+	if account != "" {
+		if out, err := exec.Command("chown", "-R", account, dir).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("chown %s to %s: %v: %s", dir, account, err, out)
 		}
 	}
-	pp := &PrivatePostgres{bin: bin, dir: dir, data: filepath.Join(dir, "data"),
-		opts:     fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", port, dir),
-		Postgres: Postgres{AdminURL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}}
-	if out, err := pp.run("initdb", "-D", pp.data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	if out, err := pp.run("initdb", "-D", pp.data, "--auth=scram-sha-256", "-U", "postgres", "--pwfile="+pwFile,
+		"--encoding=UTF8", "--no-locale", "--no-sync").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb (PostgreSQL %d): %v: %s", cfg.version, err, out)
 	}
-	if err := pp.Start(); err != nil {
-		os.RemoveAll(dir)
+	if err := os.Remove(pwFile); err != nil {
 		return nil, err
+	}
+	// initdb made both files as the server's account: writing keeps their owner.
+	if err := os.WriteFile(filepath.Join(pp.data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(pp.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.WriteString("\n# plattr testenv\n" + strings.Join(conf, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	pp.Version, pp.Name = cfg.version, fmt.Sprintf("pg%d", cfg.version)
+	pp.SuperURL = pgURL("postgres", superPW, port, query)
+	pp.AdminURL = pgURL(AdminRole, adminPW, port, query)
+	if err := pp.Start(); err != nil {
+		return nil, err
+	}
+	if err := execSQL(pp.SuperURL, "CREATE ROLE "+AdminRole+" LOGIN CREATEDB CREATEROLE PASSWORD '"+adminPW+"'"); err != nil {
+		return nil, fmt.Errorf("create %s: %w", AdminRole, err)
 	}
 	return pp, nil
 }
 
-// run runs a PostgreSQL program; PostgreSQL refuses to run as root, so as root it
-// runs as the postgres account.
+func pgURL(user, password string, port int, query string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: fmt.Sprintf("127.0.0.1:%d", port), Path: "/postgres", RawQuery: query}
+	return u.String()
+}
+
+// run runs a PostgreSQL program, as the postgres account when this is root.
 func (pp *PrivatePostgres) run(name string, args ...string) *exec.Cmd {
 	path := filepath.Join(pp.bin, name)
+	var cmd *exec.Cmd
 	if os.Geteuid() == 0 {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	} else {
+		cmd = exec.Command(path, args...)
 	}
-	return exec.Command(path, args...)
+	cmd.Dir = pp.dir
+	return cmd
 }
 
 // Start starts the server (again) and waits until it accepts connections.
 func (pp *PrivatePostgres) Start() error {
-	if out, err := pp.run("pg_ctl", "-D", pp.data, "-o", pp.opts, "-l", filepath.Join(pp.dir, "log"), "-w", "start").CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
+	if out, err := pp.run("pg_ctl", "-D", pp.data, "-l", pp.LogFile(), "-w", "start").CombinedOutput(); err != nil {
+		return fmt.Errorf("start PostgreSQL %d with pg_ctl: %v: %s%s", pp.Version, err, out, "\nserver log: "+LogTail(pp.LogFile(), 2000))
 	}
 	// pg_ctl daemonises the server: make sure it stops with this test binary even
 	// when a panic or a kill ends it before the cleanup runs (SIGQUIT: immediate).
@@ -195,12 +369,13 @@ func (pp *PrivatePostgres) remove() {
 	os.RemoveAll(pp.dir)
 }
 
-// Database creates an empty database with a unique name for the test, dropped
-// when the test ends, and returns its URL (as the admin role).
+// Database creates an empty database with a unique name for the test, owned by
+// the admin role and dropped when the test ends, and returns its URL (as the
+// admin role).
 func (p *Postgres) Database(t testing.TB) (name, dbURL string) {
 	t.Helper()
 	name = TestNamePrefix + randomSuffix(10)
-	p.Exec(t, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	p.ExecAdmin(t, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	t.Cleanup(func() { p.Exec(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
 	u, err := url.Parse(p.AdminURL)
 	if err != nil {
@@ -210,19 +385,36 @@ func (p *Postgres) Database(t testing.TB) (name, dbURL string) {
 	return name, u.String()
 }
 
-// Exec runs SQL as the admin role.
+// Exec runs SQL as the superuser (SuperURL): for a test's setup.
 func (p *Postgres) Exec(t testing.TB, sql string, args ...any) {
 	t.Helper()
+	if err := execSQL(p.SuperURL, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ExecAdmin runs SQL as the admin role (AdminURL), with its least privilege.
+func (p *Postgres) ExecAdmin(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	if err := execSQL(p.AdminURL, sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func execSQL(dbURL, sql string, args ...any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, p.AdminURL)
+	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
+		return fmt.Errorf("connect to PostgreSQL at %s: %v", RedactURL(dbURL), err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", strings.SplitN(sql, " ", 3)[:2], err)
+		// The statement's first two words only: it may hold a password.
+		words := strings.Fields(sql)
+		return fmt.Errorf("%s: %v", strings.Join(words[:min(2, len(words))], " "), err)
 	}
+	return nil
 }
 
 // Leftovers lists databases and roles whose names start with TestNamePrefix.

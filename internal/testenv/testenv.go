@@ -4,13 +4,14 @@
 // or a server gets it here, started once per test package and stopped when the
 // package's tests end.
 //
-// PLATTR_TEST_SERVERS=private skips the local servers and starts private ones, as
-// on a machine that has none running.
+// PostgreSQL is a matrix of private servers, 15 to 18 (PostgresMatrix), every one
+// with password authentication only and a least-privileged admin as Aurora's;
+// StartPostgres is its 15 alone, or PLATTR_TEST_PG_URL. Redis is found
+// (PLATTR_TEST_REDIS_URL, the local default port) or started privately;
+// PLATTR_TEST_SERVERS=private skips the local Redis, as on a machine without one.
 //
-// It must never fake what runs here: servers are found (PLATTR_TEST_PG_URL,
-// PLATTR_TEST_REDIS_URL, the local default ports) or started privately on free
-// loopback ports, and a test that cannot get one fails with the reason. Only
-// -short skips, and says so.
+// It must never fake what runs here: a test that cannot get its server fails
+// with the reason. Only -short skips, and says so.
 //
 // Use it from a package's TestMain:
 //
