@@ -20,6 +20,8 @@ type Redis struct {
 	AdminURL string
 	// Addr is host:port.
 	Addr string
+
+	restart func() error // nil unless the server is a private one
 }
 
 var (
@@ -77,7 +79,8 @@ func pingRedis(u string) error {
 	if err != nil {
 		return err
 	}
-	opt.DialTimeout = 2 * time.Second
+	// One attempt: the callers poll, and a refused connection is the answer.
+	opt.DialTimeout, opt.DialerRetries, opt.MaxRetries = 2*time.Second, 1, -1
 	c := redis.NewClient(opt)
 	defer c.Close()
 	return c.Ping(context.Background()).Err()
@@ -97,20 +100,56 @@ func startPrivateRedis() (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := startProcess(bin, []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no"}, filepath.Join(dir, "redis.log")); err != nil {
+	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	runs := 0
+	start := func() error {
+		runs++
+		if err := startProcess(bin, []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir, "--daemonize", "no"}, filepath.Join(dir, fmt.Sprintf("redis-%d.log", runs))); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for pingRedis(u) != nil {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("redis-server on port %d did not answer within 10 s", port)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return nil
+	}
+	if err := start(); err != nil {
 		return nil, err
 	}
 	onStop(func() { os.RemoveAll(dir) })
-	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for pingRedis(u) != nil {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("redis-server on port %d did not answer within 10 s", port)
+	restart := func() error {
+		opt, _ := redis.ParseURL(u)
+		opt.MaxRetries = -1
+		c := redis.NewClient(opt)
+		defer c.Close()
+		_ = c.Shutdown(context.Background()).Err() // the connection closes: no reply to check
+		deadline := time.Now().Add(10 * time.Second)
+		for pingRedis(u) == nil {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("redis-server on port %d did not stop within 10 s", port)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return start()
 	}
-	return &Redis{AdminURL: u, Addr: fmt.Sprintf("127.0.0.1:%d", port)}, nil
+	return &Redis{AdminURL: u, Addr: fmt.Sprintf("127.0.0.1:%d", port), restart: restart}, nil
+}
+
+// Restart stops a server of StartPrivateRedis's without saving (it forgets every
+// ACL user, as a Redis without an ACL file does on restart) and starts it again
+// on the same port: a new process, with a new run_id.
+func (r *Redis) Restart(t testing.TB) {
+	t.Helper()
+	if r.restart == nil {
+		t.Fatal("Restart needs a Redis of StartPrivateRedis's")
+	}
+	if err := r.restart(); err != nil {
+		t.Fatalf("restart Redis: %v", err)
+	}
 }
 
 // Client is an admin client, closed when the test ends.
