@@ -46,13 +46,25 @@ type Config struct {
 	// again (reads only), so drift in a backend (a widened Redis user, a changed
 	// password, a role edited by hand) is found and undone. Zero: never.
 	Resync time.Duration
-	// ReconcileTimeout bounds one reconcile (0: DefaultReconcileTimeout), so a
-	// backend that accepts connections and stalls cannot hold a worker.
+	// ReconcileTimeout bounds the backend calls of one reconcile (0:
+	// DefaultReconcileTimeout), so a backend that accepts connections and stalls
+	// cannot hold a worker. The status is still written after it: the whole
+	// reconcile is cut at twice this.
 	ReconcileTimeout time.Duration
 }
 
-// DefaultReconcileTimeout bounds a reconcile when Config.ReconcileTimeout is zero.
+// DefaultReconcileTimeout bounds a reconcile's backend calls when
+// Config.ReconcileTimeout is zero.
 const DefaultReconcileTimeout = time.Minute
+
+func (c Config) reconcileTimeout() time.Duration {
+	return cmp.Or(c.ReconcileTimeout, DefaultReconcileTimeout)
+}
+
+// backends bounds the context of a reconcile's calls to the backing services.
+func (r *ApplicationReconciler) backends(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.Config.reconcileTimeout())
+}
 
 // ApplicationReconciler reconciles Plattr Applications.
 type ApplicationReconciler struct {
@@ -105,7 +117,9 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	st := newStatus(app)
-	secrets, svcErr := r.reconcileServices(ctx, app, inst, st)
+	svcCtx, cancel := r.backends(ctx)
+	secrets, svcErr := r.reconcileServices(svcCtx, app, inst, st)
+	cancel()
 	wlErr := r.reconcileWorkload(ctx, app, inst, secrets, st)
 	st.summarize(app)
 	if err := r.patchStatus(ctx, app, st); err != nil {
@@ -123,27 +137,32 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 // timer: the Deployment's status changes wake the reconciler through its watch.
 func (r *ApplicationReconciler) outcome(ctx context.Context, app *plattrv1.Application, err error) (ctrl.Result, error) {
 	resync := ctrl.Result{RequeueAfter: r.resyncAfter(app)}
-	switch {
-	case err == nil:
+	if err == nil {
 		return resync, nil
-	case !allTerminal(err):
-		return ctrl.Result{}, err
+	}
+	// Only the errors a retry can mend are returned: controller-runtime does not
+	// retry an error that has a TerminalError anywhere in its tree.
+	if retry := retryable(err); retry != nil {
+		return ctrl.Result{}, retry
 	}
 	ctrl.LoggerFrom(ctx).Error(err, "waiting for a person to act (see the Application's conditions)")
 	return resync, nil
 }
 
-// allTerminal says whether every error joined in err is a reconcile.TerminalError.
-func allTerminal(err error) bool {
+// retryable is the part of err that is not a reconcile.TerminalError: the joined
+// errors a retry can mend, nil when there are none.
+func retryable(err error) error {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
 		for _, e := range joined.Unwrap() {
-			if !allTerminal(e) {
-				return false
-			}
+			out = append(out, retryable(e))
 		}
-		return true
+		return errors.Join(out...)
 	}
-	return errors.Is(err, reconcile.TerminalError(nil))
+	if errors.Is(err, reconcile.TerminalError(nil)) {
+		return nil
+	}
+	return err
 }
 
 // resyncAfter is when app's backing services are observed again: Config.Resync
@@ -198,7 +217,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 	b := ctrl.NewControllerManagedBy(mgr).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(concurrency, 1),
-			ReconciliationTimeout:   cmp.Or(r.Config.ReconcileTimeout, DefaultReconcileTimeout),
+			ReconciliationTimeout:   2 * r.Config.reconcileTimeout(),
 		}).
 		For(&plattrv1.Application{}).
 		Owns(&appsv1.Deployment{}).

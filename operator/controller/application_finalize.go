@@ -54,7 +54,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 			// The finalizer stays until every service's data is gone; the status
 			// says what holds the deletion (the backend being down, say).
 			st.set(app, plattrv1.ConditionReady, false, ReasonDeleting, "deleting: waiting to remove the data of the backing services (deletionPolicy Delete)")
-			r.Recorder.Eventf(app, corev1.EventTypeWarning, "DeleteFailed", "Cannot remove backing services yet: %v", err)
+			r.Recorder.Eventf(app, corev1.EventTypeWarning, ReasonDeleteFailed, "Cannot remove backing services yet: %v", err)
 			return ctrl.Result{}, errors.Join(err, r.patchStatus(ctx, app, st))
 		}
 		if len(used) > 0 {
@@ -121,7 +121,9 @@ func names(ps []services.Provisioner) string {
 // (Invalid) made nothing there: a Warning event says so and the removal goes on,
 // rather than holding the Application's deletion or the disabling forever.
 func (r *ApplicationReconciler) deleteData(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner) (bool, error) {
-	err := p.Delete(ctx, inst)
+	bctx, cancel := r.backends(ctx)
+	defer cancel()
+	err := p.Delete(bctx, inst)
 	if errors.Is(err, services.ErrNotConfigured) || errors.Is(err, services.ErrInvalid) {
 		r.Recorder.Eventf(app, corev1.EventTypeWarning, "NotDeleted", "Did not delete %s: %v", p.Name(), err)
 		return false, nil
