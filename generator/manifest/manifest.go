@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/plattr/plattr/generator/names"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 // FileName is the manifest's file name in an application's repository.
@@ -162,16 +163,6 @@ var (
 	urlPath    = regexp.MustCompile(`^/[^*\s]*$`)
 )
 
-// injected are the variables Plattr sets from backing-service Secrets.
-var injected = map[string]string{
-	"DATABASE_URL": "database", "PGHOST": "database", "PGPORT": "database", "PGDATABASE": "database",
-	"PGUSER": "database", "PGPASSWORD": "database",
-	"REDIS_URL": "redis", "REDIS_KEY_PREFIX": "redis",
-	"OPENSEARCH_URL": "search", "OPENSEARCH_USERNAME": "search", "OPENSEARCH_PASSWORD": "search",
-	"OPENSEARCH_INDEX_PREFIX": "search",
-	"OIDC_ISSUER_URL":         "auth", "OIDC_CLIENT_ID": "auth", "OIDC_CLIENT_SECRET": "auth",
-}
-
 func (m *Manifest) validate() error {
 	if m.Name == "" {
 		return m.Errorf("name", "is required: the application's name (lower-case letters, digits, '-')")
@@ -189,7 +180,7 @@ func (m *Manifest) validate() error {
 		if !envVarName.MatchString(k) {
 			return m.Errorf("env."+k, "variable names are letters, digits and '_', not starting with a digit")
 		}
-		if svc, ok := injected[k]; ok {
+		if svc, ok := plattrv1.InjectedEnv[k]; ok {
 			return m.Errorf("env."+k, "is set by Plattr from the %s service's Secret; remove it", svc)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 func TestLoad_Example(t *testing.T) {
@@ -66,6 +68,32 @@ func TestParse_Errors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want, tc.reason)
 		})
 	}
+}
+
+// An env entry named like a variable the operator injects from a service's
+// Secret would override it in the container (env wins over envFrom): the app
+// would talk to another database, or log in as someone else.
+func TestParse_RefusesInjectedVariables(t *testing.T) {
+	for name, svc := range map[string]string{
+		"REDIS_USERNAME": "redis", "REDIS_PASSWORD": "redis", "REDIS_URL": "redis",
+		"PGPASSWORD": "database", "DATABASE_URL": "database",
+		"OPENSEARCH_PASSWORD": "search", "OIDC_CLIENT_SECRET": "auth",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("plattr.yaml", []byte("name: a\nenv:\n  "+name+": x\n"))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "plattr.yaml:3: env."+name+": is set by Plattr from the "+svc+" service's Secret")
+		})
+	}
+	for name, svc := range plattrv1.InjectedEnv {
+		_, err := Parse("plattr.yaml", []byte("name: a\nenv:\n  "+name+": x\n"))
+		assert.ErrorContains(t, err, "the "+svc+" service's Secret", "every injected variable: %s", name)
+	}
+	// Variable names are case-sensitive in a Linux process: another spelling
+	// overrides nothing. PORT is the app's to set (the operator's is a default).
+	m, err := Parse("plattr.yaml", []byte("name: a\nenv:\n  redis_password: x\n  Redis_Url: y\n  PORT: \"9000\"\n"))
+	require.NoError(t, err)
+	assert.Len(t, m.Env, 3)
 }
 
 func TestParse_ScalarsIntoStrings(t *testing.T) {

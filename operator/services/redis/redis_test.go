@@ -152,3 +152,21 @@ func TestProvisioner_ObserveReportsAnUnreachableServer(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `read Redis user "plattr:test-down`)
 }
+
+// Every key of the Secret is a variable the generator refuses in env: otherwise
+// an env entry would override it in the container.
+func TestProvisioner_EnsureKeysAreInjectedEnv(t *testing.T) {
+	p, _ := setup(t)
+	creds := ensure(t, p, instance("injected"), nil)
+	require.NotEmpty(t, creds)
+	for k := range creds {
+		assert.Equal(t, "redis", plattrv1.InjectedEnv[k], "%s is listed in plattrv1.InjectedEnv as Redis's", k)
+	}
+	listed := 0
+	for _, svc := range plattrv1.InjectedEnv {
+		if svc == "redis" {
+			listed++
+		}
+	}
+	assert.Equal(t, len(creds), listed, "and nothing else is listed as Redis's")
+}
