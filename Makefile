@@ -23,6 +23,9 @@ PG_VERSIONS := 16.14.0-beta.17 17.10.0-beta.17 18.4.0-beta.17
 K8S_LDFLAGS := -s -w \
   $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
     -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
+# Tested under the race detector by make test (everything else without it).
+RACE_PKGS    := ./operator/... ./gitops/...
+RACE_PKGS_RE := ^github.com/plattr/plattr/(operator|gitops)(/|$$)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE      := $(TOOLS_BIN)/kustomize-$(KUSTOMIZE_VERSION)
 
@@ -41,8 +44,11 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 .PHONY: test
 test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) $(GO) test ./... -count=1 -timeout 20m; \
-	  s=$$?; $(GO) run ./internal/testenv/leftovers && exit $$s
+	@# The packages with concurrency (the operator's workers, gitops' push retries) run under the race detector.
+	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS); \
+	  $(GO) test -race $(RACE_PKGS) -count=1 -timeout 20m; r=$$?; \
+	  $(GO) test $$($(GO) list ./... | grep -v -E '$(RACE_PKGS_RE)') -count=1 -timeout 20m; s=$$?; \
+	  $(GO) run ./internal/testenv/leftovers && exit $$(( r || s ))
 
 .PHONY: test-e2e
 test-e2e: test-deps pg-assets envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.
