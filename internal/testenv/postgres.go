@@ -154,9 +154,13 @@ func externalPostgres(u string) (*Postgres, error) {
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
 		return nil, fmt.Errorf("ask PLATTR_TEST_PG_URL its version: %v", err)
 	}
-	q, _ := url.Parse(u)
+	q := url.Values{}
+	if parsed, err := url.Parse(u); err == nil {
+		q = parsed.Query()
+	}
+	mode := q.Get("sslmode")
 	return &Postgres{Version: num / 10000, Name: fmt.Sprintf("pg%d", num/10000), AdminURL: u, SuperURL: u,
-		TLS: q != nil && q.Query().Get("sslmode") != "disable", CAFile: q.Query().Get("sslrootcert")}, nil
+		TLS: mode == "require" || mode == "verify-ca" || mode == "verify-full", CAFile: q.Get("sslrootcert")}, nil
 }
 
 // PostgresOption chooses what StartPrivatePostgres starts.

@@ -133,3 +133,13 @@ func TestStartPrivatePostgres_WithVersion(t *testing.T) {
 	require.NoError(t, pp.Start())
 	assert.Equal(t, 1, QueryRow[int](t, pp.AdminURL, "SELECT 1"))
 }
+
+// PLATTR_TEST_PG_URL replaces the package's server, its one role serving as both.
+func TestStartPostgres_URLOverride(t *testing.T) {
+	pp := StartPrivatePostgres(t, WithVersion(16))
+	t.Setenv("PLATTR_TEST_PG_URL", pp.AdminURL)
+	pg := StartPostgres(t)
+	assert.Equal(t, &Postgres{Version: 16, Name: "pg16", AdminURL: pp.AdminURL, SuperURL: pp.AdminURL}, pg)
+	name, dbURL := pg.Database(t)
+	assert.Equal(t, name, QueryRow[string](t, dbURL, "SELECT current_database()::text"))
+}
