@@ -11,7 +11,7 @@
 // hand is set back. Redis forgets ACL users on restart unless it has an ACL file:
 // Watch notices a restart (a new run_id) and the controller observes every app
 // again, and Ensure restores each user with the password the app already has.
-// It needs Redis 7 or later.
+// It needs Redis 7 or later, and an admin user allowed ACL, INFO, SCAN and UNLINK.
 package redis
 
 import (
@@ -50,8 +50,8 @@ type Provisioner struct {
 	mu     sync.Mutex
 	client *goredis.Client
 	// expected is what ACL GETUSER reports for commandRules on the server with
-	// the run id runID: Redis rewrites the rules (and orders them differently
-	// from one process to the next), so it is asked once per server run.
+	// the run id runID: Redis rewrites the rules, differently from one version to
+	// the next, so it is asked once per server run rather than hard-coded.
 	runID    string
 	expected aclUser
 }
@@ -61,8 +61,8 @@ var (
 	_ services.Watcher     = (*Provisioner)(nil)
 )
 
-// New returns a provisioner for the server at adminURL (a user allowed to manage
-// ACLs). An empty adminURL reports services.ErrNotConfigured on every call.
+// New returns a provisioner for the server at adminURL (a user allowed ACL,
+// INFO, SCAN and UNLINK). An empty adminURL reports services.ErrNotConfigured on every call.
 func New(adminURL string, opts ...func(*Provisioner)) (*Provisioner, error) {
 	p := &Provisioner{adminURL: adminURL, watchEvery: 2 * time.Second}
 	for _, o := range opts {

@@ -74,6 +74,17 @@ func TestProvisioner_WatchNotConfigured(t *testing.T) {
 	p.Watch(ctx, func() { t.Error("lost without a server") })
 }
 
+// TestProvisioner_WatchUnreachable: a server that does not answer is not lost
+// (and the reads go on without it).
+func TestProvisioner_WatchUnreachable(t *testing.T) {
+	p, err := New("redis://127.0.0.1:1/0", WithWatchInterval(10*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	p.Watch(ctx, func() { t.Error("lost while the server never answered") })
+}
+
 // waitUntil polls cond; a minute without it is a failure, not a timing claim.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
