@@ -2,10 +2,12 @@ package controller_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -165,4 +167,96 @@ func TestApplication_NamespaceDeletion(t *testing.T) {
 	assert.False(t, pgExists(t, adminURL, "role", "plattr_test_nsdrop"), "policy Delete")
 	assert.True(t, pgExists(t, adminURL, "database", "plattr_test_nskeep"), "policy Retain")
 	assert.True(t, pgExists(t, adminURL, "role", "plattr_test_nskeep"), "policy Retain")
+}
+
+// A Redis restarted without an ACL file forgets every user at once. The
+// operator notices with one read of the server's run id every few seconds (no
+// per-app polling: the resync period is off here) and restores every app's user
+// with the password its Secret already has.
+func TestApplication_RedisRestartRestoresEveryApp(t *testing.T) {
+	c := testenv.StartCluster(t)
+	rd := testenv.StartPrivateRedis(t)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL})
+	ctx := context.Background()
+	var apps []*plattrv1.Application
+	for _, name := range []string{"test-cache-a", "test-cache-b", "test-cache-c"} {
+		app := newApp(ns, name, func(a *plattrv1.Application) {
+			a.Spec.Database = nil
+			a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true}
+		})
+		require.NoError(t, c.Client.Create(ctx, app))
+		t.Cleanup(func() { deleteAndWait(t, c, app) })
+		apps = append(apps, app)
+	}
+	urls := map[string]string{}
+	for _, app := range apps {
+		waitCondition(t, c, app, plattrv1.ConditionRedisReady, metav1.ConditionTrue, "")
+		urls[app.Name] = string(secretData(t, c, ns, app.Name+"-redis")["REDIS_URL"])
+	}
+
+	rd.Restart(t)
+	restarted := time.Now()
+	for _, app := range apps {
+		testenv.Eventually(t, 60*time.Second, "the user of "+app.Name+" to be restored", func() (bool, error) {
+			probe := redisClient(t, urls[app.Name])
+			defer probe.Close()
+			return probe.Set(ctx, "plattr:"+app.Name+":k", "v", time.Minute).Err() == nil, nil
+		})
+	}
+	t.Logf("every app's Redis user restored %v after the restart (measured, not asserted)", time.Since(restarted).Round(100*time.Millisecond))
+}
+
+// Drift in a backend is found by the periodic observation alone (no change to
+// the Application, no event in Kubernetes) and undone: a Redis user widened by
+// hand to every command and key is confined again.
+func TestApplication_DriftUndoneOnResync(t *testing.T) {
+	c := testenv.StartCluster(t)
+	rd := testenv.StartRedis(t)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, Resync: time.Second})
+	ctx := context.Background()
+	app := newApp(ns, "test-drift", func(a *plattrv1.Application) {
+		a.Spec.Database = nil
+		a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true}
+	})
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	waitCondition(t, c, app, plattrv1.ConditionRedisReady, metav1.ConditionTrue, "")
+	appRedis := redisClient(t, string(secretData(t, c, ns, "test-drift-redis")["REDIS_URL"]))
+	require.ErrorContains(t, appRedis.Get(ctx, "plattr:other:k").Err(), "NOPERM", "confined to its prefix")
+
+	admin := rd.Client(t)
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "plattr:test-drift", "allkeys", "allchannels", "+@all").Err())
+	require.ErrorIs(t, appRedis.Get(ctx, "plattr:other:k").Err(), goredis.Nil, "widened by hand: the key is merely missing")
+	testenv.Eventually(t, 30*time.Second, "the user to be confined again", func() (bool, error) {
+		err := appRedis.Get(ctx, "plattr:other:k").Err()
+		return err != nil && strings.Contains(err.Error(), "NOPERM"), nil
+	})
+}
+
+// While a backend is down the Application is retried with a growing backoff,
+// not in a hot loop: over ten seconds of outage a few attempts at most, each
+// still reporting the outage.
+func TestApplication_OutageBacksOff(t *testing.T) {
+	c := testenv.StartCluster(t)
+	pp := testenv.StartPrivatePostgres(t)
+	adminURL := leastPrivilegeAdmin(t, &pp.Postgres, "backoff-admin-s3cret")
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL})
+	require.NoError(t, pp.Stop())
+	ctx := context.Background()
+	app := newApp(ns, "test-backoff")
+	require.NoError(t, c.Client.Create(ctx, app))
+	waitCondition(t, c, app, plattrv1.ConditionDatabaseReady, metav1.ConditionFalse, controller.ReasonProvisioningFailed)
+	start := op.pg.observes.Load()
+	time.Sleep(10 * time.Second) // the window over which attempts are counted
+	attempts := op.pg.observes.Load() - start
+	t.Logf("%d observations of PostgreSQL in 10 s of outage", attempts)
+	// Exponential backoff from 5 ms doubles past 10 s within 12 attempts: a hot
+	// loop would make thousands.
+	assert.Less(t, attempts, int64(12))
+	require.NoError(t, pp.Start())
+	waitCondition(t, c, app, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, "")
+	deleteAndWait(t, c, app)
 }

@@ -92,10 +92,16 @@ func (c *countingStatus) Update(ctx context.Context, o client.Object, opts ...cl
 	return c.SubResourceWriter.Update(ctx, o, opts...)
 }
 
-// countingProvisioner counts the calls that change a backend (Ensure, Delete).
+// countingProvisioner counts the calls that change a backend (Ensure, Delete),
+// and the observations.
 type countingProvisioner struct {
 	services.Provisioner
-	ensures, deletes atomic.Int64
+	observes, ensures, deletes atomic.Int64
+}
+
+func (c *countingProvisioner) Observe(ctx context.Context, i services.Instance, cur services.Credentials) (bool, error) {
+	c.observes.Add(1)
+	return c.Provisioner.Observe(ctx, i, cur)
 }
 
 func (c *countingProvisioner) Ensure(ctx context.Context, i services.Instance, cur services.Credentials) (services.Credentials, error) {
