@@ -1,9 +1,17 @@
 // Package postgres provisions PostgreSQL for Applications: one database and one
 // login role per app and environment, on a shared server (Aurora) reached through
-// DB_ADMIN_URL. The admin role needs only CREATEDB and CREATEROLE.
+// DB_ADMIN_URL. The admin role needs only LOGIN, CREATEDB and CREATEROLE; on
+// PostgreSQL 16 and later it manages only roles it created itself (or was given
+// ADMIN OPTION on), and the error for any other names the GRANT a DBA must run.
 //
-// Identifiers are always quoted (pgx.Identifier); passwords come from crypto/rand
-// and are sent as quoted literals because CREATE ROLE takes no parameters. No SQL
+// Tenants run SQL in databases they own, so every admin session pins
+// search_path to pg_catalog, pg_temp and standard_conforming_strings to on at
+// connection start (a startup parameter overrides ALTER DATABASE ... SET), and
+// every query schema-qualifies what it calls. Identifiers are always quoted
+// (pgx.Identifier). Passwords come from crypto/rand, or from the Secret, which is
+// the truth: Observe logs in as the app with it, and Ensure sets it again when it
+// no longer does. A password never reaches the server: CREATE/ALTER ROLE take a
+// SCRAM-SHA-256 verifier computed here, and the login check speaks SCRAM. No SQL
 // text, password or admin URL ever goes into an error.
 package postgres
 
@@ -44,6 +52,11 @@ type Provisioner struct {
 	host     string
 	port     string
 	sslmode  string
+	appCA    string
+
+	// tracer sees every statement of every admin session: tests cut an
+	// operation after a given statement with it.
+	tracer pgx.QueryTracer
 
 	mu   sync.Mutex
 	pool *pgxpool.Pool
@@ -66,8 +79,16 @@ func WithAppHost(host, port string) Option {
 	}
 }
 
+// WithAppCA sets the sslrootcert of the apps' DATABASE_URL: a path in the app's
+// pod (the admin URL's sslrootcert is a file of the operator's, which apps cannot
+// read, so it is never carried), or "system" for a public CA with libpq 16+ and
+// pgx. Without it an app verifying the server uses its client's default root
+// certificate (~/.postgresql/root.crt for libpq).
+func WithAppCA(pathInPod string) Option { return func(p *Provisioner) { p.appCA = pathInPod } }
+
 // New returns a provisioner for the server at adminURL. An empty adminURL gives a
-// provisioner whose every call reports services.ErrNotConfigured.
+// provisioner whose every call reports services.ErrNotConfigured. The admin
+// URL's sslmode is the apps' too, so they connect the way the operator does.
 func New(adminURL string, opts ...Option) (*Provisioner, error) {
 	p := &Provisioner{adminURL: adminURL}
 	if adminURL != "" {
@@ -86,6 +107,8 @@ func New(adminURL string, opts ...Option) (*Provisioner, error) {
 	}
 	return p, nil
 }
+
+var errNotPostgresURL = errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
 
 // Name implements services.Provisioner.
 func (p *Provisioner) Name() string { return "postgres" }
@@ -121,10 +144,11 @@ func (p *Provisioner) db(ctx context.Context) (*pgxpool.Pool, error) {
 	if p.pool == nil {
 		cfg, err := pgxpool.ParseConfig(p.adminURL)
 		if err != nil {
-			return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
+			return nil, errNotPostgresURL
 		}
 		cfg.MaxConns = 4
-		cfg.ConnConfig.ConnectTimeout = connectTimeout
+		p.harden(cfg.ConnConfig)
+		cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error { return checkSession(conn.PgConn()) }
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("connect to PostgreSQL: %w", clean(err))
@@ -132,6 +156,64 @@ func (p *Provisioner) db(ctx context.Context) (*pgxpool.Pool, error) {
 		p.pool = pool
 	}
 	return p.pool, nil
+}
+
+// adminSettings are every admin session's, sent at connection start so that
+// they hold before its first statement and override what a database's owner set
+// with ALTER DATABASE ... SET (or a role default, or the URL's options): names
+// resolve in pg_catalog only (pg_temp last, and never searched for functions or
+// operators), and a backslash never escapes a quote.
+var adminSettings = map[string]string{
+	"search_path":                 "pg_catalog, pg_temp",
+	"standard_conforming_strings": "on",
+}
+
+func (p *Provisioner) harden(cfg *pgx.ConnConfig) {
+	cfg.ConnectTimeout = connectTimeout
+	cfg.Tracer = p.tracer
+	for k, v := range adminSettings {
+		cfg.RuntimeParams[k] = v
+	}
+}
+
+// checkSession refuses a session on which a quoted literal could become SQL (a
+// pooler or proxy that drops startup parameters): the server reports the
+// setting at connection start, so this costs no round trip.
+func checkSession(conn *pgconn.PgConn) error {
+	if conn.ParameterStatus("standard_conforming_strings") != "on" {
+		return errors.New("the session has standard_conforming_strings off: refusing to send SQL literals on it")
+	}
+	return nil
+}
+
+// connect opens a connection to database as the admin, or as user with password.
+func (p *Provisioner) connect(ctx context.Context, database, user, password string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(p.adminURL)
+	if err != nil {
+		return nil, errNotPostgresURL
+	}
+	p.harden(cfg)
+	cfg.Database = database
+	if user != "" {
+		cfg.User, cfg.Password = user, password
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSession(conn.PgConn()); err != nil {
+		conn.Close(ctx)
+		return nil, err
+	}
+	return conn, nil
+}
+
+func (p *Provisioner) connectAdmin(ctx context.Context, name string) (*pgx.Conn, error) {
+	conn, err := p.connect(ctx, name, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %q: %w", name, clean(err))
+	}
+	return conn, nil
 }
 
 var (
@@ -161,32 +243,71 @@ func Name(env, app string) string {
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
-// literal quotes a string as an SQL literal (standard_conforming_strings).
+// literal quotes a string as an SQL literal: only SCRAM verifiers (base64 and
+// "$:"), on sessions checkSession passed.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 type state struct {
-	roleExists, member, dbExists, ownerOK, publicRevoked bool
+	admin string // current_user
+	// roleExists: a role of the app's name exists; super: it is a superuser;
+	// manageable: the admin may alter, grant and drop it (16+: ADMIN OPTION;
+	// before: CREATEROLE manages every role but superusers); member: the admin
+	// has the role's privileges and may SET ROLE to it, as owning, creating and
+	// dropping its database need.
+	roleExists, super, manageable, member bool
+	dbExists, ownerOK, publicRevoked      bool
 }
+
+// observeSQL reads everything Ensure and Delete decide on in one round trip.
+// pg_has_role's 'SET' exists from 16 on; before, MEMBER is the right to SET ROLE.
+const observeSQL = `SELECT current_user::pg_catalog.text,
+	r.oid IS NOT NULL,
+	COALESCE(r.rolsuper, false),
+	COALESCE(CASE WHEN v.num OPERATOR(pg_catalog.>=) 160000
+		THEN pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
+		ELSE NOT r.rolsuper END, false),
+	COALESCE(pg_catalog.pg_has_role(current_user, r.oid, 'USAGE') AND pg_catalog.pg_has_role(current_user, r.oid,
+		CASE WHEN v.num OPERATOR(pg_catalog.>=) 160000 THEN 'SET' ELSE 'MEMBER' END), false),
+	d.oid IS NOT NULL,
+	COALESCE(d.datdba OPERATOR(pg_catalog.=) r.oid, false),
+	COALESCE(d.datacl IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.aclexplode(d.datacl) a
+		WHERE a.grantee OPERATOR(pg_catalog.=) 0 AND a.privilege_type OPERATOR(pg_catalog.=) 'CONNECT'), false)
+FROM (SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4 AS num) v
+LEFT JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) $1
+LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) $1`
 
 func (p *Provisioner) observe(ctx context.Context, pool *pgxpool.Pool, name string) (state, error) {
 	var s state
-	err := pool.QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
-		COALESCE((SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = $1), false),
-		EXISTS (SELECT 1 FROM pg_database WHERE datname = $1),
-		COALESCE((SELECT pg_get_userbyid(datdba) = $1 FROM pg_database WHERE datname = $1), false),
-		COALESCE((SELECT datacl IS NOT NULL AND NOT EXISTS (
-			SELECT 1 FROM aclexplode(datacl) a WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT')
-			FROM pg_database WHERE datname = $1), false)`, name).Scan(&s.roleExists, &s.member, &s.dbExists, &s.ownerOK, &s.publicRevoked)
+	err := pool.QueryRow(ctx, observeSQL, name).Scan(&s.admin, &s.roleExists, &s.super, &s.manageable, &s.member,
+		&s.dbExists, &s.ownerOK, &s.publicRevoked)
 	if err != nil {
 		return s, fmt.Errorf("look up database %q: %w", name, clean(err))
 	}
 	return s, nil
 }
 
+// mayManage refuses a role of the app's name the admin may not manage: a
+// superuser is never taken over; on 16 and later a role another admin created
+// needs a DBA's grant. Not services.ErrInvalid: the Application is fine, a
+// person fixes the server, and the next retry converges.
+func (s state) mayManage(name string) error {
+	switch {
+	case !s.roleExists:
+		return nil
+	case s.super:
+		return fmt.Errorf("role %q exists and is a superuser: the operator never manages it; a DBA must rename or drop it", name)
+	case !s.manageable:
+		return fmt.Errorf("role %q exists but was not created by the admin %s, which may not manage it; if it is this app's, a DBA must run: GRANT %s TO %s WITH ADMIN OPTION",
+			name, ident(s.admin), ident(name), ident(s.admin))
+	}
+	return nil
+}
+
 // Observe implements services.Provisioner: the role and database exist, the role
-// owns the database, PUBLIC may not connect, the extensions the spec asks for are
-// installed, and the Secret names them.
+// owns the database, PUBLIC may not connect, the Secret names them and its
+// password logs in, and the extensions the spec asks for are installed. It only
+// reads.
 func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, current services.Credentials) (bool, error) {
 	pool, err := p.db(ctx)
 	if err != nil {
@@ -197,7 +318,7 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	if err != nil {
 		return false, err
 	}
-	if !(s.roleExists && s.dbExists && s.ownerOK && s.publicRevoked) || current == nil {
+	if !(s.roleExists && s.dbExists && s.ownerOK && s.publicRevoked) || current == nil || len(current[KeyPassword]) == 0 {
 		return false, nil
 	}
 	want := p.credentials(name, string(current[KeyPassword]))
@@ -206,10 +327,26 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 			return false, nil
 		}
 	}
-	if len(current[KeyPassword]) == 0 {
-		return false, nil
+	if ok, err := p.logsIn(ctx, name, string(current[KeyPassword])); !ok || err != nil {
+		return false, err
 	}
 	return p.hasExtensions(ctx, name, inst.Spec)
+}
+
+// logsIn says whether the role logs in with password: the Secret is the truth,
+// and the role's verifier (pg_authid) is for superusers only, so a real login
+// over the server's own authentication is the check.
+func (p *Provisioner) logsIn(ctx context.Context, name, password string) (bool, error) {
+	conn, err := p.connect(ctx, name, name, password)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "28") { // invalid_password, may not log in
+			return false, nil
+		}
+		return false, fmt.Errorf("log in as role %q: %w", name, clean(err))
+	}
+	conn.Close(ctx)
+	return true, nil
 }
 
 // hasExtensions says whether every extension spec asks for is installed in the
@@ -220,13 +357,14 @@ func (p *Provisioner) hasExtensions(ctx context.Context, name string, spec *plat
 	if len(exts) == 0 {
 		return true, nil
 	}
-	conn, err := p.connect(ctx, name)
+	conn, err := p.connectAdmin(ctx, name)
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(DISTINCT extname) FROM pg_extension WHERE extname = ANY($1)", exts).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.count(DISTINCT e.extname) FROM pg_catalog.pg_extension e
+		WHERE e.extname OPERATOR(pg_catalog.=) ANY($1::pg_catalog.name[])`, exts).Scan(&n); err != nil {
 		return false, fmt.Errorf("list the extensions of database %q: %w", name, clean(err))
 	}
 	return n == len(exts), nil
@@ -247,22 +385,11 @@ func requestedExtensions(spec *plattrv1.ApplicationSpec) []string {
 	return out
 }
 
-// connect opens a connection to the app's database as the admin.
-func (p *Provisioner) connect(ctx context.Context, name string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(p.adminURL)
-	if err != nil {
-		return nil, errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
-	}
-	cfg.Database = name
-	cfg.ConnectTimeout = connectTimeout
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to database %q: %w", name, clean(err))
-	}
-	return conn, nil
-}
-
-// Ensure implements services.Provisioner.
+// Ensure implements services.Provisioner. The Secret's password is the truth: it
+// is set on the role every time (Ensure runs only when Observe found something
+// wrong), so a password changed behind the operator's back, or an edited
+// Secret, converges. Every step is checked, not assumed, so an Ensure cut at any
+// point is finished by the next.
 func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
 	pool, err := p.db(ctx)
 	if err != nil {
@@ -273,32 +400,38 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	if err != nil {
 		return nil, err
 	}
+	if err := s.mayManage(name); err != nil {
+		return nil, err
+	}
 	password := ""
 	if current != nil && string(current[KeyUser]) == name {
 		password = string(current[KeyPassword])
 	}
-	newPassword := password == ""
-	if newPassword {
+	if password == "" {
 		if password, err = services.Password(); err != nil {
 			return nil, fmt.Errorf("generate a password: %w", err)
 		}
 	}
-	switch {
-	case !s.roleExists:
-		if _, err := pool.Exec(ctx, "CREATE ROLE "+ident(name)+" LOGIN PASSWORD "+literal(password)); err != nil && !isCode(err, "42710") {
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return nil, fmt.Errorf("hash the password of role %q: %w", name, err)
+	}
+	if !s.roleExists {
+		_, err = pool.Exec(ctx, "CREATE ROLE "+ident(name)+" LOGIN PASSWORD "+literal(verifier))
+		if isCode(err, "42710") { // made meanwhile: set the password below
+			s.roleExists = true
+		} else if err != nil {
 			return nil, fmt.Errorf("create role %q: %w", name, sqlState(err))
 		}
-	case newPassword:
-		if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(name)+" WITH LOGIN PASSWORD "+literal(password)); err != nil {
+	}
+	if s.roleExists {
+		if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(name)+" WITH LOGIN PASSWORD "+literal(verifier)); err != nil {
 			return nil, fmt.Errorf("set the password of role %q: %w", name, sqlState(err))
 		}
 	}
-	if !s.member && (!s.dbExists || !s.ownerOK) {
-		// The admin must be a member of the role to make it a database's owner
-		// (Aurora's master is not a superuser). Checked, not assumed: a GRANT that
-		// failed earlier (concurrent GRANTs can) is made good here.
-		if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO CURRENT_USER"); err != nil {
-			return nil, fmt.Errorf("grant role %q to the admin: %w", name, clean(err))
+	if !s.member {
+		if err := grantToAdmin(ctx, pool, name); err != nil {
+			return nil, err
 		}
 	}
 	if !s.dbExists {
@@ -323,37 +456,68 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	return p.credentials(name, password), nil
 }
 
+// grantToAdmin gives the admin the role's privileges and SET ROLE on it, which
+// owning, creating and dropping its database need. On 16 and later CREATE ROLE
+// gives a CREATEROLE admin ADMIN OPTION only (createrole_self_grant is empty by
+// default), and this grant, made with it, adds the rest; before 16 CREATEROLE
+// alone may grant it. The same statement on every major, checked by observe.
+func grantToAdmin(ctx context.Context, pool *pgxpool.Pool, name string) error {
+	if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO CURRENT_USER"); err != nil {
+		return fmt.Errorf("grant role %q to the admin: %w", name, clean(err))
+	}
+	return nil
+}
+
+// extensions creates the extensions spec asks for. CREATE EXTENSION runs with
+// search_path = public, pg_temp, for this statement only: public is the schema
+// extensions are created in (as before), pg_catalog is still searched first, and
+// the extension's script sets its own path (its schema, pg_temp) anyway.
 func (p *Provisioner) extensions(ctx context.Context, name string, spec *plattrv1.ApplicationSpec) error {
 	exts := requestedExtensions(spec)
 	if len(exts) == 0 {
 		return nil
 	}
-	conn, err := p.connect(ctx, name)
+	conn, err := p.connectAdmin(ctx, name)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
 	for _, ext := range exts {
-		if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+ident(ext)); err != nil {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL search_path = public, pg_temp"); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+ident(ext))
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("create extension %q in database %q: %w", ext, name, clean(err))
 		}
 	}
 	return nil
 }
 
+// credentials is the Secret's data. The admin URL's sslmode is carried, so the
+// app connects as the operator does; its sslrootcert is not (a file of the
+// operator's), WithAppCA's is.
 func (p *Provisioner) credentials(name, password string) services.Credentials {
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(name, password), Host: net.JoinHostPort(p.host, p.port), Path: "/" + name}
+	q := url.Values{}
 	if p.sslmode != "" {
-		u.RawQuery = "sslmode=" + url.QueryEscape(p.sslmode)
+		q.Set("sslmode", p.sslmode)
 	}
+	if p.appCA != "" {
+		q.Set("sslrootcert", p.appCA)
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(name, password), Host: net.JoinHostPort(p.host, p.port), Path: "/" + name, RawQuery: q.Encode()}
 	return services.Credentials{
 		KeyURL: []byte(u.String()), KeyHost: []byte(p.host), KeyPort: []byte(p.port),
 		KeyDatabase: []byte(name), KeyUser: []byte(name), KeyPassword: []byte(password),
 	}
 }
 
-// Delete implements services.Provisioner: connections are terminated, then the
-// database and the role are dropped.
+// Delete implements services.Provisioner: the database (its connections
+// terminated: WITH (FORCE)) and the role are dropped. A role the admin may not
+// manage is left alone.
 func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error {
 	pool, err := p.db(ctx)
 	if err != nil {
@@ -364,14 +528,14 @@ func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error 
 	if err != nil {
 		return err
 	}
-	if s.roleExists && !s.member {
-		// Only the owner (or a member of it) may drop the database.
-		if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO CURRENT_USER"); err != nil {
-			return fmt.Errorf("grant role %q to the admin: %w", name, clean(err))
-		}
+	if err := s.mayManage(name); err != nil {
+		return err
 	}
-	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
-		return fmt.Errorf("terminate connections to database %q: %w", name, clean(err))
+	if s.roleExists && s.dbExists && !s.member {
+		// Only the owner (or a member of it) may drop the database.
+		if err := grantToAdmin(ctx, pool, name); err != nil {
+			return err
+		}
 	}
 	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop database %q: %w", name, clean(err))
