@@ -3,8 +3,9 @@
 // on 127.0.0.1 for tests, because Keycloak cannot run here. It answers as Keycloak
 // does: 201 with a Location header on create, 409 on a duplicate, 204 on update and
 // delete, 404, 401 for a missing or expired token (tokens can be expired at will),
-// and 5xx on demand. It is driven only through Plattr's Keycloak client, and has
-// tests of its own.
+// and 5xx or a stall on demand. A PUT changes only the fields it carries, as
+// Keycloak's does, and what was put (by hand, say) is what a GET returns. It is
+// driven only through Plattr's Keycloak client, and has tests of its own.
 package fakekeycloak
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -24,13 +26,23 @@ type Client struct {
 	ClientID                  string   `json:"clientId"`
 	Name                      string   `json:"name,omitempty"`
 	Protocol                  string   `json:"protocol"`
+	ClientAuthenticatorType   string   `json:"clientAuthenticatorType"`
 	PublicClient              bool     `json:"publicClient"`
+	BearerOnly                bool     `json:"bearerOnly"`
 	Enabled                   bool     `json:"enabled"`
 	StandardFlowEnabled       bool     `json:"standardFlowEnabled"`
+	ImplicitFlowEnabled       bool     `json:"implicitFlowEnabled"`
 	DirectAccessGrantsEnabled bool     `json:"directAccessGrantsEnabled"`
+	ServiceAccountsEnabled    bool     `json:"serviceAccountsEnabled"`
 	RedirectURIs              []string `json:"redirectUris"`
 	WebOrigins                []string `json:"webOrigins"`
 	secret                    string
+}
+
+// clientIn is a client as a request carries it: the secret may be set.
+type clientIn struct {
+	Client
+	Secret *string `json:"secret"`
 }
 
 // Server is the fake.
@@ -38,19 +50,46 @@ type Server struct {
 	*httptest.Server
 	AdminUser, AdminPassword string
 
-	mu       sync.Mutex
-	tokens   map[string]bool
-	realms   map[string]map[string]*Client
-	faults   []int
-	hideFind int
-	issued   int // admin tokens issued
+	mu           sync.Mutex
+	tokens       map[string]bool
+	realms       map[string]map[string]*Client
+	faults       []int
+	methodFaults []methodFault
+	hideFind     int
+	issued       int // admin tokens issued
+	requests     int // every request, the token endpoint's too
+	stall        bool
+	closed       chan struct{}
 }
 
 // New starts a fake whose master-realm admin is user/password.
 func New(user, password string) *Server {
-	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}}}
+	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}},
+		closed: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// Close releases stalled requests and stops the server.
+func (s *Server) Close() {
+	close(s.closed)
+	s.Server.Close()
+}
+
+// Stall makes every admin API request (not the token endpoint) hang without an
+// answer until the client gives up, as a Keycloak stuck in a long GC pause does;
+// Stall(false) ends it.
+func (s *Server) Stall(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = on
+}
+
+// Requests is how many requests the server has received.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
 }
 
 // SetAdminPassword changes the master admin's password.
@@ -83,6 +122,19 @@ func (s *Server) FailNext(n, status int) {
 	}
 }
 
+// FailNextMethod makes the next admin API request with method answer status
+// with a body, as Keycloak's own 4xx and 5xx answers have one.
+func (s *Server) FailNextMethod(method string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.methodFaults = append(s.methodFaults, methodFault{method, status})
+}
+
+type methodFault struct {
+	method string
+	status int
+}
+
 // HideFromNextFind makes the next client search come back empty.
 func (s *Server) HideFromNextFind() {
 	s.mu.Lock()
@@ -96,8 +148,16 @@ func (s *Server) Clients(realm string) []Client {
 	defer s.mu.Unlock()
 	var out []Client
 	for _, c := range s.realms[realm] {
-		out = append(out, *c)
+		out = append(out, c.clone())
 	}
+	return out
+}
+
+// clone is a copy that shares no slice with c.
+func (c *Client) clone() Client {
+	out := *c
+	out.RedirectURIs = slices.Clone(c.RedirectURIs)
+	out.WebOrigins = slices.Clone(c.WebOrigins)
 	return out
 }
 
@@ -117,6 +177,15 @@ func id() string {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	s.requests++
+	if s.stall && strings.HasPrefix(r.URL.Path, "/admin/") {
+		s.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+		return
+	}
 	defer s.mu.Unlock()
 	if r.URL.Path == "/realms/master/protocol/openid-connect/token" && r.Method == http.MethodPost {
 		_ = r.ParseForm()
@@ -139,6 +208,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.faults = s.faults[1:]
 		writeJSON(w, status, map[string]string{"error": "unknown_error"})
 		return
+	}
+	for i, f := range s.methodFaults {
+		if f.method == r.Method {
+			s.methodFaults = append(s.methodFaults[:i], s.methodFaults[i+1:]...)
+			writeJSON(w, f.status, map[string]string{"errorMessage": "Invalid client " + r.URL.Path})
+			return
+		}
 	}
 	if !s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
@@ -194,18 +270,22 @@ func (s *Server) clients(w http.ResponseWriter, r *http.Request, realm string, c
 		}
 		writeJSON(w, http.StatusOK, out)
 	case len(rest) == 0 && r.Method == http.MethodPost:
-		var c Client
-		if json.NewDecoder(r.Body).Decode(&c) != nil || c.ClientID == "" {
+		var in clientIn
+		if json.NewDecoder(r.Body).Decode(&in) != nil || in.ClientID == "" {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"errorMessage": "invalid client"})
 			return
 		}
 		for _, other := range clients {
-			if other.ClientID == c.ClientID {
-				writeJSON(w, http.StatusConflict, map[string]string{"errorMessage": fmt.Sprintf("Client %s already exists", c.ClientID)})
+			if other.ClientID == in.ClientID {
+				writeJSON(w, http.StatusConflict, map[string]string{"errorMessage": fmt.Sprintf("Client %s already exists", in.ClientID)})
 				return
 			}
 		}
+		c := in.Client
 		c.ID, c.secret = id(), id()
+		if in.Secret != nil && *in.Secret != "" {
+			c.secret = *in.Secret
+		}
 		clients[c.ID] = &c
 		w.Header().Set("Location", s.URL+"/admin/realms/"+realm+"/clients/"+c.ID)
 		w.WriteHeader(http.StatusCreated)
@@ -219,13 +299,18 @@ func (s *Server) clients(w http.ResponseWriter, r *http.Request, realm string, c
 		case len(rest) == 1 && r.Method == http.MethodGet:
 			writeJSON(w, http.StatusOK, c)
 		case len(rest) == 1 && r.Method == http.MethodPut:
-			var in Client
+			// Decoded over a copy: fields the body leaves out keep their values.
+			in := clientIn{Client: c.clone()}
 			if json.NewDecoder(r.Body).Decode(&in) != nil {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"errorMessage": "invalid client"})
 				return
 			}
-			in.ID, in.secret = c.ID, c.secret
-			clients[c.ID] = &in
+			updated := in.Client
+			updated.ID, updated.secret = c.ID, c.secret
+			if in.Secret != nil && *in.Secret != "" {
+				updated.secret = *in.Secret
+			}
+			clients[c.ID] = &updated
 			w.WriteHeader(http.StatusNoContent)
 		case len(rest) == 1 && r.Method == http.MethodDelete:
 			delete(clients, c.ID)

@@ -18,13 +18,14 @@ import (
 // Client is a small client of exactly the parts of Keycloak's admin REST API that
 // Plattr needs (no Go client for it can be had here): an admin token (fetched
 // again once when a call answers 401), realms, clients and client secrets.
-// Transient failures (5xx, no answer) are retried with backoff.
+//
+// Every call is one request bounded by RequestTimeout and is never retried
+// here: a reconcile worker must not wait out a stalled Keycloak several times
+// over; a failure is returned and the controller's workqueue backs off.
 type Client struct {
 	base, user string
 	password   func(context.Context) (string, error)
 	http       *http.Client
-	attempts   int
-	backoff    time.Duration
 
 	mu    sync.Mutex
 	token string
@@ -45,8 +46,11 @@ func Static(password string) func(context.Context) (string, error) {
 // (for example from a Secret that appears after the operator started).
 func NewClientWithPassword(base, user string, password func(context.Context) (string, error)) *Client {
 	return &Client{base: strings.TrimSuffix(base, "/"), user: user, password: password,
-		http: &http.Client{Timeout: 20 * time.Second}, attempts: 4, backoff: 200 * time.Millisecond}
+		http: &http.Client{Timeout: RequestTimeout}}
 }
+
+// RequestTimeout bounds each request to Keycloak, the answer's body included.
+const RequestTimeout = 5 * time.Second
 
 // ErrNotFound is a 404; ErrConflict a 409.
 var (
@@ -112,62 +116,43 @@ func (c *Client) do(ctx context.Context, op, method, p string, body, out any) (s
 			return "", err
 		}
 	}
-	renewed := false
-	backoff := c.backoff
-	for attempt := 1; ; attempt++ {
-		token, err := c.getToken(ctx, false)
+	for renewed := false; ; renewed = true {
+		token, err := c.getToken(ctx, renewed)
 		if err != nil {
 			return "", err
 		}
 		req, err := http.NewRequestWithContext(ctx, method, c.base+p, bytes.NewReader(payload))
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("keycloak %s: %w", op, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := c.http.Do(req)
-		var status int
-		var data []byte
-		if err == nil {
-			status = resp.StatusCode
-			data, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
+		if err != nil {
+			// The *url.Error names the URL; its cause is all a person needs.
+			return "", fmt.Errorf("keycloak %s: cannot reach Keycloak: %w", op, errors.Unwrap(err))
 		}
-		switch {
-		case err == nil && status == http.StatusUnauthorized && !renewed:
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		switch status := resp.StatusCode; {
+		case status == http.StatusUnauthorized && !renewed:
 			// The token expired mid-reconcile: fetch a new one, once.
-			renewed = true
-			if _, err := c.getToken(ctx, true); err != nil {
-				return "", err
-			}
 			continue
-		case err == nil && status < 300:
+		case status < 300:
 			if out != nil && len(data) > 0 {
 				if err := json.Unmarshal(data, out); err != nil {
 					return "", fmt.Errorf("keycloak %s: unexpected answer: %w", op, err)
 				}
 			}
 			return resp.Header.Get("Location"), nil
-		case err == nil && status == http.StatusNotFound:
+		case status == http.StatusNotFound:
 			return "", fmt.Errorf("keycloak %s: %w", op, ErrNotFound)
-		case err == nil && status == http.StatusConflict:
+		case status == http.StatusConflict:
 			return "", fmt.Errorf("keycloak %s: %w", op, ErrConflict)
-		case err == nil && status < 500:
+		default:
 			return "", &StatusError{Op: op, Status: status, Body: string(data)}
-		}
-		if attempt >= c.attempts {
-			if err != nil {
-				return "", fmt.Errorf("keycloak %s: cannot reach Keycloak: %w", op, errors.Unwrap(err))
-			}
-			return "", &StatusError{Op: op, Status: status, Body: string(data)}
-		}
-		select {
-		case <-time.After(backoff):
-			backoff *= 2
-		case <-ctx.Done():
-			return "", ctx.Err()
 		}
 	}
 }
@@ -178,18 +163,26 @@ type RealmRep struct {
 	Enabled bool   `json:"enabled"`
 }
 
-// OIDCClient is a Keycloak client (an OIDC relying party).
+// OIDCClient is a Keycloak client (an OIDC relying party). Every flag is sent,
+// false ones too: Keycloak leaves a field that is absent from a PUT as it was.
 type OIDCClient struct {
 	ID                        string   `json:"id,omitempty"`
 	ClientID                  string   `json:"clientId"`
 	Name                      string   `json:"name,omitempty"`
 	Protocol                  string   `json:"protocol"`
+	ClientAuthenticatorType   string   `json:"clientAuthenticatorType,omitempty"`
 	PublicClient              bool     `json:"publicClient"`
+	BearerOnly                bool     `json:"bearerOnly"`
 	Enabled                   bool     `json:"enabled"`
 	StandardFlowEnabled       bool     `json:"standardFlowEnabled"`
+	ImplicitFlowEnabled       bool     `json:"implicitFlowEnabled"`
 	DirectAccessGrantsEnabled bool     `json:"directAccessGrantsEnabled"`
+	ServiceAccountsEnabled    bool     `json:"serviceAccountsEnabled"`
 	RedirectURIs              []string `json:"redirectUris"`
 	WebOrigins                []string `json:"webOrigins"`
+	// Secret is sent only on creation, to keep the secret an app already has;
+	// it is never compared here (ClientSecret reads it).
+	Secret string `json:"secret,omitempty"`
 }
 
 func realmPath(realm string, parts ...string) string {

@@ -1,13 +1,18 @@
 // Package keycloak provisions Keycloak for Applications: a realm "plattr-<env>" per
-// environment and, in it, one confidential OIDC client per app, whose redirect URIs
-// are built from the app's host and auth.redirectPaths — never wildcards, never
-// localhost. The client's secret goes into the app's Secret.
+// environment and, in it, one confidential OIDC client per app that may use the
+// authorization-code flow only (no direct access grants, implicit flow or
+// service account). Its redirect URIs are built from the app's host and
+// auth.redirectPaths, never wildcards: https on the app's own host, and plain
+// http on a loopback host (localhost, *.localtest.me, 127.0.0.1, see
+// plattrv1.IsLoopbackHost) only in a development environment; elsewhere such a
+// host is refused. Observe compares the whole client, so a hand edit is found
+// and Ensure puts it back. The client's secret goes into the app's Secret.
 package keycloak
 
 import (
 	"context"
 	"fmt"
-	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -90,43 +95,53 @@ func (p *Provisioner) desired(inst services.Instance) (OIDCClient, error) {
 	if err := p.usable(inst); err != nil {
 		return OIDCClient{}, err
 	}
-	if inst.Host == "" {
-		return OIDCClient{}, fmt.Errorf("app %s has no host to redirect to (set spec.ingress.host or the operator's base domain): %w", inst.App, services.ErrInvalid)
+	origin, err := Origin(inst)
+	if err != nil {
+		return OIDCClient{}, err
 	}
 	paths := []string{DefaultRedirectPath}
 	if inst.Spec != nil && inst.Spec.Auth != nil && len(inst.Spec.Auth.RedirectPaths) > 0 {
 		paths = inst.Spec.Auth.RedirectPaths
 	}
-	origin := Origin(inst.Host)
 	var uris []string
 	for _, p := range paths {
+		// The API's pattern already wants "/..."; a path that could move the URI
+		// off the app's own host must never reach Keycloak all the same.
+		u, err := url.Parse(origin + p)
+		if err != nil || u.Host != inst.Host || !strings.HasPrefix(p, "/") {
+			return OIDCClient{}, fmt.Errorf("redirect path %q does not stay on %s: %w", p, inst.Host, services.ErrInvalid)
+		}
 		uris = append(uris, origin+p)
 	}
 	sort.Strings(uris)
-	return OIDCClient{ClientID: inst.App, Name: inst.App + " (" + inst.Env + ")", Protocol: "openid-connect", Enabled: true,
-		StandardFlowEnabled: true, RedirectURIs: uris, WebOrigins: []string{origin}}, nil
+	return OIDCClient{ClientID: inst.App, Name: inst.App + " (" + inst.Env + ")", Protocol: "openid-connect",
+		ClientAuthenticatorType: "client-secret", Enabled: true, StandardFlowEnabled: true,
+		RedirectURIs: slices.Compact(uris), WebOrigins: []string{origin}}, nil
 }
 
-// Origin is where a host's login flow returns to: https, except for hosts that
-// resolve to this machine by convention (localhost, *.localhost, *.localtest.me,
-// 127.0.0.1), which plattr dev and local clusters serve over plain HTTP and
-// browsers treat as secure. A redirect URI never falls back to http elsewhere.
-func Origin(host string) string {
-	name := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		name = h
+// Origin is the one rule for where inst's login flow may return to: https on the
+// app's own host; plain http only for a loopback host (which plattr dev and
+// local clusters serve without TLS, and browsers treat as secure) and only in a
+// development environment. Anywhere else a loopback host is refused: a client
+// accepting http://localhost redirects would hand codes to whatever listens on
+// the user's machine.
+func Origin(inst services.Instance) (string, error) {
+	if inst.Host == "" {
+		return "", fmt.Errorf("app %s has no host to redirect to (set spec.ingress.host or the operator's base domain): %w", inst.App, services.ErrInvalid)
 	}
-	name = strings.ToLower(name)
-	if name == "localhost" || name == "127.0.0.1" || strings.HasSuffix(name, ".localhost") || strings.HasSuffix(name, ".localtest.me") {
-		return "http://" + host
+	if !plattrv1.IsLoopbackHost(inst.Host) {
+		return "https://" + inst.Host, nil
 	}
-	return "https://" + host
+	if !inst.Development {
+		return "", fmt.Errorf("app %s: host %q is a loopback name, allowed only in development environments (plattr dev, plattr deploy local): %w", inst.App, inst.Host, services.ErrInvalid)
+	}
+	return "http://" + inst.Host, nil
 }
 
 func (p *Provisioner) issuer(env string) string { return p.base + "/realms/" + Realm(env) }
 
-// Observe implements services.Provisioner: the client exists with the redirect
-// URIs the app's host and paths give, and the Secret holds its current secret.
+// Observe implements services.Provisioner: the client exists exactly as desired
+// (see same) and the Secret holds its current secret. Two reads, no writes.
 func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, current services.Credentials) (bool, error) {
 	want, err := p.desired(inst)
 	if err != nil {
@@ -149,18 +164,31 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	return secret == string(current[KeySecret]), nil
 }
 
+// same says whether got is the client want describes, every setting that grants
+// something compared (Keycloak keeps URI sets unordered).
 func same(got, want OIDCClient) bool {
-	g := slices.Clone(got.RedirectURIs)
-	sort.Strings(g)
-	return slices.Equal(g, want.RedirectURIs) && !got.PublicClient && got.Enabled && got.StandardFlowEnabled && slices.Equal(got.WebOrigins, want.WebOrigins)
+	sorted := func(in []string) []string { out := slices.Clone(in); sort.Strings(out); return out }
+	return got.ClientID == want.ClientID && got.Protocol == want.Protocol &&
+		got.ClientAuthenticatorType == want.ClientAuthenticatorType &&
+		got.PublicClient == want.PublicClient && got.BearerOnly == want.BearerOnly && got.Enabled == want.Enabled &&
+		got.StandardFlowEnabled == want.StandardFlowEnabled && got.ImplicitFlowEnabled == want.ImplicitFlowEnabled &&
+		got.DirectAccessGrantsEnabled == want.DirectAccessGrantsEnabled && got.ServiceAccountsEnabled == want.ServiceAccountsEnabled &&
+		slices.Equal(sorted(got.RedirectURIs), want.RedirectURIs) && slices.Equal(sorted(got.WebOrigins), want.WebOrigins)
 }
 
 // Ensure implements services.Provisioner: the realm, then the client (created, or
-// found — also after a 409 — and updated), then its secret read back.
-func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, _ services.Credentials) (services.Credentials, error) {
+// found — also after a 409 — and put back as desired), then its secret read
+// back. The secret Keycloak holds wins: one regenerated in Keycloak (to revoke
+// a leaked one) reaches the app's Secret rather than being reverted.
+func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
 	want, err := p.desired(inst)
 	if err != nil {
 		return nil, err
+	}
+	create := want
+	if current != nil && string(current[KeyClientID]) == want.ClientID {
+		// A client deleted by hand comes back with the secret the app holds.
+		create.Secret = string(current[KeySecret])
 	}
 	realm := Realm(inst.Env)
 	if err := p.kc.EnsureRealm(ctx, realm); err != nil {
@@ -172,7 +200,7 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, _ serv
 	}
 	id := ""
 	if got == nil {
-		id, err = p.kc.CreateClient(ctx, realm, want)
+		id, err = p.kc.CreateClient(ctx, realm, create)
 		if isConflict(err) {
 			// Created by someone else since we looked: look it up and reconcile.
 			if got, err = p.kc.FindClient(ctx, realm, want.ClientID); err == nil && got == nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/plattr/plattr/operator/services"
 )
 
 // TestRealServer runs the provisioner's life cycle against a real Keycloak, for
@@ -40,6 +42,26 @@ func TestRealServer(t *testing.T) {
 	ok, err = p.Observe(ctx, changed, creds)
 	require.NoError(t, err)
 	assert.True(t, ok)
+
+	// A hand edit that turns on direct access grants is found and put back.
+	got, err := p.kc.FindClient(ctx, Realm(changed.Env), changed.App)
+	require.NoError(t, err)
+	got.DirectAccessGrantsEnabled = true
+	require.NoError(t, p.kc.UpdateClient(ctx, Realm(changed.Env), *got))
+	ok, err = p.Observe(ctx, changed, creds)
+	require.NoError(t, err)
+	assert.False(t, ok, "drift")
+	_, err = p.Ensure(ctx, changed, creds)
+	require.NoError(t, err)
+	got, err = p.kc.FindClient(ctx, Realm(changed.Env), changed.App)
+	require.NoError(t, err)
+	assert.False(t, got.DirectAccessGrantsEnabled)
+
+	loopback := changed
+	loopback.Host = "localhost"
+	_, err = p.Ensure(ctx, loopback, creds)
+	assert.ErrorIs(t, err, services.ErrInvalid, "a loopback host outside development")
+
 	require.NoError(t, p.Delete(ctx, changed))
 	require.NoError(t, p.Delete(ctx, changed), "already gone")
 }
