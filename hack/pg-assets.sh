@@ -32,6 +32,10 @@ for version in "$@"; do
   [ "$(cat "$dest/.complete" 2>/dev/null)" = "$version" ] && continue
   release=${version%%-*}     # 16.14.0-beta.17 -> 16.14.0
   release=${release%.0}      # -> 16.14, as `postgres --version` says
+  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+    echo "fetching PostgreSQL $release needs Node.js and npm (Debian: apt-get install -y nodejs npm)" >&2
+    exit 1
+  fi
   echo "fetching PostgreSQL $release from the npm registry into $dest (once)"
   work=$tmp/$major
   mkdir -p "$work"
