@@ -189,3 +189,33 @@ func TestProvisioner_ObserveLogsIn(t *testing.T) {
 		}
 	})
 }
+
+// A Secret's password the server would normalise differently (SASLprep) is
+// refused, and the error never carries it.
+func TestScramVerifier(t *testing.T) {
+	cases := map[string]struct {
+		password, reason string
+		ok               bool
+	}{
+		"generated": {"Ab3xYz09Ab3xYz09Ab3xYz09Ab3xYz09", "services.Password's alphabet", true},
+		"ascii":     {`\'; CREATE ROLE x; --`, "every printable ASCII character is kept as it is", true},
+		"control":   {"tab\there", "SASLprep refuses it, so the server uses the raw bytes too", true},
+		"non-ascii": {"caf\u00e9-s3cret", "SASLprep could change it", false},
+		"empty":     {"", "no password", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			v, err := scramVerifier(tc.password)
+			if !tc.ok {
+				require.Error(t, err, tc.reason)
+				if tc.password != "" {
+					assert.NotContains(t, err.Error(), tc.password)
+				}
+				return
+			}
+			require.NoError(t, err, tc.reason)
+			assert.Regexp(t, `^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}:[A-Za-z0-9+/=]{44}$`, v)
+			assert.NotContains(t, v, tc.password)
+		})
+	}
+}
