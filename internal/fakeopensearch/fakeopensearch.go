@@ -6,7 +6,10 @@
 // OpenSearch does, by matching the roles' index patterns against index names, so
 // cross-tenant tests mean something. Status codes and bodies follow OpenSearch
 // 2.x: 200/201 on PUT, 404 NOT_FOUND, 403 for reserved or hidden resources and for
-// missing permissions, 401 for bad credentials, 5xx on demand.
+// missing permissions, 401 for bad credentials, 5xx or a stall on demand. A PUT
+// replaces the whole resource, as OpenSearch's does, and what was put (by hand,
+// say) is what a GET and authinfo return: roles reach a user through its name or
+// its backend roles.
 package fakeopensearch
 
 import (
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,29 +25,43 @@ import (
 
 // Role is a security role.
 type Role struct {
-	ClusterPermissions []string          `json:"cluster_permissions,omitempty"`
-	IndexPermissions   []IndexPermission `json:"index_permissions,omitempty"`
-	Description        string            `json:"description,omitempty"`
-	Reserved           bool              `json:"reserved"`
-	Hidden             bool              `json:"hidden"`
+	ClusterPermissions []string           `json:"cluster_permissions"`
+	IndexPermissions   []IndexPermission  `json:"index_permissions"`
+	TenantPermissions  []TenantPermission `json:"tenant_permissions"`
+	Description        string             `json:"description,omitempty"`
+	Reserved           bool               `json:"reserved"`
+	Hidden             bool               `json:"hidden"`
 }
 
 // IndexPermission allows actions on indices matching patterns.
 type IndexPermission struct {
-	IndexPatterns  []string `json:"index_patterns,omitempty"`
-	AllowedActions []string `json:"allowed_actions,omitempty"`
+	IndexPatterns  []string `json:"index_patterns"`
+	DLS            string   `json:"dls,omitempty"`
+	FLS            []string `json:"fls"`
+	MaskedFields   []string `json:"masked_fields"`
+	AllowedActions []string `json:"allowed_actions"`
+}
+
+// TenantPermission allows actions on Dashboards tenants.
+type TenantPermission struct {
+	TenantPatterns []string `json:"tenant_patterns"`
+	AllowedActions []string `json:"allowed_actions"`
 }
 
 type user struct {
-	password string
-	reserved bool
-	hidden   bool
+	password     string
+	backendRoles []string
+	reserved     bool
+	hidden       bool
 }
 
 type mapping struct {
-	Users    []string `json:"users"`
-	Reserved bool     `json:"reserved"`
-	Hidden   bool     `json:"hidden"`
+	Users           []string `json:"users"`
+	BackendRoles    []string `json:"backend_roles"`
+	AndBackendRoles []string `json:"and_backend_roles"`
+	Hosts           []string `json:"hosts"`
+	Reserved        bool     `json:"reserved"`
+	Hidden          bool     `json:"hidden"`
 }
 
 // Server is the fake.
@@ -57,18 +75,57 @@ type Server struct {
 	mappings map[string]*mapping
 	indices  map[string]map[string]json.RawMessage
 	faults   []int
+	requests int
+	stall    bool
+	closed   chan struct{}
 }
 
 // New starts a fake whose admin is admin/password, with OpenSearch's reserved
-// all_access role and admin user.
+// all_access role (mapped to the admin and to the backend role "admin") and admin user.
 func New(admin, password string) *Server {
 	s := &Server{AdminUser: admin, AdminPassword: password,
 		roles:    map[string]*Role{"all_access": {Reserved: true, ClusterPermissions: []string{"*"}}, "security_rest_api_access": {Reserved: true, Hidden: true}},
 		users:    map[string]*user{admin: {password: password, reserved: true}},
-		mappings: map[string]*mapping{"all_access": {Users: []string{admin}, Reserved: true}},
-		indices:  map[string]map[string]json.RawMessage{}}
+		// As OpenSearch's default roles_mapping.yml: the backend role "admin" is all_access.
+		mappings: map[string]*mapping{"all_access": {Users: []string{admin}, BackendRoles: []string{"admin"}, Reserved: true}},
+		indices:  map[string]map[string]json.RawMessage{}, closed: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// Close releases stalled requests and stops the server.
+func (s *Server) Close() {
+	close(s.closed)
+	s.Server.Close()
+}
+
+// Stall makes every request hang without an answer until the client gives up,
+// as a node stuck in a long GC pause does; Stall(false) ends it.
+func (s *Server) Stall(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = on
+}
+
+// Requests is how many requests the server has received.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Role returns a copy of a role as stored, nil when absent.
+func (s *Server) Role(name string) *Role {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.roles[name]
+	if r == nil {
+		return nil
+	}
+	var out Role
+	data, _ := json.Marshal(r)
+	_ = json.Unmarshal(data, &out)
+	return &out
 }
 
 // FailNext makes the next n requests answer status (for example 503).
@@ -127,6 +184,15 @@ const securityAPI = "/_plugins/_security/api/"
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	s.requests++
+	if s.stall {
+		s.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+		return
+	}
 	defer s.mu.Unlock()
 	if len(s.faults) > 0 {
 		status := s.faults[0]
@@ -144,7 +210,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	admin := name == s.AdminUser
 	switch {
 	case r.URL.Path == "/_plugins/_security/authinfo":
-		writeJSON(w, http.StatusOK, map[string]any{"user_name": name, "roles": s.rolesOf(name)})
+		backend := []string{}
+		if u.backendRoles != nil {
+			backend = u.backendRoles
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"user": "User [name=" + name + ", backend_roles=" + fmt.Sprint(backend) + "]",
+			"user_name": name, "backend_roles": backend, "roles": s.rolesOf(name)})
 	case strings.HasPrefix(r.URL.Path, securityAPI):
 		if !admin {
 			writeJSON(w, http.StatusForbidden, map[string]any{"status": "FORBIDDEN", "message": "No permission to access REST API: User " + name + " with Security roles " + fmt.Sprint(s.rolesOf(name)) + " does not have any access to endpoint"})
@@ -156,13 +227,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// rolesOf is the security roles mapped to user, by name or by a backend role.
 func (s *Server) rolesOf(user string) []string {
-	var out []string
+	out := []string{}
+	var backend []string
+	if u := s.users[user]; u != nil {
+		backend = u.backendRoles
+	}
 	for role, m := range s.mappings {
-		for _, u := range m.Users {
-			if u == user {
-				out = append(out, role)
-			}
+		if slices.Contains(m.Users, user) || slices.ContainsFunc(m.BackendRoles, func(b string) bool { return slices.Contains(backend, b) }) {
+			out = append(out, role)
 		}
 	}
 	sort.Strings(out)
@@ -208,7 +282,11 @@ func (s *Server) security(w http.ResponseWriter, r *http.Request, rest string) {
 		case "roles":
 			item = s.roles[name]
 		case "internalusers":
-			item = map[string]any{"hash": "", "reserved": s.users[name].reserved, "hidden": false, "backend_roles": []string{}}
+			backend := []string{}
+			if b := s.users[name].backendRoles; b != nil {
+				backend = b
+			}
+			item = map[string]any{"hash": "", "reserved": s.users[name].reserved, "hidden": false, "backend_roles": backend, "attributes": map[string]string{}}
 		case "rolesmapping":
 			item = s.mappings[name]
 		}
@@ -225,7 +303,8 @@ func (s *Server) security(w http.ResponseWriter, r *http.Request, rest string) {
 			}
 		case "internalusers":
 			var in struct {
-				Password string `json:"password"`
+				Password     string   `json:"password"`
+				BackendRoles []string `json:"backend_roles"`
 			}
 			err = json.NewDecoder(r.Body).Decode(&in)
 			if err == nil && in.Password == "" && !exists {
@@ -236,7 +315,7 @@ func (s *Server) security(w http.ResponseWriter, r *http.Request, rest string) {
 				if in.Password == "" {
 					in.Password = s.users[name].password
 				}
-				s.users[name] = &user{password: in.Password}
+				s.users[name] = &user{password: in.Password, backendRoles: in.BackendRoles}
 			}
 		case "rolesmapping":
 			var m mapping

@@ -7,11 +7,19 @@
 // index of "shop-admin" (a '-' delimiter would: "staging-shop-*" matches
 // "staging-shop-admin-logs"). Names are checked before they reach a URL path.
 // Reserved or hidden resources (403) are never touched.
+//
+// Observe reads each object once (the role, its mapping, and the user through
+// authinfo with the app's own credentials) and compares it whole, so a hand edit
+// that widens what the app may do is found and Ensure puts it back. Every call
+// is one request bounded by RequestTimeout and never retried here: the
+// controller's workqueue backs off instead.
 package opensearch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -41,6 +49,12 @@ var allowedActions = []string{"crud", "create_index", "indices:admin/mapping/put
 // actions that are then checked per index).
 var clusterActions = []string{"indices:data/write/bulk", "indices:data/read/mget", "indices:data/read/msearch", "indices:data/read/scroll*"}
 
+// RequestTimeout bounds each request to OpenSearch.
+const RequestTimeout = 5 * time.Second
+
+// requestTimeout is RequestTimeout, shortened by tests of a stalled cluster.
+var requestTimeout = RequestTimeout
+
 // Provisioner is the OpenSearch backing service.
 type Provisioner struct {
 	url string
@@ -58,8 +72,7 @@ func New(url, user, password string) (*Provisioner, error) {
 		return p, nil
 	}
 	cfg := opensearch.Config{Addresses: []string{url}, Username: user, Password: password,
-		RetryOnStatus: []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError},
-		MaxRetries:    3, RetryBackoff: func(n int) time.Duration { return time.Duration(n) * 200 * time.Millisecond }}
+		DisableRetry: true, RequestTimeout: requestTimeout, HealthCheckMaxRetries: -1}
 	var err error
 	if p.sec, err = security.NewClient(security.Config{Client: cfg}); err != nil {
 		return nil, fmt.Errorf("OPENSEARCH_URL: %w", err)
@@ -125,8 +138,9 @@ func wrap(what, name string, code int, err error) error {
 	return fmt.Errorf("%s %q: %w", what, name, err)
 }
 
-// Observe implements services.Provisioner: the role allows exactly the app's
-// pattern, it is mapped to the user, and the Secret's password logs in as the user.
+// Observe implements services.Provisioner: the role is exactly the one Ensure
+// puts, its mapping names the app's user and nobody else, and the Secret's
+// password logs in as that user, who holds that role and no other.
 func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, current services.Credentials) (bool, error) {
 	if err := p.ready(); err != nil {
 		return false, err
@@ -144,8 +158,7 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	} else if err != nil {
 		return false, wrap("read role", n.role, code, err)
 	}
-	r, ok := role.Roles[n.role]
-	if !ok || len(r.IndexPermissions) != 1 || !slices.Equal(r.IndexPermissions[0].IndexPatterns, []string{n.prefix + "*"}) {
+	if r, ok := role.Roles[n.role]; !ok || !sameRole(r, n) {
 		return false, nil
 	}
 	m, err := p.sec.RolesMapping.Get(ctx, &security.RolesMappingGetReq{Role: n.role})
@@ -154,27 +167,90 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	} else if err != nil {
 		return false, wrap("read role mapping", n.role, code, err)
 	}
-	if !slices.Contains(m.RolesMapping[n.role].Users, n.user) {
+	if got, ok := m.RolesMapping[n.role]; !ok || !slices.Equal(got.Users, []string{n.user}) ||
+		len(got.BackendRoles)+len(got.AndBackendRoles)+len(got.Hosts) > 0 {
 		return false, nil
 	}
-	return p.logsIn(ctx, n.user, string(current[KeyPassword]))
+	who, err := p.authinfo(ctx, n.user, string(current[KeyPassword]))
+	if err != nil || who == nil {
+		return false, err
+	}
+	return who.UserName == n.user && len(who.BackendRoles) == 0 && len(foreignRoles(who.Roles, n)) == 0 && slices.Contains(who.Roles, n.role), nil
 }
 
-// logsIn asks the cluster who the app's credentials authenticate as, through the
-// admin's client and connections: the transport keeps an Authorization header
-// that the request already has.
-func (p *Provisioner) logsIn(ctx context.Context, user, password string) (bool, error) {
+// everyUsersRoles are mapped to every user (users: ["*"]) by OpenSearch's default
+// security configuration: own_index reaches only an index named after the user
+// ("<env>.<app>", never another app's).
+var everyUsersRoles = []string{"own_index"}
+
+// foreignRoles are the roles the user holds besides the app's own.
+func foreignRoles(roles []string, n names) []string {
+	return slices.DeleteFunc(slices.Clone(roles), func(r string) bool { return r == n.role || slices.Contains(everyUsersRoles, r) })
+}
+
+// role is the one role Ensure puts for n.
+func role(inst services.Instance, n names) security.RolesPutBody {
+	return security.RolesPutBody{
+		Description:        "Plattr: app " + inst.App + " in " + inst.Env,
+		ClusterPermissions: clusterActions,
+		IndexPermissions:   []security.RolesIndexPermission{{IndexPatterns: []string{n.prefix + "*"}, AllowedActions: allowedActions}},
+	}
+}
+
+// sameRole says whether got grants exactly what role does: the same cluster
+// actions, one index permission on the app's pattern with the same actions and
+// no field or document rules, no tenants (orders are OpenSearch's to keep).
+func sameRole(got security.RolesGetItem, n names) bool {
+	want := role(services.Instance{}, n)
+	if got.Reserved || got.Hidden || !sameSet(got.ClusterPermissions, want.ClusterPermissions) ||
+		len(got.TenantPermissions) != 0 || len(got.IndexPermissions) != 1 {
+		return false
+	}
+	ip := got.IndexPermissions[0]
+	return slices.Equal(ip.IndexPatterns, want.IndexPermissions[0].IndexPatterns) &&
+		sameSet(ip.AllowedActions, want.IndexPermissions[0].AllowedActions) &&
+		ip.DLS == "" && len(ip.FLS) == 0 && len(ip.MaskedFields) == 0
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// whoAmI is what authinfo says of the credentials it was asked with.
+type whoAmI struct {
+	UserName     string   `json:"user_name"`
+	BackendRoles []string `json:"backend_roles"`
+	Roles        []string `json:"roles"`
+}
+
+// authinfo asks the cluster who the app's credentials authenticate as, and with
+// which roles, through the admin's client and connections: the transport keeps
+// an Authorization header that the request already has. It is nil when they do
+// not log in.
+func (p *Provisioner) authinfo(ctx context.Context, user, password string) (*whoAmI, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/_plugins/_security/authinfo", nil)
 	req.SetBasicAuth(user, password)
 	resp, err := p.api.Client.Perform(req)
 	if err != nil {
-		return false, fmt.Errorf("check the credentials of %q: cannot reach OpenSearch: %w", user, err)
+		return nil, fmt.Errorf("check the credentials of %q: cannot reach OpenSearch: %w", user, err)
 	}
 	defer resp.Body.Close()
-	return resp.StatusCode == http.StatusOK, nil
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil
+	}
+	var who whoAmI
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who); err != nil {
+		return nil, fmt.Errorf("check the credentials of %q: unexpected answer from authinfo: %w", user, err)
+	}
+	return &who, nil
 }
 
-// Ensure implements services.Provisioner.
+// Ensure implements services.Provisioner: the role, the user and the mapping
+// are each put whole (a PUT replaces a hand edit), then authinfo confirms the
+// user holds the app's role and no other.
 func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
 	if err := p.ready(); err != nil {
 		return nil, err
@@ -200,11 +276,7 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 			return nil, fmt.Errorf("generate a password: %w", err)
 		}
 	}
-	resp, err := p.sec.Roles.Put(ctx, security.RolesPutReq{Role: n.role, Body: security.RolesPutBody{
-		Description:        "Plattr: app " + inst.App + " in " + inst.Env,
-		ClusterPermissions: clusterActions,
-		IndexPermissions:   []security.RolesIndexPermission{{IndexPatterns: []string{n.prefix + "*"}, AllowedActions: allowedActions}},
-	}})
+	resp, err := p.sec.Roles.Put(ctx, security.RolesPutReq{Role: n.role, Body: role(inst, n)})
 	if err != nil {
 		return nil, wrap("put role", n.role, status(resp, err), err)
 	}
@@ -216,6 +288,18 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	mresp, err := p.sec.RolesMapping.Put(ctx, security.RolesMappingPutReq{Role: n.role, Body: security.RolesMappingPutBody{Users: []string{n.user}}})
 	if err != nil {
 		return nil, wrap("map role", n.role, status(mresp, err), err)
+	}
+	// A mapping of another role that names the user (added by hand) is not
+	// Plattr's to change, but the app must not be reported ready with it.
+	who, err := p.authinfo(ctx, n.user, password)
+	if err != nil {
+		return nil, err
+	}
+	if who == nil {
+		return nil, fmt.Errorf("internal user %q: OpenSearch does not accept the password just set", n.user)
+	}
+	if extra := foreignRoles(who.Roles, n); len(extra) > 0 {
+		return nil, fmt.Errorf("internal user %q also holds roles %v that Plattr did not give it: remove it from their role mappings", n.user, extra)
 	}
 	return services.Credentials{KeyURL: []byte(p.url), KeyUser: []byte(n.user), KeyPassword: []byte(password), KeyPrefix: []byte(n.prefix)}, nil
 }

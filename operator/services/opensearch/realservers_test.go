@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/opensearch-project/opensearch-go/v4/plugins/security"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -38,6 +39,20 @@ func TestRealServer(t *testing.T) {
 	ok, err := p.Observe(ctx, shop, shopCreds)
 	require.NoError(t, err)
 	assert.True(t, ok)
+
+	// A role widened to every index by hand is found and put back.
+	_, err = p.sec.Roles.Put(ctx, security.RolesPutReq{Role: "plattr." + string(shopCreds[KeyUser]), Body: security.RolesPutBody{
+		IndexPermissions: []security.RolesIndexPermission{{IndexPatterns: []string{"*"}, AllowedActions: allowedActions}}}})
+	require.NoError(t, err)
+	ok, err = p.Observe(ctx, shop, shopCreds)
+	require.NoError(t, err)
+	assert.False(t, ok, "drift")
+	_, err = p.Ensure(ctx, shop, shopCreds)
+	require.NoError(t, err)
+	ok, err = p.Observe(ctx, shop, shopCreds)
+	require.NoError(t, err)
+	assert.True(t, ok)
+
 	require.NoError(t, p.Delete(ctx, shop))
 	require.NoError(t, p.Delete(ctx, shop), "already gone")
 }
