@@ -84,8 +84,8 @@ type Server struct {
 // all_access role (mapped to the admin and to the backend role "admin") and admin user.
 func New(admin, password string) *Server {
 	s := &Server{AdminUser: admin, AdminPassword: password,
-		roles:    map[string]*Role{"all_access": {Reserved: true, ClusterPermissions: []string{"*"}}, "security_rest_api_access": {Reserved: true, Hidden: true}},
-		users:    map[string]*user{admin: {password: password, reserved: true}},
+		roles: map[string]*Role{"all_access": {Reserved: true, ClusterPermissions: []string{"*"}}, "security_rest_api_access": {Reserved: true, Hidden: true}},
+		users: map[string]*user{admin: {password: password, reserved: true}},
 		// As OpenSearch's default roles_mapping.yml: the backend role "admin" is all_access.
 		mappings: map[string]*mapping{"all_access": {Users: []string{admin}, BackendRoles: []string{"admin"}, Reserved: true}},
 		indices:  map[string]map[string]json.RawMessage{}, closed: make(chan struct{})}
