@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -22,8 +24,9 @@ import (
 // Validate checks the repo as it will be once changes are applied to tree: every
 // kustomize overlay that a change touches builds in process, and every object it
 // yields is a well-formed Plattr Application (in an app folder) or Argo CD
-// Application (in an apps folder or bootstrap/). A change that fails here must
-// never be committed.
+// Application (in an apps folder or bootstrap/), whose host, in a production
+// environment, passes CheckProductionHost. A change that fails here must never
+// be committed.
 func Validate(changes Files, tree Tree) error {
 	after := Overlay{Base: tree, Changes: changes}
 	dirs := map[string]bool{}
@@ -33,8 +36,24 @@ func Validate(changes Files, tree Tree) error {
 		}
 		switch {
 		case p == ConfigFile && data != nil:
-			if _, err := ParseConfig(data); err != nil {
+			cfg, err := ParseConfig(data)
+			if err != nil {
 				return err
+			}
+			// An environment made production: its hosts are checked again.
+			for _, e := range cfg.Environments {
+				if !e.Production {
+					continue
+				}
+				apps, err := after.ReadDir(path.Join(EnvsDir, e.Name))
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return err
+				}
+				for _, a := range apps {
+					if a != names.AppsDir {
+						dirs[path.Join(EnvsDir, e.Name, a)] = true
+					}
+				}
 			}
 		case path.Dir(p) == BootstrapDir && data != nil:
 			if err := checkObjects(p, data, checkArgoApplication); err != nil {
@@ -81,13 +100,23 @@ func validateOverlay(tree Tree, dir string) error {
 	case len(parts) == 3 && parts[0] == EnvsDir && parts[2] == names.AppsDir:
 		return checkObjects(dir, out, checkArgoApplication)
 	case len(parts) == 3 && parts[0] == EnvsDir:
-		n := 0
-		err := checkObjects(dir, out, func(obj []byte) error {
-			n++
-			return checkPlattrApplication(obj, parts[2])
+		production, err := isProduction(tree, parts[1])
+		if err != nil {
+			return err
+		}
+		var apps []*plattrv1.Application
+		err = checkObjects(dir, out, func(obj []byte) error {
+			app, err := checkPlattrApplication(obj, parts[2])
+			apps = append(apps, app)
+			return err
 		})
-		if err == nil && n != 1 {
-			err = fmt.Errorf("%s: builds %d objects, want exactly one Plattr Application", dir, n)
+		if err == nil && len(apps) != 1 {
+			err = fmt.Errorf("%s: builds %d objects, want exactly one Plattr Application", dir, len(apps))
+		}
+		if err == nil && production && apps[0].Spec.Ingress != nil {
+			if err := CheckProductionHost(apps[0].Spec.Ingress.Host); err != nil {
+				return fmt.Errorf("%s: spec.ingress.host: %w", path.Join(dir, EnvPatchFile), err)
+			}
 		}
 		return err
 	}
@@ -178,25 +207,70 @@ func checkArgoApplication(obj []byte) error {
 	return CheckPath(app.Spec.Source.Path)
 }
 
-func checkPlattrApplication(obj []byte, name string) error {
-	var app plattrv1.Application
-	if err := strictJSON(obj, &app); err != nil {
-		return fmt.Errorf("not a valid Plattr Application: %w", err)
+// isProduction says whether plattr-env.yaml in tree marks env production. A repo
+// without one (being initialised) has no production environment yet.
+func isProduction(tree Tree, env string) (bool, error) {
+	data, err := tree.ReadFile(ConfigFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
 	}
-	if app.APIVersion != plattrv1.GroupVersion.String() || app.Kind != plattrv1.Kind {
-		return fmt.Errorf("is %s %s, want a Plattr Application (%s)", app.APIVersion, app.Kind, plattrv1.GroupVersion)
+	if err != nil {
+		return false, err
 	}
-	if app.Name != name {
-		return fmt.Errorf("Plattr Application is named %q, want %q (the folder's name)", app.Name, name)
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return false, err
 	}
-	if app.Namespace != "" {
-		return fmt.Errorf("Plattr Application %q sets a namespace: the environment's Argo CD Application decides it", name)
+	e, err := cfg.Env(env)
+	return err == nil && e.Production, nil
+}
+
+// dnsName is the API's pattern for spec.ingress.host.
+var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// CheckProductionHost is the one rule for the host a production environment
+// serves an app at: empty (the default <app>.<baseDomain>) or a public DNS name
+// of at least two labels. A loopback name (plattrv1.IsLoopbackHost) would turn
+// the app's login redirects into ones any program on a user's machine can
+// catch; an IP literal or a single label cannot carry a public certificate.
+func CheckProductionHost(host string) error {
+	const allowed = "a production environment needs the app's public DNS name (lower-case labels joined by dots, such as shop.example.com), or no host for the default <app>.<baseDomain>"
+	switch {
+	case host == "":
+		return nil
+	case plattrv1.IsLoopbackHost(host):
+		return fmt.Errorf("%q is a loopback name, allowed only in development environments; %s", host, allowed)
+	case net.ParseIP(strings.Trim(host, "[]")) != nil:
+		return fmt.Errorf("%q is an IP address; %s", host, allowed)
+	case len(host) > 253 || !dnsName.MatchString(host) || !strings.Contains(host, "."):
+		return fmt.Errorf("%q is not a DNS name; %s", host, allowed)
 	}
-	if _, err := ParseImage(app.Spec.Image, true); err != nil {
-		return fmt.Errorf("Plattr Application %q: %w", name, err)
-	}
-	if app.Spec.Port < 0 || app.Spec.Port > 65535 {
-		return fmt.Errorf("Plattr Application %q: port %d is out of range", name, app.Spec.Port)
+	labels := strings.Split(host, ".")
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return fmt.Errorf("%q is not a DNS name (its last label is a number); %s", host, allowed)
 	}
 	return nil
+}
+
+func checkPlattrApplication(obj []byte, name string) (*plattrv1.Application, error) {
+	var app plattrv1.Application
+	if err := strictJSON(obj, &app); err != nil {
+		return nil, fmt.Errorf("not a valid Plattr Application: %w", err)
+	}
+	if app.APIVersion != plattrv1.GroupVersion.String() || app.Kind != plattrv1.Kind {
+		return nil, fmt.Errorf("is %s %s, want a Plattr Application (%s)", app.APIVersion, app.Kind, plattrv1.GroupVersion)
+	}
+	if app.Name != name {
+		return nil, fmt.Errorf("Plattr Application is named %q, want %q (the folder's name)", app.Name, name)
+	}
+	if app.Namespace != "" {
+		return nil, fmt.Errorf("Plattr Application %q sets a namespace: the environment's Argo CD Application decides it", name)
+	}
+	if _, err := ParseImage(app.Spec.Image, true); err != nil {
+		return nil, fmt.Errorf("Plattr Application %q: %w", name, err)
+	}
+	if app.Spec.Port < 0 || app.Spec.Port > 65535 {
+		return nil, fmt.Errorf("Plattr Application %q: port %d is out of range", name, app.Spec.Port)
+	}
+	return &app, nil
 }
