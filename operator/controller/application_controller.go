@@ -117,6 +117,10 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	st := newStatus(app)
+	if err := validate(app, r.Services); err != nil {
+		st.invalid(app, err.Error())
+		return r.outcome(ctx, app, errors.Join(reconcile.TerminalError(err), r.patchStatus(ctx, app, st)))
+	}
 	svcCtx, cancel := r.backends(ctx)
 	secrets, svcErr := r.reconcileServices(svcCtx, app, inst, st)
 	cancel()

@@ -181,15 +181,21 @@ func scanForSecrets(t *testing.T, c *testenv.Cluster, ns string, op *running, se
 }
 
 // An unchanged Application costs nothing: no API write, no Ensure (DDL) on the
-// database, however often it is reconciled.
+// database, however often it is reconciled — the periodic observation of its
+// backends (PostgreSQL, Redis: the password checked by a login) included.
 func TestApplication_SteadyStateNoWrites(t *testing.T) {
 	c := testenv.StartCluster(t)
 	c.StartWorkloads(t)
 	pg := testenv.StartPostgres(t)
 	ns := envNamespace(t, c)
-	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), BaseDomain: "apps.example.com"})
+	rd := testenv.StartRedis(t)
+	op := startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw"), RedisAdminURL: rd.AdminURL,
+		BaseDomain: "apps.example.com", Resync: time.Minute})
 	ctx := context.Background()
-	app := newApp(ns, "test-steady", func(a *plattrv1.Application) { a.Spec.Replicas = ptr.To[int32](2) })
+	app := newApp(ns, "test-steady", func(a *plattrv1.Application) {
+		a.Spec.Replicas = ptr.To[int32](2)
+		a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true}
+	})
 	require.NoError(t, c.Client.Create(ctx, app))
 	t.Cleanup(func() { deleteAndWait(t, c, app) })
 	waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
@@ -199,7 +205,7 @@ func TestApplication_SteadyStateNoWrites(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		res, err := op.reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(app)})
 		require.NoError(t, err)
-		assert.Zero(t, res.RequeueAfter, "a Ready Application is not polled")
+		assert.Equal(t, time.Minute, res.RequeueAfter, "its backing services are observed again after the resync period, reading only")
 	}
 	assert.Equal(t, writes, op.client.writes.Load(), "no write to the API server in steady state")
 	assert.Equal(t, ensures, op.pg.ensures.Load(), "no DDL on PostgreSQL in steady state")

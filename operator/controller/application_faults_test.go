@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -259,4 +260,54 @@ func TestApplication_OutageBacksOff(t *testing.T) {
 	require.NoError(t, pp.Start())
 	waitCondition(t, c, app, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, "")
 	deleteAndWait(t, c, app)
+}
+
+// Apps of one environment share a namespace: an app must not read another's
+// service Secret through secretEnv, nor override an injected variable through
+// env (env.yaml is a person's patch, so plattr-gen's check of plattr.yaml is not
+// enough). Each is refused as Invalid, and no workload is made for it.
+func TestApplication_CrossTenantSpecRefused(t *testing.T) {
+	c := testenv.StartCluster(t)
+	pg := testenv.StartPostgres(t)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "tenant-admin-s3cret")})
+	ctx := context.Background()
+	victim := newApp(ns, "test-victim")
+	require.NoError(t, c.Client.Create(ctx, victim))
+	t.Cleanup(func() { deleteAndWait(t, c, victim) })
+	waitCondition(t, c, victim, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, "")
+
+	cases := map[string]struct {
+		reason string
+		mutate func(*plattrv1.Application)
+		want   string
+	}{
+		"test-thief": {
+			reason: "secretEnv naming the victim's database Secret",
+			mutate: func(a *plattrv1.Application) {
+				a.Spec.SecretEnv = []plattrv1.SecretEnvVar{{Name: "STOLEN", SecretName: "test-victim-postgres", Key: "PGPASSWORD"}}
+			},
+			want: `spec.secretEnv[0].secretName: "test-victim-postgres" is the name of another app's postgres Secret`,
+		},
+		"test-forger": {
+			reason: "env overriding an injected variable",
+			mutate: func(a *plattrv1.Application) {
+				a.Spec.Redis = &plattrv1.RedisSpec{Enabled: true}
+				a.Spec.Env = []plattrv1.EnvVar{{Name: "REDIS_PASSWORD", Value: "chosen"}}
+			},
+			want: "spec.env[0].name: REDIS_PASSWORD is set by Plattr from the redis service's Secret",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			app := newApp(ns, name, tc.mutate)
+			require.NoError(t, c.Client.Create(ctx, app))
+			t.Cleanup(func() { deleteAndWait(t, c, app) })
+			got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionFalse, controller.ReasonInvalid)
+			assert.Contains(t, condition(got, plattrv1.ConditionReady).Message, tc.want, tc.reason)
+			assert.True(t, meta(got, plattrv1.ConditionStalled), tc.reason)
+			err := c.Client.Get(ctx, client.ObjectKeyFromObject(app), &appsv1.Deployment{})
+			assert.True(t, apierrors.IsNotFound(err), "no Deployment for a refused spec (%s): %v", tc.reason, err)
+		})
+	}
 }

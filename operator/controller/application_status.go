@@ -82,6 +82,15 @@ func (s *status) summarize(app *plattrv1.Application) {
 	}
 }
 
+// invalid reports a spec the operator refuses as a whole: nothing else is done
+// until it changes.
+func (s *status) invalid(app *plattrv1.Application, msg string) {
+	s.ObservedGeneration = app.Generation
+	s.stalled = true
+	s.set(app, plattrv1.ConditionReady, false, ReasonInvalid, msg)
+	s.set(app, plattrv1.ConditionStalled, true, ReasonInvalid, "a person must change the Application: see Ready")
+}
+
 // patchStatus writes the status once, and only when it changed.
 func (r *ApplicationReconciler) patchStatus(ctx context.Context, app *plattrv1.Application, s *status) error {
 	if equality.Semantic.DeepEqual(app.Status, s.ApplicationStatus) {
