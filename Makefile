@@ -24,8 +24,9 @@ K8S_LDFLAGS := -s -w \
   $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
     -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
 # Tested under the race detector by make test (everything else without it).
-RACE_PKGS    := ./operator/... ./gitops/...
-RACE_PKGS_RE := ^github.com/plattr/plattr/(operator|gitops)(/|$$)
+# The controller's packages are not yet: their first run under -race is still to be made.
+RACE_PKGS    := ./gitops/... ./operator/services/keycloak ./operator/services/opensearch
+RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops(/.*)?|operator/services/(keycloak|opensearch))$$
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE      := $(TOOLS_BIN)/kustomize-$(KUSTOMIZE_VERSION)
 
@@ -44,7 +45,7 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 .PHONY: test
 test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
-	@# The packages with concurrency (the operator's workers, gitops' push retries) run under the race detector.
+	@# Packages with concurrency run under the race detector (RACE_PKGS).
 	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS); \
 	  $(GO) test -race $(RACE_PKGS) -count=1 -timeout 20m; r=$$?; \
 	  $(GO) test $$($(GO) list ./... | grep -v -E '$(RACE_PKGS_RE)') -count=1 -timeout 20m; s=$$?; \
