@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -365,10 +367,67 @@ func (pp *PrivatePostgres) Stop() error {
 	return nil
 }
 
+// Pause freezes the server and every session of it (SIGSTOP to the postmaster,
+// then to each of its children: backends run in sessions of their own), as a
+// server that accepts connections and never answers: open connections wait
+// without an error, new ones are accepted by the kernel and never greeted.
+func (pp *PrivatePostgres) Pause() error { return pp.signalAll(syscall.SIGSTOP) }
+
+// Resume lets a paused server go on where it stopped.
+func (pp *PrivatePostgres) Resume() error { return pp.signalAll(syscall.SIGCONT) }
+
+func (pp *PrivatePostgres) signalAll(sig syscall.Signal) error {
+	pidFile, err := os.ReadFile(filepath.Join(pp.data, "postmaster.pid"))
+	if err != nil {
+		return fmt.Errorf("read the server's pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
+	if err != nil {
+		return fmt.Errorf("read the server's pid: %w", err)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("signal the postmaster: %w", err)
+	}
+	children, err := childrenOf(pid)
+	if err != nil {
+		return err
+	}
+	for _, c := range children {
+		_ = syscall.Kill(c, sig) // one may have ended meanwhile
+	}
+	return nil
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out, nil
+}
+
 // LogFile is the server's log.
 func (pp *PrivatePostgres) LogFile() string { return filepath.Join(pp.dir, "log") }
 
 func (pp *PrivatePostgres) remove() {
+	_ = pp.Resume() // a paused server cannot stop
 	_ = pp.Stop()
 	os.RemoveAll(pp.dir)
 }

@@ -134,6 +134,24 @@ func TestStartPrivatePostgres_WithVersion(t *testing.T) {
 	assert.Equal(t, 1, QueryRow[int](t, pp.AdminURL, "SELECT 1"))
 }
 
+// A paused server keeps an open connection waiting without an error (only the
+// caller's deadline ends the wait), and answers it again once resumed.
+func TestPrivatePostgres_Pause(t *testing.T) {
+	pp := StartPrivatePostgres(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pp.AdminURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	require.NoError(t, pp.Pause())
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var n int
+	err = conn.QueryRow(short, "SELECT 1").Scan(&n)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "no answer, no error: only the deadline ends the wait")
+	require.NoError(t, pp.Resume())
+	assert.Equal(t, 1, QueryRow[int](t, pp.AdminURL, "SELECT 1"), "a new connection is served")
+}
+
 // PLATTR_TEST_PG_URL replaces the package's server, its one role serving as both.
 func TestStartPostgres_URLOverride(t *testing.T) {
 	pp := StartPrivatePostgres(t, WithVersion(16))
