@@ -45,6 +45,9 @@ type Config struct {
 	// DBAppHost and DBAppPort, when set, are what apps connect to instead of the
 	// admin URL's host.
 	DBAppHost, DBAppPort string
+	// DBAppCA (DB_APP_CA) is the sslrootcert of the apps' DATABASE_URL: a path in
+	// the app's pod, or "system" (see postgres.WithAppCA).
+	DBAppCA string
 	// RedisAdminURL (REDIS_ADMIN_URL): a Redis user allowed to manage ACLs.
 	RedisAdminURL string
 	// Resync is how often Applications with backing services are observed again
@@ -99,6 +102,9 @@ func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, fun
 	var opts []postgres.Option
 	if cfg.DBAppHost != "" {
 		opts = append(opts, postgres.WithAppHost(cfg.DBAppHost, cfg.DBAppPort))
+	}
+	if cfg.DBAppCA != "" {
+		opts = append(opts, postgres.WithAppCA(cfg.DBAppCA))
 	}
 	pg, err := postgres.New(cfg.DBAdminURL, opts...)
 	if err != nil {

@@ -34,6 +34,7 @@ func main() {
 	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
 	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
 	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
+	flag.StringVar(&cfg.DBAppCA, "db-app-ca", os.Getenv("DB_APP_CA"), "sslrootcert of the apps' DATABASE_URL: a CA bundle's path in the app's pod, or \"system\" (default: none; DB_ADMIN_URL's sslmode is carried)")
 	flag.StringVar(&cfg.KeycloakAdminSecret, "keycloak-admin-secret", os.Getenv("PLATTR_KEYCLOAK_ADMIN_SECRET"),
 		"namespace/name of the Keycloak bootstrap admin Secret, created with a random password when missing (empty: none)")
 	flag.DurationVar(&cfg.Resync, "resync", 5*time.Minute, "how often Applications with backing services are observed again, to find and undo drift in a backend (reads only; 0: never)")
