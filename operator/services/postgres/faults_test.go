@@ -6,33 +6,48 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plattr/plattr/internal/testenv"
+	"github.com/plattr/plattr/operator/services"
 )
 
-// cutEveryStatement cuts an Ensure, then a Delete, right after each of their
-// statements in turn, and shows that a new provisioner (an operator restart)
-// converges from there: one role, one database, the Secret's password logs in,
-// and after Delete nothing is left. cut ends the operation; restore undoes what
-// cut did to the server.
+// The operations cutEveryStatement cuts: a first Ensure (no Secret yet), an
+// Ensure after a person edited the Secret's password (the role's password is
+// set again), and a Delete.
+const (
+	opEnsure = "Ensure"
+	opEdited = "EnsureEditedSecret"
+	opDelete = "Delete"
+)
+
+// cutEveryStatement cuts each operation right after each of its statements in
+// turn, and shows that a new provisioner (an operator restart) converges from
+// there: one role, one database, the Secret's password (the edited one, when a
+// person changed it) logs in, and after Delete nothing is left. cut ends the
+// operation; restore undoes what cut did to the server.
 func cutEveryStatement(t *testing.T, pg *testenv.Postgres, cut func(cancel context.CancelFunc, conn *pgx.Conn), restore func()) {
-	for _, op := range []string{"Ensure", "Delete"} {
+	for _, op := range []string{opEnsure, opEdited, opDelete} {
 		for n := 1; ; n++ {
 			inst := instance(fmt.Sprintf("cut-%s-%d", op, n))
 			inst.Spec.Database.Extensions = []string{"citext"}
-			if op == "Delete" {
-				ensureOn(t, pg, provisionerFor(t, pg.AdminURL, appCA(pg)...), inst, nil)
+			var current services.Credentials // the Secret when the operation starts
+			if op != opEnsure {
+				current = ensureOn(t, pg, provisionerFor(t, pg.AdminURL, appCA(pg)...), inst, nil)
+			}
+			if op == opEdited {
+				current = withPassword(current, fmt.Sprintf("edited-by-a-person-%d", n))
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			rec := &recorder{n: n, cut: func(conn *pgx.Conn) { cut(cancel, conn) }}
 			p1, err := New(pg.AdminURL, appCA(pg)...)
 			require.NoError(t, err)
 			p1.tracer = rec
-			if op == "Ensure" {
-				_, err = p1.Ensure(ctx, inst, nil)
-			} else {
+			if op == opDelete {
 				err = p1.Delete(ctx, inst)
+			} else {
+				_, err = p1.Ensure(ctx, inst, current)
 			}
 			p1.Close()
 			cancel()
@@ -44,9 +59,12 @@ func cutEveryStatement(t *testing.T, pg *testenv.Postgres, cut func(cancel conte
 				restore()
 			}
 			p2 := provisionerFor(t, pg.AdminURL, appCA(pg)...)
-			if op == "Ensure" {
-				creds := ensureOn(t, pg, p2, inst, nil)
+			if op != opDelete {
+				creds := ensureOn(t, pg, p2, inst, current)
 				converged(t, pg, p2, inst, creds)
+				if op == opEdited {
+					assert.Equal(t, string(current[KeyPassword]), string(creds[KeyPassword]), "the edited Secret stays the truth")
+				}
 			}
 			require.NoError(t, p2.Delete(context.Background(), inst), "%s cut after statement %d", op, n)
 			gone(t, pg, inst)
@@ -72,10 +90,16 @@ func TestProvisioner_CutByTerminatedBackend(t *testing.T) {
 	})
 }
 
+// The server stopped right after each statement (a private server of each
+// major, the TLS-only one included, as the matrix has them).
 func TestProvisioner_CutByServerStop(t *testing.T) {
-	for _, v := range []int{15, 18} {
+	for _, v := range testenv.PostgresVersions {
 		t.Run(fmt.Sprintf("pg%d", v), func(t *testing.T) {
-			pp := testenv.StartPrivatePostgres(t, testenv.WithVersion(v))
+			opts := []testenv.PostgresOption{testenv.WithVersion(v)}
+			if v == testenv.PostgresTLSVersion {
+				opts = append(opts, testenv.WithTLS())
+			}
+			pp := testenv.StartPrivatePostgres(t, opts...)
 			stopped := false
 			cutEveryStatement(t, &pp.Postgres, func(context.CancelFunc, *pgx.Conn) { require.NoError(t, pp.Stop()); stopped = true },
 				func() {
