@@ -52,14 +52,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// counting wraps the operator's client and provisioners to count what they write.
+// counting wraps the operator's client and provisioners to count what they
+// write; refuseSecrets makes every Secret creation fail, as an operator that
+// dies between provisioning a backend and writing the credentials would.
 type counting struct {
 	client.Client
-	writes atomic.Int64
+	writes        atomic.Int64
+	refuseSecrets atomic.Bool
 }
 
 func (c *counting) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
 	c.writes.Add(1)
+	if _, ok := o.(*corev1.Secret); ok && c.refuseSecrets.Load() {
+		return errString("the test refuses to create Secrets")
+	}
 	return c.Client.Create(ctx, o, opts...)
 }
 func (c *counting) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
@@ -151,7 +157,7 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 	r := &controller.ApplicationReconciler{
 		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"),
 		Services: append([]services.Provisioner{pg}, provs[1:]...),
-		Config:   controller.Config{BaseDomain: cfg.BaseDomain, Resync: cfg.Resync},
+		Config:   controller.Config{BaseDomain: cfg.BaseDomain, Resync: cfg.Resync, ReconcileTimeout: cfg.ReconcileTimeout},
 	}
 	require.NoError(t, r.SetupWithManager(mgr, 4))
 	require.NoError(t, operator.AddKeycloakAdminSecret(mgr, cfg))
