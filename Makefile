@@ -23,10 +23,10 @@ PG_VERSIONS := 16.14.0-beta.17 17.10.0-beta.17 18.4.0-beta.17
 K8S_LDFLAGS := -s -w \
   $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
     -X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
-# Tested under the race detector by make test (everything else without it).
-# The controller's packages are not yet: their first run under -race is still to be made.
-RACE_PKGS    := ./gitops/... ./operator/services/keycloak ./operator/services/opensearch
-RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops(/.*)?|operator/services/(keycloak|opensearch))$$
+# The packages with concurrency (the operator and gitops) are tested under the race
+# detector by make test; everything else without it.
+RACE_PKGS    := ./gitops/... ./operator/...
+RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops|operator)(/.*)?$$
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE      := $(TOOLS_BIN)/kustomize-$(KUSTOMIZE_VERSION)
 

@@ -35,11 +35,14 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // server (with controller-manager, scheduler and kwok) and a private PostgreSQL,
 // creates PLATTR_BENCH_APPS (default 1,000) Applications with databases, and
 // reports the time until all are Ready, the operator's memory, and the API writes
-// and SQL transactions during a steady window (PLATTR_BENCH_STEADY, default 2m).
-// Run by `make bench`; it asserts nothing.
+// and SQL statements during a steady window (PLATTR_BENCH_STEADY, default 2m),
+// in which every Application is observed again on the resync period
+// (PLATTR_BENCH_RESYNC, default 1m: reads only). Run by `make bench`; it
+// asserts nothing.
 func BenchmarkOperator1000(b *testing.B) {
 	n := envInt("PLATTR_BENCH_APPS", 1000)
 	steady, _ := time.ParseDuration(envOr("PLATTR_BENCH_STEADY", "2m"))
+	resync := envOr("PLATTR_BENCH_RESYNC", "1m")
 	c := testenv.StartCluster(b)
 	c.StartWorkloads(b)
 	pp := testenv.StartPrivatePostgres(b)
@@ -60,7 +63,7 @@ func BenchmarkOperator1000(b *testing.B) {
 	log, _ := os.Create(logFile)
 	op := exec.Command(bin, "--leader-elect=false", "--health-probe-bind-address=0",
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort), "--max-concurrent-reconciles=16",
-		"--kube-api-qps=200", "--kube-api-burst=400")
+		"--kube-api-qps=200", "--kube-api-burst=400", "--resync="+resync)
 	op.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "DB_ADMIN_URL="+admin.String(), "PLATTR_BASE_DOMAIN=bench.example.com")
 	op.Stdout, op.Stderr = log, log
 	op.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -133,9 +136,10 @@ func BenchmarkOperator1000(b *testing.B) {
 	time.Sleep(3 * time.Second)
 	rv0 := resourceVersions(b, c, ns)
 	w0, r0 := apiWrites(b, metricsPort), reconciles(b, metricsPort)
-	x0 := statements(b, pp.LogFile())
+	x0, reads0 := statements(b, pp.LogFile())
 	time.Sleep(steady)
-	x1 := statements(b, pp.LogFile())
+	x1, reads1 := statements(b, pp.LogFile())
+	reads := reads1 - reads0
 	w1, r1 := apiWrites(b, metricsPort), reconciles(b, metricsPort)
 	rv1 := resourceVersions(b, c, ns)
 	changed := 0
@@ -158,9 +162,9 @@ func BenchmarkOperator1000(b *testing.B) {
 	fmt.Printf("| SQL statements the operator sent to get there | %d | — |\n", x0)
 	fmt.Printf("| CPU seconds spent until all Ready, by process (2 cores: %.0f s available) | %s | — |\n",
 		2*allReady.Seconds(), cpuDelta(cpu0, cpu1))
-	fmt.Printf("| reconciles during %s of steady state | %d | — |\n", steady, r1-r0)
+	fmt.Printf("| reconciles during %s of steady state (--resync=%s) | %d | — |\n", steady, resync, r1-r0)
 	fmt.Printf("| API writes during it | **%d** | 0 |\n", w1-w0)
-	fmt.Printf("| SQL statements from the operator during it | **%d** | 0 |\n", x1-x0)
+	fmt.Printf("| SQL statements from the operator during it: reads (SELECT) / **writes** | %d / **%d** | — / 0 |\n", reads, x1-x0-reads)
 	fmt.Printf("| operator memory after the steady window (RSS / peak) | %d MiB / %d MiB | — |\n\n", rss2/1024, hwm2/1024)
 
 	// Clean up: the operator drops every database as the Applications go.
@@ -249,13 +253,25 @@ func metricSum(b *testing.B, port int, prefix, exclude string) int {
 	return total
 }
 
-// statements counts the statements the operator's role sent, in the server's log.
-func statements(b *testing.B, logFile string) int {
+// statements counts the statements the operator's role sent, in the server's
+// log: all of them, and the reads (SELECT) among them.
+func statements(b *testing.B, logFile string) (all, reads int) {
 	data, err := os.ReadFile(logFile)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return strings.Count(string(data), "LOG:  statement: ")
+	const marker = "LOG:  statement: "
+	for _, line := range strings.Split(string(data), "\n") {
+		i := strings.Index(line, marker)
+		if i < 0 {
+			continue
+		}
+		all++
+		if strings.HasPrefix(strings.TrimSpace(line[i+len(marker):]), "SELECT") {
+			reads++
+		}
+	}
+	return all, reads
 }
 
 func resourceVersions(b *testing.B, c *testenv.Cluster, ns string) map[string]string {
