@@ -117,7 +117,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	st := newStatus(app)
-	if err := validate(app, r.Services); err != nil {
+	if err := validate(app); err != nil {
 		st.invalid(app, err.Error())
 		return r.outcome(ctx, app, errors.Join(reconcile.TerminalError(err), r.patchStatus(ctx, app, st)))
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // SecretName is the Secret a service writes for an app: "<app>-<service>".
-func SecretName(app, service string) string { return app + "-" + service }
+func SecretName(app, service string) string { return plattrv1.ServiceSecretName(app, service) }
 
 // serviceSecrets are the Secrets of the enabled services, in the services' order,
 // and their data (for the pods' restart hash).

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/operator"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
@@ -72,4 +73,27 @@ func secretKeys(t *testing.T, dir string) []string {
 		}
 	}
 	return out
+}
+
+// TestServiceSecrets_NamesEveryProvisioner: the Secret suffixes plattrv1's
+// tenancy rule knows (and plattr-gen checks secretEnv against) are exactly the
+// provisioners' names, each for the spec field that enables it.
+func TestServiceSecrets_NamesEveryProvisioner(t *testing.T) {
+	provs, closeAll, err := operator.Provisioners(operator.Config{}, nil)
+	require.NoError(t, err)
+	defer closeAll()
+	enable := map[string]*plattrv1.ApplicationSpec{
+		"database": {Database: &plattrv1.DatabaseSpec{Enabled: true}},
+		"redis":    {Redis: &plattrv1.RedisSpec{Enabled: true}},
+		"search":   {Search: &plattrv1.SearchSpec{Enabled: true}},
+		"auth":     {Auth: &plattrv1.AuthSpec{Enabled: true}},
+	}
+	var names []string
+	for _, p := range provs {
+		names = append(names, p.Name())
+		field, ok := plattrv1.ServiceSecrets[p.Name()]
+		require.True(t, ok, "%s is in plattrv1.ServiceSecrets", p.Name())
+		assert.True(t, p.Enabled(enable[field]), "%s is enabled by spec.%s", p.Name(), field)
+	}
+	assert.Len(t, plattrv1.ServiceSecrets, len(names))
 }

@@ -1,0 +1,45 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ServiceSecrets names the Secret of each backing service an application gets,
+// "<app>-<suffix>", by suffix, with the ApplicationSpec field of that service.
+// Every provisioner's Name is one of these suffixes.
+var ServiceSecrets = map[string]string{"postgres": "database", "redis": "redis", "opensearch": "search", "oidc": "auth"}
+
+// ServiceSecretName is the Secret a service writes for an app: "<app>-<suffix>".
+func ServiceSecretName(app, suffix string) string { return app + "-" + suffix }
+
+// CheckTenancy refuses what the API server's schema cannot: a spec of the
+// Application app that would reach across the tenant boundary. Apps of one
+// environment share a namespace, so a name is all it takes:
+//   - env and secretEnv may not set a variable the operator injects from a
+//     service's Secret (InjectedEnv): the app's own entry would win over it;
+//   - secretEnv may not read another app's service Secret ("<other>-postgres"
+//     and the like, ServiceSecrets).
+//
+// The operator refuses such an Application as Invalid and plattr-gen refuses to
+// commit one: env.yaml is a person's patch, so checking plattr.yaml is not enough.
+// The error names the field and what is allowed.
+func CheckTenancy(app string, spec *ApplicationSpec) error {
+	for i, e := range spec.Env {
+		if svc, ok := InjectedEnv[e.Name]; ok {
+			return fmt.Errorf("spec.env[%d].name: %s is set by Plattr from the %s service's Secret; remove it", i, e.Name, svc)
+		}
+	}
+	for i, e := range spec.SecretEnv {
+		if svc, ok := InjectedEnv[e.Name]; ok {
+			return fmt.Errorf("spec.secretEnv[%d].name: %s is set by Plattr from the %s service's Secret; remove it", i, e.Name, svc)
+		}
+		for suffix := range ServiceSecrets {
+			if strings.HasSuffix(e.SecretName, "-"+suffix) && e.SecretName != ServiceSecretName(app, suffix) {
+				return fmt.Errorf("spec.secretEnv[%d].secretName: %q is the name of another app's %s Secret; an app reads only its own (names ending in -%s are Plattr's)",
+					i, e.SecretName, suffix, suffix)
+			}
+		}
+	}
+	return nil
+}
