@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 const (
@@ -91,4 +92,42 @@ func PR(n int) error {
 // Callers validate app and n first.
 func Preview(app string, n int) string {
 	return app + "-pr-" + strconv.Itoa(n)
+}
+
+// MaxBranchLen bounds a branch name (git itself allows longer ones; no env repo
+// needs them).
+const MaxBranchLen = 200
+
+// Branch checks a branch name as `git check-ref-format --branch` does: no
+// control characters, spaces or any of ~^:?*[\, no "..", "@{" or "//", no part
+// starting with '.' or ending with ".lock", not "@", and not starting with '-'
+// or '/' nor ending with '/' or '.'. A name that passes is also safe in a URL
+// path and on a command line.
+func Branch(name string) error {
+	bad := func(reason string) error { return &Error{"branch name", name, reason} }
+	switch {
+	case name == "":
+		return bad("must not be empty")
+	case len(name) > MaxBranchLen:
+		return bad(fmt.Sprintf("must be at most %d characters, is %d", MaxBranchLen, len(name)))
+	case name == "@":
+		return bad(`"@" is not a branch name`)
+	case strings.HasPrefix(name, "-"):
+		return bad("must not start with '-'")
+	case strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.HasSuffix(name, "."):
+		return bad("must not start or end with '/' nor end with '.'")
+	case strings.Contains(name, "..") || strings.Contains(name, "@{") || strings.Contains(name, "//"):
+		return bad(`must not contain "..", "@{" or "//"`)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == ' ' || strings.ContainsRune("~^:?*[\\", r) {
+			return bad(fmt.Sprintf("must not contain %q (nor spaces, control characters or any of ~^:?*[\\)", r))
+		}
+	}
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
+			return bad(fmt.Sprintf("part %q must not start with '.' nor end with \".lock\"", part))
+		}
+	}
+	return nil
 }

@@ -63,3 +63,42 @@ func TestPR(t *testing.T) {
 	assert.LessOrEqual(t, len("preview-"+Preview(strings.Repeat("a", MaxAppLen), MaxPR)), 63,
 		"the longest preview child Application name is a DNS label")
 }
+
+func TestBranch(t *testing.T) {
+	for _, ok := range []string{"main", "envs", "release/2026-12", "feature/a.b", "v1.2.3", "plattr/promote-staging-uat"} {
+		assert.NoError(t, Branch(ok), ok)
+	}
+	bad := map[string]string{
+		"":                       "must not be empty",
+		"-main":                  "must not start with '-'",
+		"a..b":                   `".."`,
+		"a b":                    "must not contain ' '",
+		"main\n":                 `must not contain '\n'`,
+		"main\x7f":               `must not contain '\x7f'`,
+		"ref:x":                  "must not contain ':'",
+		"a~1":                    "must not contain '~'",
+		"a^":                     "must not contain '^'",
+		"a?":                     "must not contain '?'",
+		"a*":                     "must not contain '*'",
+		"a[b":                    "must not contain '['",
+		`a\b`:                    `must not contain '\\'`,
+		"a@{1}":                  `"@{"`,
+		"@":                      `"@" is not a branch name`,
+		"/main":                  "must not start or end with '/'",
+		"main/":                  "must not start or end with '/'",
+		"main.":                  "end with '.'",
+		"a//b":                   `"//"`,
+		".hidden":                `part ".hidden" must not start with '.'`,
+		"x/.git":                 `part ".git"`,
+		"main.lock":              `".lock"`,
+		"a/b.lock/c":             `part "b.lock"`,
+		strings.Repeat("b", 201): "at most 200",
+	}
+	for name, want := range bad {
+		err := Branch(name)
+		if assert.Error(t, err, "%q", name) {
+			assert.Contains(t, err.Error(), want, "%q", name)
+			assert.Contains(t, err.Error(), "invalid branch name")
+		}
+	}
+}
