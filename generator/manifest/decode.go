@@ -1,7 +1,10 @@
 package manifest
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strconv"
@@ -15,11 +18,23 @@ import (
 // line of every field in lines, keyed by dotted path, for later validation errors.
 func decode(file string, data []byte, out any, lines map[string]int) error {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return &Error{File: file, Msg: "is empty: it needs at least 'name'"}
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		empty := len(next.Content) == 0 || (len(next.Content) == 1 && next.Content[0].Tag == "!!null" && next.Content[0].Value == "")
+		if err != nil || !empty {
+			return &Error{File: file, Line: next.Line, Msg: "holds more than one YAML document ('---'): plattr.yaml is one document"}
+		}
 	}
 	d := decoder{file: file, lines: lines}
 	return d.value(doc.Content[0], reflect.ValueOf(out).Elem(), "")

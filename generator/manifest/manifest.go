@@ -8,10 +8,12 @@ package manifest
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -123,17 +125,54 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
 }
 
-// Load reads and validates a plattr.yaml file.
+// MaxFileSize bounds plattr.yaml: far more than any app needs, and small
+// enough that a hostile file costs milliseconds, not minutes.
+const MaxFileSize = 128 << 10
+
+// Load reads and validates a plattr.yaml file. It must be a regular file (a
+// FIFO or a device could block or never end) of at most MaxFileSize bytes.
 func Load(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path, MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("read app manifest: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
 
+// readRegular reads a regular file of at most limit bytes. It opens without
+// blocking (a FIFO would wait for a writer) and checks what it opened, so the
+// file cannot be swapped between the check and the read.
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read app manifest: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read app manifest: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("is not a regular file (%s): plattr.yaml must be a file", st.Mode().Type())}
+	}
+	if st.Size() > limit {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("is %d bytes, more than the %d allowed", st.Size(), limit)}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read app manifest: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("is more than the %d bytes allowed", limit)}
+	}
+	return data, nil
+}
+
 // Parse decodes and validates plattr.yaml content; file names the source in errors.
 func Parse(file string, data []byte) (*Manifest, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: file, Msg: fmt.Sprintf("is %d bytes, more than the %d allowed", len(data), MaxFileSize)}
+	}
 	m := &Manifest{file: file, lines: map[string]int{}}
 	if err := decode(file, data, m, m.lines); err != nil {
 		return nil, err

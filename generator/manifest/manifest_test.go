@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -122,4 +123,43 @@ func TestParse_DevCommand(t *testing.T) {
 	m, err = Parse("plattr.yaml", []byte("name: a\n"))
 	require.NoError(t, err)
 	assert.Nil(t, m.Dev, "dev is optional")
+}
+
+// Hostile files: what is not one small regular YAML document is refused at
+// once, naming the file (before, a FIFO blocked forever, a 50 MB file took
+// minutes, and a second document was silently ignored).
+func TestLoad_HostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	big := filepath.Join(dir, "big.yaml")
+	require.NoError(t, os.WriteFile(big, []byte("name: shop\nenv:\n  X: \""+strings.Repeat("a", MaxFileSize)+"\"\n"), 0o600))
+	device := filepath.Join(dir, "device.yaml")
+	require.NoError(t, os.Symlink("/dev/zero", device))
+	two := filepath.Join(dir, "two.yaml")
+	require.NoError(t, os.WriteFile(two, []byte("name: shop\n---\nname: other\nenv: {DATABASE_URL: x}\n"), 0o600))
+	folder := filepath.Join(dir, "folder.yaml")
+	require.NoError(t, os.Mkdir(folder, 0o700))
+	for path, want := range map[string]string{
+		fifo:   "fifo.yaml: is not a regular file (p",
+		device: "device.yaml: is not a regular file (D",
+		folder: "folder.yaml: is not a regular file (d",
+		big:    "big.yaml: is 131" + "", // its size, more than the limit
+		two:    "two.yaml:2: holds more than one YAML document",
+	} {
+		_, err := Load(path)
+		require.Error(t, err, path)
+		assert.Contains(t, err.Error(), want, path)
+	}
+	_, err := Load(big)
+	assert.Contains(t, err.Error(), "more than the 131072 allowed")
+}
+
+func TestParse_OneDocument(t *testing.T) {
+	for _, ok := range []string{"name: shop\n", "---\nname: shop\n", "name: shop\n---\n", "name: shop\n...\n"} {
+		_, err := Parse("plattr.yaml", []byte(ok))
+		assert.NoError(t, err, "%q", ok)
+	}
+	_, err := Parse("plattr.yaml", []byte("name: shop\n---\n---\nname: x\n"))
+	assert.ErrorContains(t, err, "holds more than one YAML document")
 }
