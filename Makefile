@@ -27,6 +27,10 @@ K8S_LDFLAGS := -s -w \
 # detector by make test; everything else without it.
 RACE_PKGS    := ./gitops/... ./operator/...
 RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops|operator)(/.*)?$$
+# plattr-gen checks the Argo CD Applications it commits against Argo CD's CRD: a copy of
+# the one in the Argo CD module of go.mod, made by make generate.
+ARGOCD_APP_CRD      = $(shell $(GO) mod download -json github.com/argoproj/argo-cd/v3 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/manifests/crds/application-crd.yaml
+ARGOCD_APP_CRD_COPY := generator/crdschema/argocd-application-crd.yaml
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE      := $(TOOLS_BIN)/kustomize-$(KUSTOMIZE_VERSION)
 
@@ -108,20 +112,22 @@ image: ## Build the operator's image as a tarball (no Docker daemon): _build/pla
 	done
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers.
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers; copy Argo CD's Application CRD.
 	$(CONTROLLER_GEN) object paths=./operator/api/...
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:dir=bases/crds
 	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=bases/operator/rbac
+	cp "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && chmod 644 $(ARGOCD_APP_CRD_COPY)
 
 .PHONY: verify-generate
-verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRD or deepcopy code is stale.
+verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRDs or deepcopy code are stale.
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	cp -r operator bases $$tmp/; \
 	$(CONTROLLER_GEN) object paths=./operator/api/... output:object:dir=$$tmp/operator/api/v1alpha1 && \
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:dir=$$tmp/bases/crds && \
 	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=$$tmp/bases/operator/rbac && \
 	diff -ru bases/crds $$tmp/bases/crds && diff -ru bases/operator/rbac $$tmp/bases/operator/rbac && \
-	diff -u operator/api/v1alpha1/zz_generated.deepcopy.go $$tmp/operator/api/v1alpha1/zz_generated.deepcopy.go \
+	diff -u operator/api/v1alpha1/zz_generated.deepcopy.go $$tmp/operator/api/v1alpha1/zz_generated.deepcopy.go && \
+	cmp -s "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) \
 	|| { echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; }
 
 ##@ Quality

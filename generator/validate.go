@@ -13,10 +13,12 @@ import (
 	"strings"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/plattr/plattr/generator/crdschema"
 	"github.com/plattr/plattr/generator/names"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
@@ -100,25 +102,58 @@ func validateOverlay(tree Tree, dir string) error {
 	case len(parts) == 3 && parts[0] == EnvsDir && parts[2] == names.AppsDir:
 		return checkObjects(dir, out, checkArgoApplication)
 	case len(parts) == 3 && parts[0] == EnvsDir:
-		production, err := isProduction(tree, parts[1])
+		cfg, env, err := environmentOf(tree, parts[1])
 		if err != nil {
 			return err
 		}
+		where := dir + " (" + ReleaseFile + " patched by " + EnvPatchFile + ")"
 		var apps []*plattrv1.Application
-		err = checkObjects(dir, out, func(obj []byte) error {
-			app, err := checkPlattrApplication(obj, parts[2])
+		err = checkObjects(where, out, func(obj []byte) error {
+			app, err := checkPlattrApplication(obj, parts[2], env.Production)
 			apps = append(apps, app)
 			return err
 		})
 		if err == nil && len(apps) != 1 {
 			err = fmt.Errorf("%s: builds %d objects, want exactly one Plattr Application", dir, len(apps))
 		}
-		if err == nil && production && apps[0].Spec.Ingress != nil {
-			if err := CheckProductionHost(apps[0].Spec.Ingress.Host); err != nil {
+		if err != nil {
+			return err
+		}
+		if err := checkReleaseImage(tree, dir, apps[0]); err != nil {
+			return err
+		}
+		if env.Production && apps[0].Spec.Ingress != nil {
+			if err := cfg.CheckProductionHost(apps[0].Spec.Ingress.Host); err != nil {
 				return fmt.Errorf("%s: spec.ingress.host: %w", path.Join(dir, EnvPatchFile), err)
 			}
 		}
+		return nil
+	}
+	return nil
+}
+
+// checkReleaseImage refuses an env.yaml that changes the image release.yaml
+// names: the release is what render and promote write (and report), so a
+// person's patch of the image would run something no release says.
+func checkReleaseImage(tree Tree, dir string, app *plattrv1.Application) error {
+	data, err := tree.ReadFile(path.Join(dir, ReleaseFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a folder of another shape: the object checks above apply
+	}
+	if err != nil {
 		return err
+	}
+	var release struct {
+		Spec struct {
+			Image string `json:"image"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &release); err != nil {
+		return fmt.Errorf("%s: %w", path.Join(dir, ReleaseFile), err)
+	}
+	if release.Spec.Image != app.Spec.Image {
+		return fmt.Errorf("%s: spec.image: the image is release.yaml's (written by plattr-gen render and promote); env.yaml may not change it: remove spec.image there",
+			path.Join(dir, EnvPatchFile))
 	}
 	return nil
 }
@@ -194,6 +229,9 @@ func strictJSON(data []byte, v any) error {
 }
 
 func checkArgoApplication(obj []byte) error {
+	if err := checkSchema(crdschema.ArgoCDApplication(), obj); err != nil {
+		return err
+	}
 	var app argov1.Application
 	if err := strictJSON(obj, &app); err != nil {
 		return fmt.Errorf("not a valid Argo CD Application: %w", err)
@@ -207,22 +245,26 @@ func checkArgoApplication(obj []byte) error {
 	return CheckPath(app.Spec.Source.Path)
 }
 
-// isProduction says whether plattr-env.yaml in tree marks env production. A repo
-// without one (being initialised) has no production environment yet.
-func isProduction(tree Tree, env string) (bool, error) {
+// environmentOf reads plattr-env.yaml in tree and the environment env of it. A
+// repo without one (being initialised), or a folder of an environment it does
+// not declare (previews), gives a zero Environment: not production.
+func environmentOf(tree Tree, env string) (*Config, Environment, error) {
 	data, err := tree.ReadFile(ConfigFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return &Config{}, Environment{}, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, Environment{}, err
 	}
 	cfg, err := ParseConfig(data)
 	if err != nil {
-		return false, err
+		return nil, Environment{}, err
 	}
 	e, err := cfg.Env(env)
-	return err == nil && e.Production, nil
+	if err != nil {
+		return cfg, Environment{}, nil
+	}
+	return cfg, e, nil
 }
 
 // dnsName is the API's pattern for spec.ingress.host.
@@ -230,10 +272,27 @@ var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 
 // CheckProductionHost is the one rule for the host a production environment
 // serves an app at: empty (the default <app>.<baseDomain>) or a public DNS name
-// of at least two labels. A loopback name (plattrv1.IsLoopbackHost) would turn
+// of at least two labels, on the base domain or one of Domains (the name itself
+// or a subdomain of it). A loopback name (plattrv1.IsLoopbackHost) would turn
 // the app's login redirects into ones any program on a user's machine can
-// catch; an IP literal or a single label cannot carry a public certificate.
-func CheckProductionHost(host string) error {
+// catch; an IP literal or a single label cannot carry a public certificate; a
+// host on a domain the platform does not serve would send users elsewhere.
+func (c *Config) CheckProductionHost(host string) error {
+	if err := checkPublicHost(host); err != nil || host == "" {
+		return err
+	}
+	allowed := append([]string{c.BaseDomain}, c.Domains...)
+	for _, d := range allowed {
+		if d != "" && (host == d || strings.HasSuffix(host, "."+d)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not on the base domain or a listed domain (%s); a production host must be one of them or a subdomain of one (add the domain to domains in %s)",
+		host, strings.Join(allowed, ", "), ConfigFile)
+}
+
+// checkPublicHost is the part of CheckProductionHost that needs no configuration.
+func checkPublicHost(host string) error {
 	const allowed = "a production environment needs the app's public DNS name (lower-case labels joined by dots, such as shop.example.com), or no host for the default <app>.<baseDomain>"
 	switch {
 	case host == "":
@@ -252,13 +311,13 @@ func CheckProductionHost(host string) error {
 	return nil
 }
 
-func checkPlattrApplication(obj []byte, name string) (*plattrv1.Application, error) {
+func checkPlattrApplication(obj []byte, name string, production bool) (*plattrv1.Application, error) {
+	if err := checkSchema(crdschema.PlattrApplication(), obj); err != nil {
+		return nil, err
+	}
 	var app plattrv1.Application
 	if err := strictJSON(obj, &app); err != nil {
 		return nil, fmt.Errorf("not a valid Plattr Application: %w", err)
-	}
-	if app.APIVersion != plattrv1.GroupVersion.String() || app.Kind != plattrv1.Kind {
-		return nil, fmt.Errorf("is %s %s, want a Plattr Application (%s)", app.APIVersion, app.Kind, plattrv1.GroupVersion)
 	}
 	if app.Name != name {
 		return nil, fmt.Errorf("Plattr Application is named %q, want %q (the folder's name)", app.Name, name)
@@ -266,11 +325,27 @@ func checkPlattrApplication(obj []byte, name string) (*plattrv1.Application, err
 	if app.Namespace != "" {
 		return nil, fmt.Errorf("Plattr Application %q sets a namespace: the environment's Argo CD Application decides it", name)
 	}
-	if _, err := ParseImage(app.Spec.Image, true); err != nil {
+	if _, err := ParseImage(app.Spec.Image, !production); err != nil {
+		if production {
+			return nil, fmt.Errorf("Plattr Application %q: spec.image: a production environment runs images pinned by digest: %w", name, err)
+		}
+		return nil, fmt.Errorf("Plattr Application %q: spec.image: %w", name, err)
+	}
+	if err := plattrv1.CheckTenancy(app.Name, &app.Spec); err != nil {
 		return nil, fmt.Errorf("Plattr Application %q: %w", name, err)
 	}
-	if app.Spec.Port < 0 || app.Spec.Port > 65535 {
-		return nil, fmt.Errorf("Plattr Application %q: port %d is out of range", name, app.Spec.Port)
-	}
 	return &app, nil
+}
+
+// checkSchema refuses an object the API server would refuse: the CRD's own
+// schema, checked as the API server checks it (crdschema).
+func checkSchema(s *crdschema.Schema, obj []byte) error {
+	var m map[string]any
+	if err := utiljson.Unmarshal(obj, &m); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	if err := s.Validate(m); err != nil {
+		return fmt.Errorf("the API server would refuse this %s: %w", s.GroupVersionKind().Kind, err)
+	}
+	return nil
 }

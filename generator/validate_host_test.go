@@ -52,10 +52,12 @@ func TestValidate_ProductionHost(t *testing.T) {
 		{"prod", "10.0.0.7", "is an IP address", "an IP literal cannot carry a public certificate"},
 		{"prod", "intranet", "is not a DNS name", "a single label"},
 		{"prod", "shop.example.123", "its last label is a number", "no TLD is numeric"},
-		{"prod", `"shop.example.com:8443"`, "is not a DNS name", "a port is not part of a host"},
-		{"prod", "shop.example.com", "", "the app's own public name"},
-		{"prod", `""`, "", "no host: the operator's default <app>.<baseDomain>"},
+		{"prod", "shop.apps.example.com", "", "the app's own public name, on the base domain"},
+		{"prod", "apps.example.com", "", "the base domain itself"},
+		{"prod", "shop.example.org", `is not on the base domain or a listed domain (apps.example.com)`, "a domain the platform does not serve"},
+		{"prod", "evilapps.example.com", "is not on the base domain", "a suffix of the name is not a subdomain"},
 		{"staging", "localhost", "", "the rule is production's; the operator still refuses it for Keycloak outside development"},
+		{"staging", "shop.example.org", "", "any domain outside production"},
 	} {
 		t.Run(tc.env+" "+tc.host, func(t *testing.T) {
 			err := Validate(withHost(t, tree, tc.env, tc.host), tree)
@@ -66,9 +68,32 @@ func TestValidate_ProductionHost(t *testing.T) {
 			require.Error(t, err, tc.reason)
 			assert.Contains(t, err.Error(), tc.want, tc.reason)
 			assert.Contains(t, err.Error(), "envs/prod/hello/env.yaml: spec.ingress.host: ", "names the file and the field")
-			assert.Contains(t, err.Error(), "a production environment needs the app's public DNS name", "says what is allowed")
+			assert.Regexp(t, "a production environment needs the app's public DNS name|a production host must be one of them", err.Error(), "says what is allowed")
 		})
 	}
+}
+
+// What the API server's schema refuses in a host is refused first, with the
+// API server's words (a port, upper case, a path).
+func TestValidate_HostRefusedByTheSchema(t *testing.T) {
+	tree, _ := treeWith(t)
+	// An empty host too: leave host out for the default.
+	for _, host := range []string{`"shop.example.com:8443"`, "LOCALHOST", "shop.example.com/../x", `""`} {
+		err := Validate(withHost(t, tree, "prod", host), tree)
+		require.Error(t, err, host)
+		assert.Contains(t, err.Error(), "envs/prod/hello (release.yaml patched by env.yaml): object 1: the API server would refuse this Application: spec.ingress.host: Invalid value", host)
+	}
+}
+
+// plattr-env.yaml's domains lists more domains a production host may be on.
+func TestValidate_ProductionHostOnAListedDomain(t *testing.T) {
+	tree, cfg := treeWith(t)
+	require.Error(t, Validate(withHost(t, tree, "prod", "shop.example.org"), tree))
+	cfg.Domains = []string{"example.org"}
+	data, err := cfg.Marshal()
+	require.NoError(t, err)
+	tree[ConfigFile] = data
+	assert.NoError(t, Validate(withHost(t, tree, "prod", "shop.example.org"), tree))
 }
 
 // Making an environment production checks the hosts it already has.
@@ -86,7 +111,8 @@ func TestValidate_ProductionHostWhenAnEnvironmentBecomesProduction(t *testing.T)
 
 func TestCheckProductionHost_SharesTheLoopbackRule(t *testing.T) {
 	// The same names the Keycloak provisioner refuses outside development.
+	cfg := &Config{BaseDomain: "localtest.me"}
 	for _, host := range []string{"localhost", "LOCALHOST", "x.localtest.me", "127.1.2.3"} {
-		assert.Error(t, CheckProductionHost(host), host)
+		assert.Error(t, cfg.CheckProductionHost(host), host)
 	}
 }
