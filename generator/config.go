@@ -3,12 +3,17 @@ package generator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/urls"
 )
 
 // ConfigFile is the env repo's configuration, at its root.
@@ -25,6 +30,9 @@ type Config struct {
 	TargetRevision string `json:"targetRevision,omitempty"`
 	// BaseDomain: hosts default to <app>.<env>.<baseDomain>, <app>.<baseDomain> in production.
 	BaseDomain string `json:"baseDomain"`
+	// Domains a production app's own host may also be on (the domain itself or a
+	// subdomain), besides BaseDomain.
+	Domains []string `json:"domains,omitempty"`
 	// ArgoCD says where the Argo CD Applications live.
 	ArgoCD ArgoCDConfig `json:"argocd"`
 	// Environments in promotion order.
@@ -65,8 +73,22 @@ const (
 	DefaultServer    = "https://kubernetes.default.svc"
 )
 
+// MaxConfigSize bounds plattr-env.yaml.
+const MaxConfigSize = 64 << 10
+
 // ParseConfig decodes and validates plattr-env.yaml.
 func ParseConfig(data []byte) (*Config, error) {
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("%s: is %d bytes, more than the %d allowed", ConfigFile, len(data), MaxConfigSize)
+	}
+	var top any
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("%s: not valid YAML: %s", ConfigFile, strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: "))
+	}
+	if _, ok := top.(map[string]any); !ok {
+		return nil, fmt.Errorf("%s: must be a mapping with apiVersion: %s, kind: %s, repoURL, baseDomain and environments (see README.md)",
+			ConfigFile, ConfigAPIVersion, ConfigKind)
+	}
 	var c Config
 	if err := yaml.UnmarshalStrict(data, &c); err != nil {
 		return nil, fmt.Errorf("%s: %s", ConfigFile, strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: "))
@@ -114,8 +136,31 @@ func (c *Config) validate() error {
 	if c.RepoURL == "" {
 		return fmt.Errorf("repoURL is required: the URL Argo CD clones this repo from")
 	}
-	if c.BaseDomain == "" || strings.ContainsAny(c.BaseDomain, "/: ") {
-		return fmt.Errorf("baseDomain must be a DNS name such as apps.example.com, is %q", c.BaseDomain)
+	if err := CheckRepoURL(c.RepoURL); err != nil {
+		return fmt.Errorf("repoURL: %w", err)
+	}
+	if err := names.Branch(c.TargetRevision); err != nil {
+		return fmt.Errorf("targetRevision: %w (the branch Argo CD follows)", err)
+	}
+	if err := checkDomain(c.BaseDomain); err != nil {
+		return fmt.Errorf("baseDomain: %w", err)
+	}
+	for i, d := range c.Domains {
+		if err := checkDomain(d); err != nil {
+			return fmt.Errorf("domains[%d]: %w", i, err)
+		}
+	}
+	if err := checkLabel(c.ArgoCD.Namespace, "a namespace"); err != nil {
+		return fmt.Errorf("argocd.namespace: %w", err)
+	}
+	if errs := validation.IsDNS1123Subdomain(c.ArgoCD.Project); len(errs) > 0 {
+		return fmt.Errorf("argocd.project: %q is not an Argo CD project name: %s", c.ArgoCD.Project, strings.Join(errs, "; "))
+	}
+	if err := checkServer(c.ArgoCD.Server); err != nil {
+		return fmt.Errorf("argocd.server: %w", err)
+	}
+	if err := checkLabel(c.Preview.Namespace, "a namespace"); err != nil {
+		return fmt.Errorf("preview.namespace: %w", err)
 	}
 	if len(c.Environments) == 0 {
 		return fmt.Errorf("environments: at least one environment is required")
@@ -129,6 +174,68 @@ func (c *Config) validate() error {
 			return fmt.Errorf("environments[%d]: %q appears twice", i, e.Name)
 		}
 		seen[e.Name] = true
+		if err := checkLabel(e.Namespace, "a namespace"); err != nil {
+			return fmt.Errorf("environments[%d].namespace: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// CheckRepoURL is the rule for the URL Argo CD clones the env repo from: an
+// https:// (or http://, ssh://, git@host:) URL without credentials, or a path.
+// Credentials would be committed with it into every Argo CD Application; Argo CD
+// reads them from a repository Secret instead.
+func CheckRepoURL(raw string) error {
+	if urls.HasControl(raw) {
+		return errors.New("contains a control character")
+	}
+	if strings.HasPrefix(raw, "git@") && !strings.Contains(raw, "://") {
+		return nil // scp-like SSH: user "git", no password
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("is not a valid URL")
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword || u.Scheme != "ssh" {
+			return fmt.Errorf("carries credentials (%s): they would be committed into every Argo CD Application; remove them and give Argo CD a repository Secret (see README.md)", urls.Redact(u))
+		}
+	}
+	switch u.Scheme {
+	case "https", "http", "ssh", "":
+		return nil
+	}
+	return fmt.Errorf("scheme %q is not one Argo CD clones from: use https://", u.Scheme)
+}
+
+// checkDomain is the rule for a domain apps are served under: a lower-case DNS
+// name of at least two labels, no port, path or IP address.
+func checkDomain(d string) error {
+	switch {
+	case d == "":
+		return errors.New("is required: a DNS name such as apps.example.com")
+	case net.ParseIP(d) != nil:
+		return fmt.Errorf("%q is an IP address: apps are served under a DNS name such as apps.example.com", d)
+	case len(d) > 200 || !dnsName.MatchString(d) || !strings.Contains(d, "."):
+		return fmt.Errorf("%q is not a DNS name such as apps.example.com (lower-case labels joined by dots)", d)
+	}
+	return nil
+}
+
+// checkLabel is the rule for a namespace name: a DNS-1123 label.
+func checkLabel(v, what string) error {
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		return fmt.Errorf("%q is not %s name: %s", v, what, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkServer is the rule for Argo CD's destination server: an https:// URL
+// without credentials.
+func checkServer(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(raw, " \t\r\n") {
+		return fmt.Errorf("must be the https:// URL of a cluster Argo CD knows, without credentials, such as %s", DefaultServer)
 	}
 	return nil
 }
