@@ -19,9 +19,18 @@ func Local(m *manifest.Manifest, img Image, env string) (*plattrv1.Application, 
 		return nil, err
 	}
 	t := Target{Env: env, Namespace: env, Name: m.Name, Dir: path.Join(EnvsDir, env, m.Name)}
+	r := Release{Manifest: m, Image: img, Env: env}
+	release := releaseApp(r, t)
+	checked := release.DeepCopy()
+	if checked.Spec.Image == "" {
+		checked.Spec.Image = "local" // plattr dev runs no image: the rest of the spec is checked
+	}
+	if err := checkRelease(r, checked); err != nil {
+		return nil, err
+	}
 	files := Files{}
 	var err error
-	if files[path.Join(t.Dir, ReleaseFile)], err = releaseYAML(Release{Manifest: m, Image: img, Env: env}, t); err != nil {
+	if files[path.Join(t.Dir, ReleaseFile)], err = withHeader(releaseHeader, release); err != nil {
 		return nil, err
 	}
 	if files[path.Join(t.Dir, EnvPatchFile)], err = envPatch(defaultsOf(m, env), t); err != nil {
