@@ -73,7 +73,7 @@ func TestValidate_RefusesAHostileEnvYAML(t *testing.T) {
 		"an injected variable": {"would override the database's URL", "staging",
 			"  env:\n  - name: DATABASE_URL\n    value: postgres://evil\n", "spec.env[0].name: DATABASE_URL is set by Plattr"},
 		"too many replicas": {"the CRD allows 100", "prod", "  replicas: 1000\n", "spec.replicas: Invalid value: 1000"},
-		"an unknown field": {"strict, as kubectl and Argo CD apply it", "staging", "  privileged: true\n", `unknown field "spec.privileged"`},
+		"an unknown field":  {"strict, as kubectl and Argo CD apply it", "staging", "  privileged: true\n", `unknown field "spec.privileged"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
