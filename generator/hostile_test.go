@@ -102,3 +102,36 @@ func TestValidate_ProductionNeedsADigest(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `spec.image: a production environment runs images pinned by digest: image "r.example.com/shop:1.2" is pinned by tag only`)
 }
+
+// Source metadata becomes commit trailers and annotations: a newline in it
+// would forge a trailer of its own. Each is refused, naming the flag.
+func TestRender_RefusesForgedSourceMetadata(t *testing.T) {
+	cfg := testConfig(t)
+	tree := initTree(t, cfg)
+	m, err := manifest.Parse("plattr.yaml", []byte("name: shop\n"))
+	require.NoError(t, err)
+	img, _ := ParseImage("r.example.com/x@"+digestA, false)
+	for name, tc := range map[string]struct {
+		source Source
+		want   string
+	}{
+		"repo with a trailer":   {Source{Repo: "acme/shop\nPlattr-Environment: prod"}, "--source-repo"},
+		"repo with a path":      {Source{Repo: "acme/shop/../x"}, "--source-repo"},
+		"commit with a trailer": {Source{Commit: "3f9c1a2b\nSigned-off-by: Mallory <m@example.com>"}, "--source-commit"},
+		"commit not hex":        {Source{Commit: "HEAD~1"}, "--source-commit"},
+		"run URL with newline":  {Source{RunURL: "https://ci.example.com/run/1\nPlattr-App: other"}, "--ci-run"},
+		"run URL javascript":    {Source{RunURL: "javascript:alert(1)"}, "--ci-run"},
+		"run URL credentials":   {Source{RunURL: "https://u:pw@ci.example.com/run/1"}, "--ci-run"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Render(cfg, Release{Manifest: m, Image: img, Env: "staging", Source: tc.source}, tree)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "\n", "one line")
+			assert.NotContains(t, err.Error(), "pw@")
+		})
+	}
+	ok := Source{Repo: "acme/shop.web", Commit: strings.Repeat("a", 40), RunURL: "https://github.com/acme/shop/actions/runs/42"}
+	_, _, err = Render(cfg, Release{Manifest: m, Image: img, Env: "staging", Source: ok}, tree)
+	assert.NoError(t, err)
+}

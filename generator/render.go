@@ -3,7 +3,9 @@ package generator
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/plattr/plattr/generator/crdschema"
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/urls"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
@@ -45,6 +48,32 @@ type Source struct {
 	Repo   string // "owner/name"
 	Commit string // full commit id
 	RunURL string // the CI run
+}
+
+var (
+	sourceRepo   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	sourceCommit = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+)
+
+// Check refuses source metadata that could forge what a commit says: each value
+// becomes a commit trailer or an annotation, so a newline would add a trailer of
+// its own ("Plattr-Environment: prod"). The error names the flag and what is
+// allowed.
+func (s Source) Check() error {
+	if s.Repo != "" && !sourceRepo.MatchString(s.Repo) {
+		return fmt.Errorf("--source-repo %q is not a repository name: owner/name, letters, digits, '-', '.' and '_'", s.Repo)
+	}
+	if s.Commit != "" && !sourceCommit.MatchString(s.Commit) {
+		return fmt.Errorf("--source-commit %q is not a commit id: 7 to 64 lower-case hex digits", s.Commit)
+	}
+	if s.RunURL != "" {
+		u, err := url.Parse(s.RunURL)
+		if len(s.RunURL) > 512 || urls.HasControl(s.RunURL) || strings.ContainsRune(s.RunURL, ' ') || err != nil ||
+			(u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return errors.New("--ci-run is not the http(s) URL of a CI run: one line, at most 512 characters, no credentials")
+		}
+	}
+	return nil
 }
 
 // Release is what to render: one application, one image, one target.
@@ -104,6 +133,9 @@ func (c *Config) Resolve(app, env string, pr int) (Target, error) {
 // Render returns the files that release r into the env repo whose current state is
 // tree. env.yaml is written only when absent: after that, people own it.
 func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {
+	if err := r.Source.Check(); err != nil {
+		return nil, Target{}, err
+	}
 	m := r.Manifest
 	t, err := cfg.Resolve(m.Name, r.Env, r.PR)
 	if err != nil {

@@ -3,6 +3,7 @@ package generator
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,7 +276,10 @@ func TestValidate_RefusesBrokenOverlays(t *testing.T) {
 		change Files
 		want   string
 	}{
-		"bad patch":       {"a person broke env.yaml", Files{"envs/staging/hello/env.yaml": []byte("kind: [\n")}, "kustomize build envs/staging/hello"},
+		"bad patch":       {"a person broke env.yaml", Files{"envs/staging/hello/env.yaml": []byte("kind: [\n")}, "envs/staging/hello/env.yaml: not valid YAML: line 1"},
+		"list patch":      {"a patch is one mapping", Files{"envs/staging/hello/env.yaml": []byte("- spec: {}\n")}, "envs/staging/hello/env.yaml: must be one YAML mapping"},
+		"huge patch":      {"env.yaml is bounded", Files{"envs/staging/hello/env.yaml": append(bytes.Clone(tree["envs/staging/hello/env.yaml"]), []byte("#"+strings.Repeat("x", MaxEnvPatchSize)+"\n")...)}, "envs/staging/hello/env.yaml: is 65"},
+		"huge object":     {"Argo CD's annotation holds the whole object", Files{"envs/staging/hello/release.yaml": bytes.Replace(tree["envs/staging/hello/release.yaml"], []byte("  env:\n"), []byte("  env:\n"+hugeEnv()), 1)}, "more than the 204800 allowed"},
 		"missing release": {"release.yaml deleted but still listed", Files{"envs/staging/hello/release.yaml": nil}, "kustomize build envs/staging/hello"},
 		"wrong name":      {"the object must be named after its folder", Files{"envs/staging/hello/release.yaml": bytes.ReplaceAll(tree["envs/staging/hello/release.yaml"], []byte("name: hello"), []byte("name: other"))}, "kustomize build envs/staging/hello"},
 		"unknown field":   {"typos in the CR are refused", Files{"envs/staging/hello/release.yaml": bytes.Replace(tree["envs/staging/hello/release.yaml"], []byte("spec:\n"), []byte("spec:\n  replics: 3\n"), 1)}, `unknown field "spec.replics"`},
@@ -302,4 +306,14 @@ func TestDeployMessage(t *testing.T) {
 	assert.Equal(t, "hello: deploy sha256:0123456789ab (source 3f9c1a2b) to staging\n\n"+
 		"Plattr-App: hello\nPlattr-Environment: staging\nPlattr-Image: r.example.com/hello@"+digestA+"\n"+
 		"Plattr-Source-Repo: acme/hello\nPlattr-Source-Commit: 3f9c1a2b4d5e6f70\nPlattr-CI-Run: https://ci/run/1\n", msg)
+}
+
+// hugeEnv is 100 variables of 2,100 bytes: within the CRD's limits, beyond what
+// an Argo CD annotation holds.
+func hugeEnv() string {
+	var b strings.Builder
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "  - name: V%03d\n    value: %s\n", i, strings.Repeat("v", 2100))
+	}
+	return b.String()
 }

@@ -178,6 +178,9 @@ func build(tree Tree, dir string) ([]byte, error) {
 			}
 			return nil, err
 		}
+		if err := checkOverlayFile(path.Join(dir, name), data); err != nil {
+			return nil, err
+		}
 		if name == kustomizationFile {
 			hasKustomization = true
 		}
@@ -199,11 +202,50 @@ func build(tree Tree, dir string) ([]byte, error) {
 	return out, nil
 }
 
+// Limits on what a person edits in the env repo, and on what is built from it.
+const (
+	// MaxEnvPatchSize bounds env.yaml.
+	MaxEnvPatchSize = 64 << 10
+	// MaxOverlayFileSize bounds every other file of an overlay.
+	MaxOverlayFileSize = 256 << 10
+	// MaxObjectSize bounds an object plattr-gen commits, as JSON: Argo CD's
+	// client-side apply keeps the whole object in an annotation, and the API
+	// server allows 256 KiB of annotations in all.
+	MaxObjectSize = 200 << 10
+)
+
+// checkOverlayFile refuses a file of an overlay that is too big to be a patch
+// or release, and an env.yaml that is not one YAML mapping (kustomize would
+// say only "unable to parse SM or JSON patch").
+func checkOverlayFile(p string, data []byte) error {
+	limit := MaxOverlayFileSize
+	if path.Base(p) == EnvPatchFile {
+		limit = MaxEnvPatchSize
+	}
+	if len(data) > limit {
+		return fmt.Errorf("%s: is %d bytes, more than the %d allowed", p, len(data), limit)
+	}
+	if path.Base(p) != EnvPatchFile {
+		return nil
+	}
+	var patch any
+	if err := yaml.Unmarshal(data, &patch); err != nil {
+		return fmt.Errorf("%s: not valid YAML: %s", p, strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: "))
+	}
+	if _, ok := patch.(map[string]any); !ok {
+		return fmt.Errorf("%s: must be one YAML mapping: a patch of the Application with apiVersion, kind, metadata.name and the spec fields to change", p)
+	}
+	return nil
+}
+
 func checkObjects(where string, stream []byte, check func(obj []byte) error) error {
 	for i, doc := range splitYAML(stream) {
 		js, err := yaml.YAMLToJSON(doc)
 		if err != nil {
 			return fmt.Errorf("%s: object %d: %w", where, i+1, err)
+		}
+		if len(js) > MaxObjectSize {
+			return fmt.Errorf("%s: object %d: is %d bytes as JSON, more than the %d allowed (Argo CD keeps the whole object in an annotation, limited to 256 KiB)", where, i+1, len(js), MaxObjectSize)
 		}
 		if err := check(js); err != nil {
 			return fmt.Errorf("%s: object %d: %w", where, i+1, err)

@@ -55,7 +55,11 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--domain is required: the base domain apps are served under, for example apps.example.com")
 	}
 	repoURL := o.repoURL
-	if repoURL == "" {
+	if repoURL != "" {
+		if err := generator.CheckRepoURL(repoURL); err != nil {
+			return usagef("--repo-url: %v", err)
+		}
+	} else {
 		var local bool
 		repoURL, local = cloneURL(o.repo)
 		if local {
@@ -63,10 +67,12 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 		}
 	}
 	cfg := generator.DefaultConfig(repoURL, o.domain, o.envs)
+	// Argo CD follows the branch this commit goes to.
+	cfg.TargetRevision = o.branch
 	cfg.ArgoCD.Namespace, cfg.ArgoCD.Project = o.argoNamespace, o.project
 	files, err := generator.InitRepo(cfg)
 	if err != nil {
-		return usageError{err}
+		return usageError{initFlagError(err)}
 	}
 	repo, err := o.open(cmd.Context())
 	if err != nil {
@@ -100,4 +106,22 @@ func cloneURL(repo string) (string, bool) {
 	}
 	u.User = nil
 	return u.String(), false
+}
+
+// initFlagError names the flag behind a field of the plattr-env.yaml that env
+// init's flags make: the user wrote a flag, not the file.
+func initFlagError(err error) error {
+	msg, ok := strings.CutPrefix(err.Error(), generator.ConfigFile+": ")
+	if !ok {
+		return err
+	}
+	for _, f := range []struct{ field, flag string }{
+		{"repoURL", "--repo-url (or --repo)"}, {"targetRevision", "--branch"}, {"baseDomain", "--domain"},
+		{"argocd.namespace", "--argocd-namespace"}, {"argocd.project", "--project"}, {"environments", "--envs"},
+	} {
+		if rest, ok := strings.CutPrefix(msg, f.field); ok {
+			return fmt.Errorf("%s: %s", f.flag, strings.TrimLeft(rest, ": "))
+		}
+	}
+	return err
 }

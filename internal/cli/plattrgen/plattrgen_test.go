@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -138,28 +140,51 @@ func TestRender_BadInputWritesNothing(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(longApp, "plattr.yaml"), []byte("name: "+strings.Repeat("a", 64)+"\n"), 0o644))
 	climbApp := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(climbApp, "plattr.yaml"), []byte("name: ../prod\n"), 0o644))
+	fifoApp := t.TempDir()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(fifoApp, "plattr.yaml"), 0o644))
+	hugeApp := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(hugeApp, "plattr.yaml"), []byte("name: hello\n#"+strings.Repeat("x", 200<<10)+"\n"), 0o644))
+	twoApp := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(twoApp, "plattr.yaml"), []byte("name: hello\n---\nname: other\n"), 0o644))
+	varsApp := t.TempDir()
+	var vars strings.Builder
+	for i := 0; i < 201; i++ {
+		fmt.Fprintf(&vars, "  V%03d: x\n", i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(varsApp, "plattr.yaml"), []byte("name: hello\nenv:\n"+vars.String()), 0o644))
 	cases := map[string]struct {
 		reason string
 		args   []string
 		code   int
 		want   string
 	}{
-		"tag image":     {"tags move", []string{"--env", "staging", "--image", "ghcr.io/acme/hello:v1"}, 2, "--image: image \"ghcr.io/acme/hello:v1\" is pinned by tag only"},
-		"unknown env":   {"environments come from the repo", []string{"--env", "qa", "--image", image}, 1, `unknown environment "qa": plattr-env.yaml declares staging, uat, prod`},
-		"climbing env":  {"paths in names", []string{"--env", "../prod", "--image", image}, 1, `invalid environment name "../prod"`},
-		"slash env":     {"paths in names", []string{"--env", "a/b", "--image", image}, 1, `invalid environment name "a/b"`},
-		"git env":       {"git's folder", []string{"--env", ".git", "--image", image}, 1, `invalid environment name ".git"`},
-		"absolute env":  {"absolute paths", []string{"--env", "/etc", "--image", image}, 1, `invalid environment name "/etc"`},
-		"env and pr":    {"one target", []string{"--env", "staging", "--pr", "3", "--image", image}, 2, "--env and --pr exclude each other"},
-		"no target":     {"a target is needed", []string{"--image", image}, 2, "give --env ENV, or --pr N"},
-		"no image":      {"an image is needed", []string{"--env", "staging"}, 2, "--image is required"},
-		"bad pr":        {"PR numbers are positive", []string{"--pr", "-4", "--image", image}, 1, `invalid pull request number "-4"`},
-		"unknown flag":  {"typos in flags", []string{"--envv", "staging"}, 2, "unknown flag: --envv"},
-		"unknown field": {"typos in plattr.yaml", []string{"--app-dir", badApp, "--env", "staging", "--image", image}, 1, "plattr.yaml:2: replica: unknown field"},
-		"long name":     {"64-character app names", []string{"--app-dir", longApp, "--env", "staging", "--image", image}, 1, "name: must be at most 40 characters, is 64"},
-		"climbing name": {"app names are labels", []string{"--app-dir", climbApp, "--env", "staging", "--image", image}, 1, "name: must be lower-case letters"},
-		"no manifest":   {"no plattr.yaml", []string{"--app-dir", t.TempDir(), "--env", "staging", "--image", image}, 1, "plattr.yaml: no such file"},
-		"output":        {"output formats", []string{"--env", "staging", "--image", image, "--output", "xml"}, 2, "--output must be text or json"},
+		"tag image":    {"tags move", []string{"--env", "staging", "--image", "ghcr.io/acme/hello:v1"}, 2, "--image: image \"ghcr.io/acme/hello:v1\" is pinned by tag only"},
+		"unknown env":  {"environments come from the repo", []string{"--env", "qa", "--image", image}, 1, `unknown environment "qa": plattr-env.yaml declares staging, uat, prod`},
+		"climbing env": {"paths in names", []string{"--env", "../prod", "--image", image}, 1, `invalid environment name "../prod"`},
+		"slash env":    {"paths in names", []string{"--env", "a/b", "--image", image}, 1, `invalid environment name "a/b"`},
+		"git env":      {"git's folder", []string{"--env", ".git", "--image", image}, 1, `invalid environment name ".git"`},
+		"absolute env": {"absolute paths", []string{"--env", "/etc", "--image", image}, 1, `invalid environment name "/etc"`},
+		"env and pr":   {"one target", []string{"--env", "staging", "--pr", "3", "--image", image}, 2, "--env and --pr exclude each other"},
+		"no target":    {"a target is needed", []string{"--image", image}, 2, "give --env ENV, or --pr N"},
+		"no image":     {"an image is needed", []string{"--env", "staging"}, 2, "--image is required"},
+		"bad pr":       {"PR numbers are positive", []string{"--pr", "-4", "--image", image}, 2, `invalid argument "-4" for "--pr" flag: a pull request number is written in decimal`},
+		"octal pr":     {"010 was PR 8", []string{"--pr", "010", "--image", image}, 2, `invalid argument "010" for "--pr" flag: a pull request number is written in decimal, without sign or leading zeros`},
+		"hex pr":       {"0x10 was PR 16", []string{"--pr", "0x10", "--image", image}, 2, `invalid argument "0x10" for "--pr" flag`},
+		"zero pr":      {"--pr 0 said: give --env ENV, or --pr N", []string{"--pr", "0", "--image", image}, 2, `invalid pull request number "0": must be between 1 and 999999`},
+		"huge pr":      {"at most six digits", []string{"--pr", "1000000", "--image", image}, 2, `invalid pull request number "1000000"`},
+		"forged trailer": {"a newline in source metadata forged a trailer", []string{"--env", "staging", "--image", image, "--source-repo", "acme/hello\nPlattr-Environment: prod"}, 2,
+			`--source-repo "acme/hello\nPlattr-Environment: prod" is not a repository name`},
+		"forged sign-off": {"a newline in the commit", []string{"--env", "staging", "--image", image, "--source-commit", "abc1234\nSigned-off-by: x"}, 2, "--source-commit"},
+		"fifo manifest":   {"a FIFO blocked forever", []string{"--app-dir", fifoApp, "--env", "staging", "--image", image}, 1, "plattr.yaml: is not a regular file"},
+		"huge manifest":   {"a 50 MB plattr.yaml took minutes", []string{"--app-dir", hugeApp, "--env", "staging", "--image", image}, 1, "plattr.yaml: is 204814 bytes, more than the 131072 allowed"},
+		"two documents":   {"the second was ignored", []string{"--app-dir", twoApp, "--env", "staging", "--image", image}, 1, "plattr.yaml:2: holds more than one YAML document"},
+		"too many vars":   {"the CRD allows 200", []string{"--app-dir", varsApp, "--env", "staging", "--image", image}, 1, "plattr.yaml:2: env: Too many: 201: must have at most 200 items"},
+		"unknown flag":    {"typos in flags", []string{"--envv", "staging"}, 2, "unknown flag: --envv"},
+		"unknown field":   {"typos in plattr.yaml", []string{"--app-dir", badApp, "--env", "staging", "--image", image}, 1, "plattr.yaml:2: replica: unknown field"},
+		"long name":       {"64-character app names", []string{"--app-dir", longApp, "--env", "staging", "--image", image}, 1, "name: must be at most 40 characters, is 64"},
+		"climbing name":   {"app names are labels", []string{"--app-dir", climbApp, "--env", "staging", "--image", image}, 1, "name: must be lower-case letters"},
+		"no manifest":     {"no plattr.yaml", []string{"--app-dir", t.TempDir(), "--env", "staging", "--image", image}, 1, "plattr.yaml: no such file"},
+		"output":          {"output formats", []string{"--env", "staging", "--image", image, "--output", "xml"}, 2, "--output must be text or json"},
 	}
 	before := gittest.Git(t, repo, "rev-parse", "main")
 	for name, tc := range cases {

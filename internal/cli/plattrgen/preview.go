@@ -25,7 +25,7 @@ func newPreviewCmd(io IO) *cobra.Command {
 type previewDeleteOptions struct {
 	repoFlags
 	app string
-	pr  int
+	pr  prNumber
 }
 
 func newPreviewDeleteCmd(io IO) *cobra.Command {
@@ -40,7 +40,7 @@ func newPreviewDeleteCmd(io IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.app, "app", "", "app whose preview to remove")
-	f.IntVar(&o.pr, "pr", 0, "pull request number")
+	f.Var(&o.pr, "pr", "pull request number")
 	o.bind(f, io, "branch of the env repo")
 	return cmd
 }
@@ -52,10 +52,7 @@ func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
 	if err := names.App(o.app); err != nil {
 		return usageError{err}
 	}
-	if err := names.PR(o.pr); err != nil {
-		return usageError{err}
-	}
-	name := names.Preview(o.app, o.pr)
+	name := names.Preview(o.app, int(o.pr))
 	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err

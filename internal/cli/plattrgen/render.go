@@ -16,7 +16,7 @@ import (
 type renderOptions struct {
 	repoFlags
 	appDir, env, image, output string
-	pr                         int
+	pr                         prNumber
 	allowTag, dryRun           bool
 	source                     generator.Source
 }
@@ -37,7 +37,7 @@ func newRenderCmd(io IO) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.appDir, "app-dir", ".", "folder holding the app's plattr.yaml")
 	f.StringVar(&o.env, "env", "", "environment to release into (from plattr-env.yaml)")
-	f.IntVar(&o.pr, "pr", 0, "render the preview of this pull request instead of an environment")
+	f.Var(&o.pr, "pr", "render the preview of this pull request instead of an environment")
 	f.StringVar(&o.image, "image", "", "image to release, pinned by digest (repository@sha256:…)")
 	o.bind(f, io, "branch of the env repo")
 	f.BoolVar(&o.allowTag, "allow-tag", false, "accept an image pinned by tag only")
@@ -94,7 +94,10 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	release := generator.Release{Manifest: m, Image: img, Env: o.env, PR: o.pr, Source: o.source}
+	if err := o.source.Check(); err != nil {
+		return usageError{err}
+	}
+	release := generator.Release{Manifest: m, Image: img, Env: o.env, PR: int(o.pr), Source: o.source}
 	var target generator.Target
 	repo, err := o.open(cmd.Context())
 	if err != nil {
@@ -115,7 +118,7 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	report := renderReport{App: m.Name, Environment: target.Env, PR: o.pr, Image: img.Ref, Repo: repo.URL(), Branch: o.branch,
+	report := renderReport{App: m.Name, Environment: target.Env, PR: int(o.pr), Image: img.Ref, Repo: repo.URL(), Branch: o.branch,
 		Changed: res.Changed, DryRun: o.dryRun, Attempts: res.Attempts}
 	if report.Changed == nil {
 		report.Changed = []string{}

@@ -1,0 +1,48 @@
+package plattrgen
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plattr/plattr/internal/gittest"
+)
+
+// env init writes the branch it commits to as the branch Argo CD follows
+// (before: targetRevision: main whatever --branch said).
+func TestEnvInit_BranchIsTargetRevision(t *testing.T) {
+	repo := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	r := plattrGen(t, nil, "env", "init", "--repo", repo, "--branch", "envs", "--domain", "apps.example.com", "--repo-url", "https://github.com/acme/env.git")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, gittest.Git(t, repo, "show", "envs:plattr-env.yaml"), "targetRevision: envs")
+	assert.Contains(t, gittest.Git(t, repo, "show", "envs:bootstrap/staging.yaml"), "targetRevision: envs", "the roots follow it too")
+}
+
+// What env init would write into plattr-env.yaml is checked first, naming the
+// flag; nothing is committed.
+func TestEnvInit_RefusesBadFlags(t *testing.T) {
+	repo := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"credentials in --repo-url": {[]string{"--repo-url", "https://u:s3cret-pw@github.com/acme/env.git"},
+			"--repo-url: carries credentials (https://***@github.com/acme/env.git)"},
+		"token as user": {[]string{"--repo-url", "https://ghp_s3cret@github.com/acme/env.git"}, "--repo-url: carries credentials"},
+		"project":       {[]string{"--project", "*"}, `--project: "*" is not an Argo CD project name`},
+		"namespace":     {[]string{"--argocd-namespace", "../kube-system"}, `--argocd-namespace: "../kube-system" is not a namespace name`},
+		"domain":        {[]string{"--domain", "evil.com#x"}, `--domain: "evil.com#x" is not a DNS name`},
+		"envs":          {[]string{"--envs", "staging,Prod"}, `--envs: [1]: invalid environment name "Prod"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"env", "init", "--repo", repo, "--domain", "apps.example.com", "--repo-url", "https://github.com/acme/env.git"}, tc.args...)
+			r := plattrGen(t, nil, args...)
+			assert.Equal(t, 2, r.code, r.err)
+			assert.Contains(t, r.err, tc.want)
+			assert.NotContains(t, r.out+r.err, "s3cret")
+			assert.Equal(t, 0, gittest.CommitCount(t, repo), "nothing committed")
+		})
+	}
+}
