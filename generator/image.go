@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/plattr/plattr/internal/urls"
 )
 
 // imageRef follows the OCI distribution reference grammar: an optional registry
@@ -34,7 +36,7 @@ func (i Image) ShortDigest() string {
 func ParseImage(ref string, allowTag bool) (Image, error) {
 	m := imageRef.FindStringSubmatch(ref)
 	if m == nil || len(ref) > 512 {
-		return Image{}, fmt.Errorf("invalid image %q: expected registry/repository@sha256:<64 hex digits>", ref)
+		return Image{}, fmt.Errorf("invalid image %s: expected registry/repository@sha256:<64 hex digits>", quoteRef(ref))
 	}
 	img := Image{Ref: ref, Tag: m[imageRef.SubexpIndex("tag")], Digest: m[imageRef.SubexpIndex("digest")]}
 	if img.Digest != "" {
@@ -48,4 +50,14 @@ func ParseImage(ref string, allowTag bool) (Image, error) {
 			ref, strings.TrimSuffix(ref, ":"+img.Tag))
 	}
 	return img, nil
+}
+
+// quoteRef quotes a reference that failed to parse for an error message, unless
+// it looks like a URL (which may carry credentials: https://user:token@…), holds
+// a control character or is very long: then it is described, not shown.
+func quoteRef(ref string) string {
+	if strings.Contains(ref, "://") || urls.HasControl(ref) || len(ref) > 512 {
+		return "(not shown: a URL or a value that is not an image reference)"
+	}
+	return fmt.Sprintf("%q", ref)
 }
