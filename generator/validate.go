@@ -85,8 +85,8 @@ func CheckPath(p string) error {
 		return fmt.Errorf("refusing path %q: not a clean relative path inside the repo", p)
 	}
 	for _, part := range strings.Split(p, "/") {
-		if part == "." || part == ".." || strings.EqualFold(part, ".git") {
-			return fmt.Errorf("refusing path %q: %q is not allowed", p, part)
+		if reason := names.PathElement(part); reason != "" {
+			return fmt.Errorf("refusing path %q: %q is not allowed (it %s)", p, part, reason)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/names"
 )
 
 // Proposal is a change proposed on a branch of its own, for a pull request.
@@ -28,6 +29,9 @@ type Proposal struct {
 // pushed. A change that alters nothing proposes nothing (zero Commit).
 func (r *Repo) Propose(ctx context.Context, branch string, change Change) (Proposal, error) {
 	p := Proposal{Branch: branch, Base: r.branch.Short()}
+	if err := names.Branch(branch); err != nil {
+		return p, err
+	}
 	ref := plumbing.NewBranchReferenceName(branch)
 	if ref == r.branch {
 		return p, fmt.Errorf("the proposal branch %q is the base branch", branch)

@@ -74,7 +74,7 @@ func (r *Repo) put(obj plumbing.EncodedObject) (plumbing.Hash, error) {
 // changes (paths relative to dir) applied. Unchanged subtrees keep their hash and
 // are never read. A result equal to cur writes nothing.
 func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[string][]byte) (plumbing.Hash, error) {
-	tr, err := base.tree(cur)
+	tr, err := base.tree(cur, dir)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -98,6 +98,9 @@ func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[
 	changed := false
 	for name, data := range files {
 		full := path.Join(dir, name)
+		if err := checkName(full, name); err != nil {
+			return plumbing.ZeroHash, err
+		}
 		old, had := entries[name]
 		if had && old.Mode == filemode.Symlink {
 			return plumbing.ZeroHash, fmt.Errorf("%s %w", full, ErrSymlink)
@@ -124,6 +127,9 @@ func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[
 	}
 	for name, sub := range subdirs {
 		full := path.Join(dir, name)
+		if err := checkName(full, name); err != nil {
+			return plumbing.ZeroHash, err
+		}
 		old, had := entries[name]
 		var oldHash plumbing.Hash
 		if had {

@@ -176,7 +176,7 @@ func TestRepo_ConcurrentRendersOverHTTP(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			r, err := Open(context.Background(), srv.URL+"/env.git")
+			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP())
 			if err != nil {
 				errs[i] = err
 				return
@@ -245,16 +245,16 @@ func TestRepo_CredentialsNeverPrinted(t *testing.T) {
 	srv := gittest.Serve(t, root, "ci", "right-token")
 	host := strings.TrimPrefix(srv.URL, "http://")
 
-	_, err := Open(context.Background(), "http://ci:wrong-s3cret@"+host+"/env.git")
+	_, err := Open(context.Background(), "http://ci:wrong-s3cret@"+host+"/env.git", WithAllowHTTP())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "wrong-s3cret")
 	assert.Contains(t, err.Error(), "PLATTR_GIT_TOKEN", "the error says what to do")
 
-	_, err = Open(context.Background(), srv.URL+"/env.git", WithToken("another-s3cret"))
+	_, err = Open(context.Background(), srv.URL+"/env.git", WithToken("another-s3cret"), WithAllowHTTP())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "another-s3cret")
 
-	r, err := Open(context.Background(), "http://ci:right-token@"+host+"/env.git")
+	r, err := Open(context.Background(), "http://ci:right-token@"+host+"/env.git", WithAllowHTTP())
 	require.NoError(t, err)
 	assert.NotContains(t, r.URL(), "right-token")
 	res, err := r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/x@"+digest), ApplyOptions{})
@@ -330,7 +330,7 @@ func TestRepo_PartialClone(t *testing.T) {
 				h.ServeHTTP(w, req)
 			}))
 			defer srv.Close()
-			r, err := Open(context.Background(), srv.URL+"/env.git")
+			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP())
 			require.NoError(t, err)
 			assert.Equal(t, tc.partial, r.partial, tc.reason)
 			assert.Equal(t, tc.blobsAtOpen, len(r.st.Blobs) > 0, "blobs fetched by the clone")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -67,6 +68,16 @@ func (r *Repo) pushRef(ctx context.Context, ref plumbing.ReferenceName, old, new
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
 	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
+	// With a side band, git sends what the server's hooks print ("remote: ...")
+	// to the client; without one, a refusal's reason stays in the server's log.
+	var said remoteMessages
+	switch {
+	case caps.Supports(capability.Sideband64k):
+		_ = req.Capabilities.Set(capability.Sideband64k)
+	case caps.Supports(capability.Sideband):
+		_ = req.Capabilities.Set(capability.Sideband)
+	}
+	req.Progress = &said
 	var pack bytes.Buffer
 	if _, err := packfile.NewEncoder(&pack, r.st, false).Encode(r.pending, 10); err != nil {
 		return fmt.Errorf("pack the commit: %w", err)
@@ -80,8 +91,65 @@ func (r *Repo) pushRef(ctx context.Context, ref plumbing.ReferenceName, old, new
 		// The server refuses a stale old hash in more than one way ("fetch first",
 		// "failed to lock", "cannot lock ref", "non-fast-forward"): the caller
 		// decides by fetching and looking, not by parsing the message.
+		if lines := said.lines(); lines != "" && r.timeout(err) == nil {
+			err = &refusedError{err: err, said: lines}
+		}
 		return r.wrap("push", err)
 	}
 	r.pending = nil
 	return nil
+}
+
+// refusedError is a refused push with what the server said about it.
+type refusedError struct {
+	err  error
+	said string
+}
+
+func (e *refusedError) Error() string { return e.err.Error() + "; the server said:\n" + e.said }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// remoteMessages keeps what the server prints on the side band, bounded: a
+// hostile server can send a lot, and control characters, of which only line
+// ends are kept.
+type remoteMessages struct {
+	b bytes.Buffer
+}
+
+const maxRemoteMessages = 4 << 10
+
+func (m *remoteMessages) Write(p []byte) (int, error) {
+	if room := maxRemoteMessages - m.b.Len(); room > 0 {
+		m.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// lines are the messages as "remote: ..." lines, progress meters ("\r") reduced
+// to their last state, at most 20 lines of at most 200 characters.
+func (m *remoteMessages) lines() string {
+	var out []string
+	for _, line := range strings.Split(m.b.String(), "\n") {
+		if i := strings.LastIndexByte(strings.TrimRight(line, "\r"), '\r'); i >= 0 {
+			line = line[i+1:]
+		}
+		line = strings.TrimSpace(strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		}, line))
+		if line == "" {
+			continue
+		}
+		if len(line) > 200 {
+			line = line[:200] + "…"
+		}
+		out = append(out, "remote: "+line)
+		if len(out) == 20 {
+			out = append(out, "remote: …")
+			break
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,16 +15,26 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/urls"
 )
 
 // Repo is a shallow, in-memory clone of one branch of an env repo.
 type Repo struct {
-	url     string // without credentials
-	display string // safe to print
-	branch  plumbing.ReferenceName
-	auth    transport.AuthMethod
-	author  object.Signature
-	now     func() time.Time
+	url        string // without credentials
+	display    string // safe to print
+	branchName string
+	branch     plumbing.ReferenceName
+	auth       transport.AuthMethod
+	secrets    []string // the token or password, never printed
+	creds      Credentials
+	token      string
+	allowHTTP  bool
+	limits     *netLimits
+	http       transport.Transport // this Repo's own HTTP client, with its limits
+	author     object.Signature
+	now        func() time.Time
 
 	st      *memory.Storage
 	head    plumbing.Hash // the branch's commit: as fetched, or the local commit not pushed yet (zero: empty repo)
@@ -36,40 +45,90 @@ type Repo struct {
 	pending []plumbing.Hash
 }
 
+// Credentials says what authenticates a Repo's requests.
+type Credentials int
+
+const (
+	// NoCredentials: a local repo, or no token and none in the URL.
+	NoCredentials Credentials = iota
+	// URLCredentials: the user information of the URL. They win over a token
+	// (WithToken): whoever wrote them into the URL meant them.
+	URLCredentials
+	// TokenCredentials: the token of WithToken.
+	TokenCredentials
+)
+
 // Option configures a Repo.
 type Option func(*Repo)
 
-// WithBranch selects the branch (default "main").
+// WithBranch selects the branch (default "main"). Open refuses a name git would
+// refuse (names.Branch).
 func WithBranch(name string) Option {
-	return func(r *Repo) { r.branch = plumbing.NewBranchReferenceName(name) }
+	return func(r *Repo) { r.branchName = name }
 }
 
 // WithToken authenticates over HTTPS with a token (GitHub: any user name works).
+// It is sent only to the host of the repo's URL, and only when the URL carries no
+// credentials of its own (those win).
 func WithToken(token string) Option {
-	return func(r *Repo) {
-		if token != "" {
-			r.auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
-		}
-	}
+	return func(r *Repo) { r.token = token }
 }
+
+// WithAllowHTTP allows a plain http:// URL to a loopback address (a test
+// server). Without it, and to any other host, http:// is refused (ErrPlainHTTP).
+func WithAllowHTTP() Option {
+	return func(r *Repo) { r.allowHTTP = true }
+}
+
+// WithTimeouts bounds each HTTP request: connect for the TCP connection and the
+// TLS handshake, idle for a connection on which no byte moves either way
+// (default DefaultConnectTimeout and DefaultIdleTimeout; zero is no limit). A
+// request cut by either fails with a TimeoutError. The whole operation is bounded
+// by the context passed to Open, Apply, Propose and History.
+func WithTimeouts(connect, idle time.Duration) Option {
+	return func(r *Repo) { r.limits.connect, r.limits.idle = connect, idle }
+}
+
+// tokenVars are the environment variables a token is read from, in order.
+var tokenVars = []string{"PLATTR_GIT_TOKEN", "GITHUB_TOKEN"}
 
 // TokenFromEnv returns PLATTR_GIT_TOKEN, else GITHUB_TOKEN.
 func TokenFromEnv() string {
-	if t := os.Getenv("PLATTR_GIT_TOKEN"); t != "" {
-		return t
-	}
-	return os.Getenv("GITHUB_TOKEN")
+	t, _ := TokenSource()
+	return t
 }
 
+// TokenSource returns the token from the environment and the variable it came
+// from ("" when there is none).
+func TokenSource() (token, variable string) {
+	for _, v := range tokenVars {
+		if t := os.Getenv(v); t != "" {
+			return t, v
+		}
+	}
+	return "", ""
+}
+
+// ErrNoBranch is returned by Open when the repo has branches, but not the one
+// asked for. An empty repo (no branch at all) opens with no head instead.
+var ErrNoBranch = errors.New("no such branch in the env repo")
+
 // Open clones branch of the repo at location (a local path, bare or not, or an
-// http(s):// URL) shallowly into memory. An empty repo (no commits yet) opens with
-// no head; the first commit creates the branch.
+// https:// URL; see CheckLocation) shallowly into memory. An empty repo (no
+// commits yet) opens with no head; the first commit creates the branch. A repo
+// whose branches do not include the one asked for is an error matching
+// ErrNoBranch.
 func Open(ctx context.Context, location string, opts ...Option) (*Repo, error) {
-	r := &Repo{branch: plumbing.NewBranchReferenceName("main"), now: time.Now,
+	r := &Repo{branchName: "main", now: time.Now,
+		limits: &netLimits{connect: DefaultConnectTimeout, idle: DefaultIdleTimeout},
 		author: object.Signature{Name: "plattr-gen", Email: "plattr-gen@plattr.dev"}}
 	for _, o := range opts {
 		o(r)
 	}
+	if err := names.Branch(r.branchName); err != nil {
+		return nil, err
+	}
+	r.branch = plumbing.NewBranchReferenceName(r.branchName)
 	if err := r.setURL(location); err != nil {
 		return nil, err
 	}
@@ -80,44 +139,60 @@ func Open(ctx context.Context, location string, opts ...Option) (*Repo, error) {
 	return r, nil
 }
 
-// setURL accepts a path or URL; credentials in a URL move into auth and never
-// appear in output.
+// setURL accepts a path or URL (parseLocation's rules); credentials in a URL move
+// into auth and never appear in output.
 func (r *Repo) setURL(location string) error {
-	if location == "" {
-		return errors.New("env repo location is empty: give a local path or an https:// URL")
+	loc, err := parseLocation(location, r.allowHTTP)
+	if err != nil {
+		return fmt.Errorf("env repo location %w", err)
 	}
-	if !strings.Contains(location, "://") {
-		abs, err := filepath.Abs(location)
+	if loc.url == nil {
+		abs, err := filepath.Abs(loc.path)
 		if err != nil {
-			return fmt.Errorf("env repo path %q: %w", location, err)
+			return fmt.Errorf("env repo path %s: %w", safePath(loc.path), err)
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return fmt.Errorf("env repo path %q does not exist: create it with 'git init --bare %s'", location, location)
+			return fmt.Errorf("env repo path %s does not exist: create it with 'git init --bare %s'", safePath(loc.path), safePath(loc.path))
 		}
 		localGitConfig()
 		r.url, r.display = abs, abs
 		return nil
 	}
-	u, err := url.Parse(location)
-	if err != nil {
-		return fmt.Errorf("env repo URL is not valid: %s", redactAll(err.Error(), location))
+	r.url = loc.url.String()
+	r.display = urls.Redact(loc.url)
+	if loc.url.Scheme == "file" {
+		localGitConfig()
+		return nil
 	}
-	switch u.Scheme {
-	case "https", "http", "file":
-	default:
-		return fmt.Errorf("env repo URL scheme %q is not supported: use https://, http:// or a local path", u.Scheme)
-	}
-	if u.User != nil {
-		pw, _ := u.User.Password()
-		if pw != "" && r.auth == nil {
-			r.auth = &githttp.BasicAuth{Username: u.User.Username(), Password: pw}
+	r.http = githttp.NewClientWithOptions(r.limits.client(), nil)
+	switch {
+	case loc.user != nil:
+		pw, _ := loc.user.Password()
+		r.auth = &githttp.BasicAuth{Username: loc.user.Username(), Password: pw}
+		r.creds = URLCredentials
+		r.secrets = append(r.secrets, pw)
+		if pw == "" {
+			r.secrets = append(r.secrets, loc.user.Username()) // a token given as the user name
 		}
-		u.User = nil
+	case r.token != "":
+		r.auth = &githttp.BasicAuth{Username: "x-access-token", Password: r.token}
+		r.creds = TokenCredentials
 	}
-	r.url = u.String()
-	r.display = u.Redacted()
+	r.secrets = append(r.secrets, r.token)
 	return nil
 }
+
+// safePath is a path to print: a location with '@' that is not a URL may be one
+// whose scheme was forgotten (user:token@host/path), so it is not shown.
+func safePath(p string) string {
+	if strings.Contains(p, "@") {
+		return "(not shown: it contains '@' and may hold credentials)"
+	}
+	return p
+}
+
+// Credentials says what authenticates the repo's requests.
+func (r *Repo) Credentials() Credentials { return r.creds }
 
 var localConfigOnce sync.Once
 
@@ -152,20 +227,44 @@ func (r *Repo) Head() plumbing.Hash { return r.head }
 
 // wrap names the operation and the repo and removes anything secret from err.
 func (r *Repo) wrap(op string, err error) error {
-	msg := err.Error()
-	if r.url != r.display {
-		msg = strings.ReplaceAll(msg, r.url, r.display)
+	if te := r.timeout(err); te != nil {
+		// The transport's own words ("context canceled") say less than this.
+		return &Error{Op: op, Repo: r.display, Msg: te.Error(), err: te}
 	}
-	if ba, ok := r.auth.(*githttp.BasicAuth); ok && ba.Password != "" {
-		msg = strings.ReplaceAll(msg, ba.Password, "***")
-	}
+	msg := r.clean(err.Error())
 	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) {
-		msg += " (set PLATTR_GIT_TOKEN or GITHUB_TOKEN to a token that may push to the env repo)"
+		msg += " (set " + strings.Join(tokenVars, " or ") + " to a token that may push to the env repo)"
 	}
 	if errors.Is(err, transport.ErrRepositoryNotFound) {
 		msg += " (check --repo)"
 	}
 	return &Error{Op: op, Repo: r.display, Msg: msg, err: err}
+}
+
+// clean removes the repo's secrets from a message: its URL holds none, but a
+// server may echo what it was sent.
+func (r *Repo) clean(msg string) string {
+	if r.url != r.display {
+		msg = strings.ReplaceAll(msg, r.url, r.display)
+	}
+	for _, s := range r.secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "***")
+		}
+	}
+	return msg
+}
+
+// timeout is the limit that cut the failed request, if one did.
+func (r *Repo) timeout(err error) *TimeoutError {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return te
+	}
+	if r.limits != nil {
+		return r.limits.cut()
+	}
+	return nil
 }
 
 // Error is a failed repository operation, safe to print.
@@ -179,13 +278,3 @@ func (e *Error) Error() string { return fmt.Sprintf("%s %s: %s", e.Op, e.Repo, e
 // Unwrap lets callers match transport errors; their text may hold the URL, so
 // print e, never the unwrapped error.
 func (e *Error) Unwrap() error { return e.err }
-
-func redactAll(msg, secretish string) string {
-	if u, err := url.Parse(secretish); err == nil && u.User != nil {
-		return strings.ReplaceAll(msg, secretish, u.Redacted())
-	}
-	if i := strings.Index(secretish, "@"); i >= 0 {
-		return strings.ReplaceAll(msg, secretish, "***"+secretish[i:])
-	}
-	return msg
-}

@@ -81,7 +81,11 @@ func (t *Tree) Prefetch(names []string) error {
 	return t.fetch(hs)
 }
 
-func (t *Tree) tree(h plumbing.Hash) (*object.Tree, error) {
+// tree decodes the tree h found at dir ("" for the root) and refuses it when an
+// entry is one git's fsck flags or Plattr cannot handle (checkEntries): every
+// read and every commit goes through here, so such an entry is neither read nor
+// carried into a new commit.
+func (t *Tree) tree(h plumbing.Hash, dir string) (*object.Tree, error) {
 	if h.IsZero() {
 		return &object.Tree{}, nil
 	}
@@ -90,10 +94,20 @@ func (t *Tree) tree(h plumbing.Hash) (*object.Tree, error) {
 	}
 	tr, err := object.GetTree(t.s, h)
 	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", h, err)
+		return nil, fmt.Errorf("read folder %q of the env repo (tree %s): %w", displayDir(dir), h, err)
+	}
+	if err := checkEntries(dir, tr); err != nil {
+		return nil, err
 	}
 	t.trees[h] = tr
 	return tr, nil
+}
+
+func displayDir(dir string) string {
+	if dir == "" {
+		return "/"
+	}
+	return dir
 }
 
 func entry(tr *object.Tree, name string) *object.TreeEntry {
@@ -116,7 +130,7 @@ func (t *Tree) lookup(name string) (*object.TreeEntry, error) {
 	cur := t.root
 	parts := strings.Split(name, "/")
 	for i, part := range parts {
-		tr, err := t.tree(cur)
+		tr, err := t.tree(cur, strings.Join(parts[:i], "/"))
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +188,10 @@ func (t *Tree) ReadDir(name string) ([]string, error) {
 	if e.Mode != filemode.Dir {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
 	}
-	tr, err := t.tree(e.Hash)
+	if name == "." {
+		name = ""
+	}
+	tr, err := t.tree(e.Hash, name)
 	if err != nil {
 		return nil, err
 	}

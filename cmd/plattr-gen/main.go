@@ -3,17 +3,11 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/plattr/plattr/internal/cli/plattrgen"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := plattrgen.Main(ctx, os.Args[1:], plattrgen.IO{Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv})
-	stop()
-	os.Exit(code)
+	os.Exit(plattrgen.Run(os.Args[1:], plattrgen.IO{Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv}))
 }

@@ -131,3 +131,72 @@ func Branch(name string) error {
 	}
 	return nil
 }
+
+// PathElement says why a name is not a safe element of a path in a git tree,
+// as git's fsck judges it (fsck.c, fsck_tree: hasDot, hasDotdot, hasDotgit,
+// emptyName, fullPathname; NUL ends a name in a tree), or "" when it is one. The
+// generator refuses such a name in a path it writes, and gitops in a tree it
+// reads or commits.
+func PathElement(name string) string {
+	switch {
+	case name == "":
+		return "has an empty name"
+	case name == "." || name == "..":
+		return "is named " + name
+	case strings.ContainsAny(name, "/\x00"):
+		return "has a name holding '/' or NUL"
+	case isNTFSDotGit(name) || isHFSDotGit(name):
+		return "is named like git's own folder (.git in another case or in a spelling NTFS or HFS+ reads as .git)"
+	}
+	return ""
+}
+
+// isNTFSDotGit is git's is_ntfs_dotgit (path.c): ".git" or its 8.3 short name
+// "git~1", in any case, followed only by spaces and periods (which NTFS drops), or
+// by an alternate data stream (":stream").
+func isNTFSDotGit(name string) bool {
+	var i int
+	switch {
+	case len(name) >= 4 && name[0] == '.' && strings.EqualFold(name[1:4], "git"):
+		i = 4
+	case len(name) >= 5 && strings.EqualFold(name[:5], "git~1"):
+		i = 5
+	default:
+		return false
+	}
+	for ; i < len(name); i++ {
+		switch name[i] {
+		case ':':
+			return true
+		case ' ', '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hfsIgnored are the code points HFS+ ignores in a name (git's utf8.c,
+// next_hfs_char): ".g\u200cit" is ".git" there.
+var hfsIgnored = map[rune]bool{
+	0x200c: true, 0x200d: true, 0x200e: true, 0x200f: true,
+	0x202a: true, 0x202b: true, 0x202c: true, 0x202d: true, 0x202e: true,
+	0x206a: true, 0x206b: true, 0x206c: true, 0x206d: true, 0x206e: true, 0x206f: true,
+	0xfeff: true,
+}
+
+// isHFSDotGit is git's is_hfs_dotgit (utf8.c): ".git" in any ASCII case once the
+// code points HFS+ ignores are dropped.
+func isHFSDotGit(name string) bool {
+	var b strings.Builder
+	for _, r := range name {
+		if hfsIgnored[r] {
+			continue
+		}
+		if r > 0x7f {
+			return false
+		}
+		b.WriteRune(r)
+	}
+	return strings.EqualFold(b.String(), ".git")
+}

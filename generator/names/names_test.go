@@ -102,3 +102,12 @@ func TestBranch(t *testing.T) {
 		}
 	}
 }
+
+func TestPathElement(t *testing.T) {
+	for _, ok := range []string{"envs", "release.yaml", ".github", "git", ".gitignore", "a.git", "..."} {
+		assert.Empty(t, PathElement(ok), ok)
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", "a\x00b", ".git", ".GIT", ".Git", "git~1", "GIT~1", ".git.", ".git ", ".git::$INDEX_ALLOCATION", ".g\u200cit", "\ufeff.git"} {
+		assert.NotEmpty(t, PathElement(bad), "%q", bad)
+	}
+}

@@ -32,13 +32,15 @@ type Client struct {
 type Option func(*Client)
 
 // WithBaseURL points the client at GitHub Enterprise (or a test server): the API's
-// base URL, such as https://github.example.com/api/v3/.
+// base URL, such as https://github.example.com/api/v3/. The token is sent to its
+// host only. The caller checks the URL (gitops.CheckURL: https, no credentials).
 func WithBaseURL(url string) Option {
 	return func(c *Client) {
 		gh, err := c.gh.WithEnterpriseURLs(url, url)
 		if err != nil {
-			// Never fall back to api.github.com with the token meant for another server.
-			c.optErr = fmt.Errorf("GitHub API URL %q is not a URL: %v", url, err)
+			// Never fall back to api.github.com with the token meant for another
+			// server; never print the URL, which may hold credentials.
+			c.optErr = errors.New("the GitHub API URL is not a valid URL")
 			return
 		}
 		c.gh = gh
@@ -54,7 +56,8 @@ func New(token, ownerRepo string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("no GitHub token: set PLATTR_GIT_TOKEN or GITHUB_TOKEN")
 	}
-	c := &Client{gh: github.NewClient(&http.Client{Timeout: 30 * time.Second}).WithAuthToken(token), owner: owner, repo: repo,
+	auth := &tokenTransport{base: http.DefaultTransport, token: token}
+	c := &Client{gh: github.NewClient(&http.Client{Timeout: 30 * time.Second, Transport: auth}), owner: owner, repo: repo,
 		token: token, attempts: 5, maxWait: 60 * time.Second, sleep: sleepCtx}
 	for _, o := range opts {
 		o(c)
@@ -62,7 +65,25 @@ func New(token, ownerRepo string, opts ...Option) (*Client, error) {
 	if c.optErr != nil {
 		return nil, c.optErr
 	}
+	auth.scheme, auth.host = c.gh.BaseURL.Scheme, c.gh.BaseURL.Host
 	return c, nil
+}
+
+// tokenTransport sends the token to the API's own scheme and host only: not to a
+// host a redirect leads to (go-github's WithAuthToken adds it to every request
+// the client makes, redirects included).
+type tokenTransport struct {
+	base         http.RoundTripper
+	token        string
+	scheme, host string
+}
+
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == t.scheme && strings.EqualFold(req.URL.Host, t.host) {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.base.RoundTrip(req)
 }
 
 // Repo is "owner/name".

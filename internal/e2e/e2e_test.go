@@ -210,8 +210,11 @@ func (l *loop) step(what string) {
 }
 
 // plattrGen runs plattr-gen as CI does and returns the env repo's head after it.
+// The test's git server and fake GitHub serve plain http on 127.0.0.1: a test
+// server is what --allow-http is for.
 func (l *loop) plattrGen(args ...string) string {
 	l.t.Helper()
+	args = append(args, "--allow-http")
 	var out, errb bytes.Buffer
 	env := map[string]string{"GITHUB_API_URL": l.github.BaseURL(), "GITHUB_REPOSITORY": appRepo, "GITHUB_SHA": strings.Repeat("f", 40)}
 	code := plattrgen.Main(l.ctx, args, plattrgen.IO{Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }})

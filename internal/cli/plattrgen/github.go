@@ -22,7 +22,9 @@ func (g *githubFlags) bind(f *pflag.FlagSet, io IO, what string) {
 
 // client returns a pull request client, or nil when there is no GitHub to talk to
 // (a local env repo and no --github-repo): then the branch is pushed and the
-// command says how to merge it.
+// command says how to merge it. --github-api-url was checked before the command
+// ran (invocation.prepare: https, no credentials); the client sends the token to
+// its host only.
 func (g *githubFlags) client(envRepo string) (*pulls.Client, error) {
 	repo := g.repo
 	if repo == "" {

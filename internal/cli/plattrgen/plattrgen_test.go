@@ -67,7 +67,7 @@ func TestEnvInit_RepoURLWithoutCredentials(t *testing.T) {
 	repo := gittest.BareRepo(t, filepath.Join(root, "env.git"))
 	srv := gittest.Serve(t, root, "x-access-token", "s3cret-token")
 	withCreds := strings.Replace(srv.URL, "http://", "http://x-access-token:s3cret-token@", 1) + "/env.git"
-	r := plattrGen(t, nil, "env", "init", "--repo", withCreds, "--domain", "apps.example.com")
+	r := plattrGen(t, nil, "env", "init", "--repo", withCreds, "--domain", "apps.example.com", "--allow-http")
 	require.Equal(t, 0, r.code, r.err)
 	files := gittest.Files(t, repo)
 	assert.Contains(t, files["plattr-env.yaml"], "repoURL: "+srv.URL+"/env.git\n")

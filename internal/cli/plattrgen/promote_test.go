@@ -18,6 +18,8 @@ import (
 
 const token = "ghp_test-s3cret-token"
 
+// ghEnv points the GitHub API at the fake, on plain http to 127.0.0.1: commands
+// using it pass --allow-http.
 func ghEnv(s *fakegithub.Server) map[string]string {
 	return map[string]string{"GITHUB_API_URL": s.BaseURL()}
 }
@@ -61,7 +63,7 @@ func TestPromote_StagingToUatToProd(t *testing.T) {
 	gittest.Git(t, work, "push", "-q", "origin", "main")
 
 	promote := func(args ...string) run {
-		return plattrGen(t, ghEnv(s), append([]string{"promote", "--app", "hello", "--repo", repo, "--github-repo", "acme/env"}, args...)...)
+		return plattrGen(t, ghEnv(s), append([]string{"promote", "--app", "hello", "--repo", repo, "--github-repo", "acme/env", "--allow-http"}, args...)...)
 	}
 	// Skipping uat is refused.
 	r := promote("--from", "staging", "--to", "prod")
@@ -128,7 +130,7 @@ func TestPromote_AllInOnePullRequest(t *testing.T) {
 		require.Equal(t, 0, r.code, r.err)
 	}
 	start := time.Now()
-	r := plattrGen(t, ghEnv(s), "promote", "--all", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env")
+	r := plattrGen(t, ghEnv(s), "promote", "--all", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env", "--allow-http")
 	require.Equal(t, 0, r.code, r.err)
 	t.Logf("promoting %d apps in one pull request took %s", n, time.Since(start))
 	prs := s.PRs("acme/env")
@@ -189,7 +191,7 @@ func TestPreview_GCRemovesOnlyClosedPullRequests(t *testing.T) {
 	r := plattrGen(t, map[string]string{"GITHUB_REPOSITORY": "acme/other"}, "render", "--app-dir", exampleDir(), "--pr", "9", "--image", image, "--repo", repo)
 	require.Equal(t, 0, r.code, r.err)
 
-	r = plattrGen(t, ghEnv(s), "preview", "gc", "--repo", repo, "--app-repo", "acme/hello")
+	r = plattrGen(t, ghEnv(s), "preview", "gc", "--repo", repo, "--app-repo", "acme/hello", "--allow-http")
 	require.Equal(t, 0, r.code, r.err)
 	files := gittest.Files(t, repo)
 	assert.Contains(t, files, fmt.Sprintf("envs/preview/hello-pr-%d/release.yaml", open))
@@ -217,7 +219,7 @@ func TestRollback_RestoresThePreviousRelease(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	renderApp(t, repo, "staging", "3") // unrelated history in between
 
-	r = plattrGen(t, ghEnv(s), "rollback", "--app", "hello", "--env", "prod", "--repo", repo, "--github-repo", "acme/env")
+	r = plattrGen(t, ghEnv(s), "rollback", "--app", "hello", "--env", "prod", "--repo", repo, "--github-repo", "acme/env", "--allow-http")
 	require.Equal(t, 0, r.code, r.err)
 	assert.Contains(t, r.err, "warning: the database block of hello differs")
 	prs := s.PRs("acme/env")
@@ -245,7 +247,7 @@ func TestProposals_TokenNeverPrinted(t *testing.T) {
 		{"promote", "--app", "hello", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env"},
 		{"preview", "gc", "--repo", repo, "--app-repo", "acme/hello"},
 	} {
-		r := plattrGen(t, ghEnv(s), args...)
+		r := plattrGen(t, ghEnv(s), append(args, "--allow-http")...)
 		assert.Equal(t, 1, r.code, args)
 		assert.NotContains(t, r.out+r.err, "ghp_wrong-s3cret")
 		assert.Contains(t, r.err, "401 Bad credentials")
@@ -278,7 +280,7 @@ func BenchmarkPromote100(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		run(ghEnv(s), "promote", "--all", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env")
+		run(ghEnv(s), "promote", "--all", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env", "--allow-http")
 		b.ReportMetric(time.Since(start).Seconds(), "s/promotion")
 	}
 	b.StopTimer()

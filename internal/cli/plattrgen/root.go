@@ -9,11 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/internal/version"
 )
 
 // Exit codes.
@@ -34,20 +39,35 @@ type IO struct {
 	Getenv   func(string) string
 }
 
-// Main runs plattr-gen with args and returns the exit code.
+// Run is the process's entry point: Main, with SIGINT and SIGTERM ending the
+// command (its context) wherever it is. A second signal ends the process at once.
+func Run(args []string, io IO) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // from now on a signal has its default effect
+	}()
+	return Main(ctx, args, io)
+}
+
+// Main runs plattr-gen with args and returns the exit code. When ctx ends (a
+// signal, see Run), the command stops.
 func Main(ctx context.Context, args []string, io IO) int {
 	if io.Getenv == nil {
 		io.Getenv = os.Getenv
 	}
-	cmd := newRoot(io)
+	run := &invocation{}
+	cmd := newRoot(io, run)
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Out)
 	cmd.SetErr(io.Err)
 	err := cmd.ExecuteContext(ctx)
+	run.stop()
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(io.Err, "plattr-gen: "+err.Error())
+	fmt.Fprintln(io.Err, "plattr-gen: "+run.explain(ctx, err))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return ExitUsage
@@ -55,20 +75,97 @@ func Main(ctx context.Context, args []string, io IO) int {
 	return ExitFailure
 }
 
-func newRoot(io IO) *cobra.Command {
+func newRoot(io IO, run *invocation) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "plattr-gen",
 		Short: "Render Plattr releases into an environment repo",
 		Long: "plattr-gen is the CI side of Plattr: it renders an app's plattr.yaml and a freshly built image\n" +
 			"into the environment repo that Argo CD syncs, and initialises that repo.",
-		SilenceErrors: true,
-		SilenceUsage:  true,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		PersistentPreRunE: run.prepare,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newPreviewCmd(io), newRollbackCmd(io))
+	version.AddTo(root)
 	return root
+}
+
+// invocation is one run of a command: its --timeout deadline.
+type invocation struct {
+	ctx     context.Context // the command's, once prepared
+	cancel  context.CancelFunc
+	timeout time.Duration
+}
+
+// errTimeout is the cause of a command's context ended by --timeout.
+var errTimeout = errors.New("--timeout passed")
+
+// prepare checks, before the command runs, every flag whose value reaches the
+// network: a bad --repo or --github-api-url is refused before anything reads it
+// (env init would otherwise print it as a local path) and before any connection;
+// then it bounds the command by --timeout.
+func (run *invocation) prepare(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	allowHTTP, _ := f.GetBool("allow-http") // false where there is no such flag
+	if fl := f.Lookup("repo"); fl != nil && fl.Value.String() != "" {
+		if _, err := gitops.CheckLocation(fl.Value.String(), allowHTTP); err != nil {
+			return usageError{flagError("--repo", err, allowHTTP)}
+		}
+	}
+	if fl := f.Lookup("github-api-url"); fl != nil && fl.Value.String() != "" {
+		if _, err := gitops.CheckURL(fl.Value.String(), allowHTTP); err != nil {
+			return usageError{flagError("--github-api-url", err, allowHTTP)}
+		}
+	}
+	if fl := f.Lookup("branch"); fl != nil {
+		if err := names.Branch(fl.Value.String()); err != nil {
+			return usagef("--branch: %v", err)
+		}
+	}
+	for _, name := range []string{"connect-timeout", "idle-timeout", "timeout"} {
+		if d, err := f.GetDuration(name); err == nil && d < 0 {
+			return usagef("--%s must not be negative (0 is no limit), is %s", name, d)
+		}
+	}
+	if d, err := f.GetDuration("timeout"); err == nil && d > 0 {
+		ctx, cancel := context.WithTimeoutCause(cmd.Context(), d, errTimeout)
+		run.ctx, run.cancel, run.timeout = ctx, cancel, d
+		cmd.SetContext(ctx)
+	}
+	return nil
+}
+
+func (run *invocation) stop() {
+	if run.cancel != nil {
+		run.cancel()
+	}
+}
+
+// explain words a failed command's error, saying which limit or signal ended it.
+func (run *invocation) explain(ctx context.Context, err error) string {
+	msg := err.Error()
+	switch {
+	case ctx.Err() != nil:
+		return "interrupted: " + msg
+	case run.ctx != nil && errors.Is(context.Cause(run.ctx), errTimeout):
+		return fmt.Sprintf("stopped after --timeout %s: %s", run.timeout, msg)
+	case errors.Is(err, gitops.ErrIdleTimeout):
+		return msg + " (--idle-timeout: raise it for a server this slow)"
+	case errors.Is(err, gitops.ErrConnectTimeout):
+		return msg + " (--connect-timeout: check --repo, or raise it)"
+	}
+	return msg
+}
+
+// flagError names the flag whose value gitops refused.
+func flagError(flag string, err error, allowHTTP bool) error {
+	if errors.Is(err, gitops.ErrPlainHTTP) && !allowHTTP {
+		return fmt.Errorf("%s %w (--allow-http allows it to a test server on a loopback address)", flag, err)
+	}
+	return fmt.Errorf("%s %w", flag, err)
 }
 
 // noArgs refuses positional arguments with a usage error.
@@ -79,17 +176,47 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// repoFlags locate the env repo: every command that touches it has them.
+// repoFlags locate the env repo and bound the time spent talking to it: every
+// command that touches it has them.
 type repoFlags struct {
-	repo, branch string
+	repo, branch                string
+	allowHTTP                   bool
+	connectTimeout, idleTimeout time.Duration
+	io                          IO
 }
+
+// defaultTimeout bounds a whole command (--timeout).
+const defaultTimeout = 10 * time.Minute
 
 func (r *repoFlags) bind(f *pflag.FlagSet, io IO, branchHelp string) {
+	r.io = io
 	f.StringVar(&r.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
 	f.StringVar(&r.branch, "branch", "main", branchHelp)
+	f.BoolVar(&r.allowHTTP, "allow-http", false, "allow plain http:// for --repo and --github-api-url, to a loopback address only (a test server)")
+	f.DurationVar(&r.connectTimeout, "connect-timeout", gitops.DefaultConnectTimeout, "longest wait for a connection (TCP and TLS) to the env repo's server; 0 is no limit")
+	f.DurationVar(&r.idleTimeout, "idle-timeout", gitops.DefaultIdleTimeout, "longest time no data moves to or from the env repo's server during a fetch or push; 0 is no limit")
+	f.Duration("timeout", defaultTimeout, "longest time the whole command may take, GitHub included; 0 is no limit") // applied by prepare
 }
 
-// open clones the env repo's branch into memory, with the token from the environment.
+// open clones the env repo's branch into memory, with the token from the
+// environment. Credentials in --repo's URL win over the token, and the command
+// says so when both are there.
 func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
-	return gitops.Open(ctx, r.repo, gitops.WithBranch(r.branch), gitops.WithToken(gitops.TokenFromEnv()))
+	token, tokenVar := gitops.TokenSource()
+	loc, err := gitops.CheckLocation(r.repo, r.allowHTTP)
+	if err != nil {
+		return nil, usageError{flagError("--repo", err, r.allowHTTP)}
+	}
+	if loc.URLCredentials && token != "" && r.io.Err != nil {
+		fmt.Fprintf(r.io.Err, "plattr-gen: --repo's URL carries credentials: they are used, and the token in $%s is not sent\n", tokenVar)
+	}
+	opts := []gitops.Option{gitops.WithBranch(r.branch), gitops.WithToken(token), gitops.WithTimeouts(r.connectTimeout, r.idleTimeout)}
+	if r.allowHTTP {
+		opts = append(opts, gitops.WithAllowHTTP())
+	}
+	repo, err := gitops.Open(ctx, r.repo, opts...)
+	if errors.Is(err, gitops.ErrNoBranch) {
+		return nil, fmt.Errorf("--branch: %w", err)
+	}
+	return repo, err
 }

@@ -1,0 +1,52 @@
+package gitops
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/internal/gittest"
+)
+
+// A branch the repo does not have is an error naming the branches it has; an
+// empty repo has none, and the first commit creates the branch.
+func TestOpen_MissingBranch(t *testing.T) {
+	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	gittest.Git(t, repo, "branch", "staging-envs", "main")
+	_, err := Open(context.Background(), repo, WithBranch("envs"))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrNoBranch)
+	assert.Contains(t, err.Error(), `branch "envs" does not exist in `+repo+"; its branches are: main, staging-envs")
+
+	empty := gittest.BareRepo(t, filepath.Join(t.TempDir(), "empty.git"))
+	r, err := Open(context.Background(), empty, WithBranch("envs"))
+	require.NoError(t, err, "an empty repo has no branch yet")
+	assert.True(t, r.Head().IsZero())
+	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
+		return generator.Files{"README.md": []byte("env\n")}, "first\n", nil
+	}, ApplyOptions{})
+	require.NoError(t, err)
+	assert.NotEmpty(t, gittest.Git(t, empty, "rev-parse", "envs"))
+}
+
+// Branch names are checked as git checks them, where they enter.
+func TestOpen_InvalidBranchName(t *testing.T) {
+	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	for _, name := range []string{"", "-f", "a..b", "main.lock", "x y", "a\nb", "refs/../x", "@", "a:b"} {
+		_, err := Open(context.Background(), repo, WithBranch(name))
+		require.Error(t, err, "%q", name)
+		assert.Contains(t, err.Error(), "invalid branch name", "%q", name)
+	}
+	r, err := Open(context.Background(), repo)
+	require.NoError(t, err)
+	_, err = r.Propose(context.Background(), "plattr/../main", func(generator.Tree) (generator.Files, string, error) {
+		return generator.Files{"x.txt": []byte("x\n")}, "x\n", nil
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "invalid branch name")
+	assert.Equal(t, "refs/heads/main", gittest.Git(t, repo, "for-each-ref", "--format=%(refname)", "refs/heads"), "no branch was pushed")
+}
