@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/plattr/plattr/internal/version"
 	"github.com/plattr/plattr/operator"
 	"github.com/plattr/plattr/operator/controller"
 )
@@ -42,9 +43,14 @@ func main() {
 	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", 8, "Applications reconciled at once")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server")
 	flag.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String("plattr-operator"))
+		return
+	}
 	// Credentials are never flags: flags show in process listings.
 	cfg.DBAdminURL = os.Getenv("DB_ADMIN_URL")
 	cfg.RedisAdminURL = os.Getenv("REDIS_ADMIN_URL")
@@ -59,6 +65,7 @@ func main() {
 
 	restCfg := ctrl.GetConfigOrDie()
 	restCfg.QPS, restCfg.Burst = float32(qps), burst
+	restCfg.UserAgent = version.UserAgent("plattr-operator")
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 operator.Scheme(),
 		Cache:                  operator.CacheOptions(),
@@ -81,7 +88,7 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		fail(log, "add the readiness check", err)
 	}
-	log.Info("starting", "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "opensearch", cfg.OpenSearchURL != "", "keycloak", cfg.KeycloakURL != "")
+	log.Info("starting", "version", version.Version(), "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "opensearch", cfg.OpenSearchURL != "", "keycloak", cfg.KeycloakURL != "")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		fail(log, "run the manager", err)
 	}

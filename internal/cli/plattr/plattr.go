@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/version"
 )
 
 //go:embed templates/*.tmpl
@@ -43,6 +44,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(newInitCmd(io), newDevCmd(io), newDeployCmd(io))
+	version.AddTo(root)
 	root.SetArgs(args)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
