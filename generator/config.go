@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -80,6 +83,9 @@ const MaxConfigSize = 64 << 10
 func ParseConfig(data []byte) (*Config, error) {
 	if len(data) > MaxConfigSize {
 		return nil, fmt.Errorf("%s: is %d bytes, more than the %d allowed", ConfigFile, len(data), MaxConfigSize)
+	}
+	if manyDocuments(data) {
+		return nil, fmt.Errorf("%s: holds more than one YAML document ('---'): it is one document", ConfigFile)
 	}
 	var top any
 	if err := yaml.Unmarshal(data, &top); err != nil {
@@ -166,6 +172,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("environments: at least one environment is required")
 	}
 	seen := map[string]bool{}
+	namespaces := map[string]string{c.Preview.Namespace: "preview.namespace"}
+	if err := checkAppNamespace(c.Preview.Namespace, c); err != nil {
+		return fmt.Errorf("preview.namespace: %w", err)
+	}
 	for i, e := range c.Environments {
 		if err := names.Env(e.Name); err != nil {
 			return fmt.Errorf("environments[%d]: %w", i, err)
@@ -177,6 +187,26 @@ func (c *Config) validate() error {
 		if err := checkLabel(e.Namespace, "a namespace"); err != nil {
 			return fmt.Errorf("environments[%d].namespace: %w", i, err)
 		}
+		if err := checkAppNamespace(e.Namespace, c); err != nil {
+			return fmt.Errorf("environments[%d].namespace: %w", i, err)
+		}
+		if other, ok := namespaces[e.Namespace]; ok {
+			return fmt.Errorf("environments[%d].namespace: %q is %s's too: each environment (and previews) has a namespace of its own", i, e.Namespace, other)
+		}
+		namespaces[e.Namespace] = fmt.Sprintf("environments[%d].namespace", i)
+	}
+	return nil
+}
+
+// systemNamespaces belong to Kubernetes or the platform itself: apps never run there.
+var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease", "plattr-system"}
+
+// checkAppNamespace refuses a namespace where apps must not run: Kubernetes' own,
+// the platform's and Argo CD's.
+func checkAppNamespace(ns string, c *Config) error {
+	if slices.Contains(systemNamespaces, ns) || ns == c.ArgoCD.Namespace {
+		return fmt.Errorf("%q is a namespace of Kubernetes or the platform (%s, and Argo CD's %s): apps run in namespaces of their own",
+			ns, strings.Join(systemNamespaces, ", "), c.ArgoCD.Namespace)
 	}
 	return nil
 }
@@ -200,6 +230,9 @@ func CheckRepoURL(raw string) error {
 		if _, hasPassword := u.User.Password(); hasPassword || u.Scheme != "ssh" {
 			return fmt.Errorf("carries credentials (%s): they would be committed into every Argo CD Application; remove them and give Argo CD a repository Secret (see README.md)", urls.Redact(u))
 		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return errors.New("has a query or fragment (a token such as ?access_token= would be committed): give the plain URL Argo CD clones")
 	}
 	switch u.Scheme {
 	case "https", "http", "ssh", "":
@@ -295,8 +328,32 @@ func marshalYAML(v any) ([]byte, error) {
 func DefaultConfig(repoURL, domain string, envs []string) *Config {
 	c := &Config{RepoURL: repoURL, BaseDomain: domain}
 	for i, e := range envs {
-		c.Environments = append(c.Environments, Environment{Name: e, Production: i == len(envs)-1 && len(envs) > 1})
+		c.Environments = append(c.Environments, Environment{Name: e, Production: i == len(envs)-1})
 	}
 	c.defaults()
 	return c
+}
+
+// manyDocuments says whether data holds more than one YAML document with content
+// (the YAML decoders used for files read only the first).
+func manyDocuments(data []byte) bool {
+	dec := yamlv3.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for {
+		var doc yamlv3.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			return false // the caller's decoder reports what is wrong
+		}
+		empty := len(doc.Content) == 0 || (len(doc.Content) == 1 && doc.Content[0].Tag == "!!null" && doc.Content[0].Value == "")
+		if !empty {
+			n++
+		}
+		if n > 1 {
+			return true
+		}
+	}
 }

@@ -55,6 +55,16 @@ func TestParseConfig_RefusesHostileValues(t *testing.T) {
 			`argocd.namespace: "Argo_CD" is not a namespace name`},
 		"preview namespace": {"a DNS label", validConfig + "preview:\n  namespace: a/b\n",
 			`preview.namespace: "a/b" is not a namespace name`},
+		"shared namespace": {"an environment's namespace is its own", validConfig + "  namespace: staging\n",
+			`environments[1].namespace: "staging" is environments[0].namespace's too`},
+		"preview namespace shared": {"previews too", validConfig + "preview:\n  namespace: staging\n",
+			`environments[0].namespace: "staging" is preview.namespace's too`},
+		"kube-system": {"never a system namespace", validConfig + "  namespace: kube-system\n",
+			`environments[1].namespace: "kube-system" is a namespace of Kubernetes or the platform`},
+		"argocd's namespace": {"nor Argo CD's", validConfig + "  namespace: argocd\n", `"argocd" is a namespace of Kubernetes or the platform`},
+		"token in a query": {"?access_token= would be committed", strings.Replace(validConfig, "env.git", "env.git?access_token=s3cret-token", 1),
+			"repoURL: has a query or fragment"},
+		"second document": {"it was ignored", validConfig + "---\nrepoURL: https://evil.example.com/x.git\n", "plattr-env.yaml: holds more than one YAML document"},
 		"a list": {"the top level is a mapping", "- name: staging\n",
 			"plattr-env.yaml: must be a mapping with apiVersion: plattr.dev/v1alpha1, kind: EnvironmentRepo"},
 		"not YAML": {"a clear parse error", "apiVersion: [\n", "plattr-env.yaml: not valid YAML"},
@@ -76,4 +86,12 @@ func TestParseConfig_RefusesHostileValues(t *testing.T) {
 		_, err := ParseConfig([]byte(strings.Replace(validConfig, "https://github.com/acme/env.git", ok, 1)))
 		assert.NoError(t, err, ok)
 	}
+}
+
+// env init's environments: the last one is production, even alone.
+func TestDefaultConfig_LastIsProduction(t *testing.T) {
+	assert.True(t, DefaultConfig("https://x/y.git", "apps.example.com", []string{"prod"}).Environments[0].Production)
+	cfg := DefaultConfig("https://x/y.git", "apps.example.com", []string{"staging", "prod"})
+	assert.False(t, cfg.Environments[0].Production)
+	assert.True(t, cfg.Environments[1].Production)
 }

@@ -53,10 +53,12 @@ func ParseImage(ref string, allowTag bool) (Image, error) {
 }
 
 // quoteRef quotes a reference that failed to parse for an error message, unless
-// it looks like a URL (which may carry credentials: https://user:token@…), holds
+// it looks like a URL or holds user information (which may carry credentials:
+// https://user:token@…, user:token@registry/…), holds
 // a control character or is very long: then it is described, not shown.
 func quoteRef(ref string) string {
-	if strings.Contains(ref, "://") || urls.HasControl(ref) || len(ref) > 512 {
+	host, _, _ := strings.Cut(ref, "/")
+	if strings.Contains(ref, "://") || strings.Contains(host, "@") || urls.HasControl(ref) || len(ref) > 512 {
 		return "(not shown: a URL or a value that is not an image reference)"
 	}
 	return fmt.Sprintf("%q", ref)

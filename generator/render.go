@@ -3,6 +3,7 @@ package generator
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"path"
 	"regexp"
@@ -114,7 +115,7 @@ func (c *Config) Resolve(app, env string, pr int) (Target, error) {
 		}
 		name := names.Preview(app, pr)
 		return Target{Env: names.PreviewEnv, Namespace: c.Preview.Namespace, Name: name,
-			Dir: path.Join(EnvsDir, names.PreviewEnv, name), Host: name + "." + names.PreviewEnv + "." + c.BaseDomain}, nil
+			Dir: path.Join(EnvsDir, names.PreviewEnv, name), Host: c.DefaultHost(name, names.PreviewEnv, Environment{})}, nil
 	}
 	if err := names.Env(env); err != nil {
 		return Target{}, err
@@ -123,11 +124,17 @@ func (c *Config) Resolve(app, env string, pr int) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
-	host := app + "." + e.Name + "." + c.BaseDomain
+	return Target{Env: e.Name, Namespace: e.Namespace, Name: app, Dir: path.Join(EnvsDir, e.Name, app), Host: c.DefaultHost(app, e.Name, e), Production: e.Production}, nil
+}
+
+// DefaultHost is the host an app (a preview: "<app>-pr-<n>") is served at in an
+// environment when its env.yaml names none: <app>.<env>.<baseDomain>, and
+// <app>.<baseDomain> in a production environment.
+func (c *Config) DefaultHost(name, env string, e Environment) string {
 	if e.Production {
-		host = app + "." + c.BaseDomain
+		return name + "." + c.BaseDomain
 	}
-	return Target{Env: e.Name, Namespace: e.Namespace, Name: app, Dir: path.Join(EnvsDir, e.Name, app), Host: host, Production: e.Production}, nil
+	return name + "." + env + "." + c.BaseDomain
 }
 
 // Render returns the files that release r into the env repo whose current state is
@@ -151,6 +158,9 @@ func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {
 	}
 	release := releaseApp(r, t)
 	if err := checkRelease(r, release); err != nil {
+		return nil, Target{}, err
+	}
+	if err := checkSameSource(tree, t, r.Source); err != nil {
 		return nil, Target{}, err
 	}
 	files := Files{}
@@ -182,6 +192,13 @@ func checkRelease(r Release, app *plattrv1.Application) error {
 	}
 	err = crdschema.PlattrApplication().Validate(obj)
 	var se *crdschema.Error
+	if err == nil {
+		if err := checkResources(app.Spec.Resources); err != nil {
+			field, msg, _ := strings.Cut(strings.TrimPrefix(err.Error(), "."), ": ")
+			return r.Manifest.Errorf("resources."+field, "%s", msg)
+		}
+		return nil
+	}
 	if !errors.As(err, &se) || len(se.Errors) == 0 {
 		return err
 	}
@@ -206,6 +223,33 @@ func checkRelease(r Release, app *plattrv1.Application) error {
 		}
 	}
 	return r.Manifest.Errorf(field, "%s", body)
+}
+
+// checkSameSource refuses a release of an app that the target's current release
+// says came from another repository: two teams that chose the same app name
+// would otherwise replace each other's releases. The source repository is what
+// CI says it is (--source-repo): this guards against mistakes, not against a CI
+// that lies; who may run plattr-gen with the env repo's token is the boundary.
+func checkSameSource(tree Tree, t Target, s Source) error {
+	if s.Repo == "" {
+		return nil
+	}
+	data, err := tree.ReadFile(path.Join(t.Dir, ReleaseFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	current, err := ParseRelease(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path.Join(t.Dir, ReleaseFile), err)
+	}
+	if was := current.Annotations[plattrv1.AnnotationSourceRepo]; was != "" && was != s.Repo {
+		return fmt.Errorf("%s is released from %s, and this release comes from %s: app names are unique on the platform, so rename the app in plattr.yaml (or remove %s from the env repo to hand the name over)",
+			t.Dir, was, s.Repo, t.Dir)
+	}
+	return nil
 }
 
 // releaseApp is the Plattr Application of a release: release.yaml.

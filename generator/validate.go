@@ -9,6 +9,7 @@ import (
 	"net"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,7 +59,7 @@ func Validate(changes Files, tree Tree) error {
 				}
 			}
 		case path.Dir(p) == BootstrapDir && data != nil:
-			if err := checkObjects(p, data, checkArgoApplication); err != nil {
+			if err := checkObjects(p, data, func(obj []byte) error { _, err := checkArgoApplication(obj); return err }); err != nil {
 				return err
 			}
 		default:
@@ -98,13 +99,27 @@ func validateOverlay(tree Tree, dir string) error {
 		return err
 	}
 	parts := strings.Split(dir, "/")
+	if len(parts) != 3 || parts[0] != EnvsDir {
+		return nil
+	}
+	cfg, env, err := environmentOf(tree, parts[1])
+	if err != nil {
+		return err
+	}
 	switch {
-	case len(parts) == 3 && parts[0] == EnvsDir && parts[2] == names.AppsDir:
-		return checkObjects(dir, out, checkArgoApplication)
-	case len(parts) == 3 && parts[0] == EnvsDir:
-		cfg, env, err := environmentOf(tree, parts[1])
-		if err != nil {
-			return err
+	case parts[2] == names.AppsDir:
+		return checkObjects(dir, out, func(obj []byte) error {
+			app, err := checkArgoApplication(obj)
+			if err != nil {
+				return err
+			}
+			return checkChild(tree, cfg, parts[1], env, app)
+		})
+	default:
+		if len(bytes.TrimSpace(out)) == 0 {
+			// A patch can delete the object ($patch: delete): Argo CD would prune
+			// the app while the commit says it deployed.
+			return fmt.Errorf("%s: builds no object, want exactly one Plattr Application (does %s delete it?)", dir, path.Join(dir, EnvPatchFile))
 		}
 		where := dir + " (" + ReleaseFile + " patched by " + EnvPatchFile + ")"
 		var apps []*plattrv1.Application
@@ -122,12 +137,81 @@ func validateOverlay(tree Tree, dir string) error {
 		if err := checkReleaseImage(tree, dir, apps[0]); err != nil {
 			return err
 		}
-		if env.Production && apps[0].Spec.Ingress != nil {
-			if err := cfg.CheckProductionHost(apps[0].Spec.Ingress.Host); err != nil {
+		if apps[0].Spec.Ingress != nil {
+			host := apps[0].Spec.Ingress.Host
+			if env.Production {
+				if err := cfg.CheckProductionHost(host); err != nil {
+					return fmt.Errorf("%s: spec.ingress.host: %w", path.Join(dir, EnvPatchFile), err)
+				}
+			}
+			if err := checkHostNotClaimed(tree, cfg, parts[1], env, parts[2], host); err != nil {
 				return fmt.Errorf("%s: spec.ingress.host: %w", path.Join(dir, EnvPatchFile), err)
 			}
 		}
 		return nil
+	}
+}
+
+// checkHostNotClaimed refuses a host that is another app's default host in the
+// same environment: an app could take over another's URL (and its login
+// redirects). Custom hosts are not compared with each other: that would read
+// every app's files on every render.
+func checkHostNotClaimed(tree Tree, cfg *Config, envName string, env Environment, app, host string) error {
+	if host == "" || cfg.BaseDomain == "" {
+		return nil
+	}
+	others, err := tree.ReadDir(path.Join(EnvsDir, envName))
+	if err != nil {
+		return err
+	}
+	for _, other := range others {
+		if other == app || other == names.AppsDir {
+			continue
+		}
+		if host == cfg.DefaultHost(other, envName, env) {
+			return fmt.Errorf("%q is the host of app %s in this environment: an app serves only its own host", host, other)
+		}
+	}
+	return nil
+}
+
+// checkChild refuses a child Application that is not one plattr-gen writes for
+// an app of this environment: a person's commit must not point Argo CD at
+// another repo, branch, cluster, namespace or project through the app-of-apps.
+func checkChild(tree Tree, cfg *Config, envName string, env Environment, app *argov1.Application) error {
+	if cfg.RepoURL == "" {
+		return nil // a repo being initialised
+	}
+	namespace := env.Namespace
+	if envName == names.PreviewEnv {
+		namespace = cfg.Preview.Namespace
+	}
+	folder, ok := strings.CutPrefix(app.Name, envName+"-")
+	dir := path.Join(EnvsDir, envName, folder)
+	if !ok || names.PathElement(folder) != "" || folder == names.AppsDir {
+		return fmt.Errorf("Argo CD Application %q is not named %s-<app>: child Applications are written by plattr-gen", app.Name, envName)
+	}
+	if _, err := tree.ReadDir(dir); err != nil {
+		return fmt.Errorf("Argo CD Application %q syncs %s, which does not exist: child Applications are written by plattr-gen", app.Name, dir)
+	}
+	src, want := app.Spec.Source, argoApplication(cfg, app.Name, dir, namespace)
+	for _, c := range []struct{ field, got, want string }{
+		{"metadata.namespace", app.Namespace, want.Namespace},
+		{"spec.project", app.Spec.Project, want.Spec.Project},
+		{"spec.source.repoURL", src.RepoURL, want.Spec.Source.RepoURL},
+		{"spec.source.targetRevision", src.TargetRevision, want.Spec.Source.TargetRevision},
+		{"spec.source.path", src.Path, want.Spec.Source.Path},
+		{"spec.destination.server", app.Spec.Destination.Server, want.Spec.Destination.Server},
+		{"spec.destination.name", app.Spec.Destination.Name, ""},
+		{"spec.destination.namespace", app.Spec.Destination.Namespace, want.Spec.Destination.Namespace},
+	} {
+		if c.got != c.want {
+			return fmt.Errorf("Argo CD Application %q: %s is %q, plattr-gen writes %q (from %s): child Applications are written by plattr-gen; render the app again",
+				app.Name, c.field, c.got, c.want, ConfigFile)
+		}
+	}
+	if len(app.Spec.Sources) > 0 || app.Spec.SourceHydrator != nil {
+		return fmt.Errorf("Argo CD Application %q has more sources than its app's folder: child Applications are written by plattr-gen", app.Name)
 	}
 	return nil
 }
@@ -199,6 +283,9 @@ func build(tree Tree, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
+	if out == nil {
+		out = []byte{} // built, to nothing: not the nil of a missing overlay
+	}
 	return out, nil
 }
 
@@ -228,12 +315,22 @@ func checkOverlayFile(p string, data []byte) error {
 	if path.Base(p) != EnvPatchFile {
 		return nil
 	}
-	var patch any
-	if err := yaml.Unmarshal(data, &patch); err != nil {
-		return fmt.Errorf("%s: not valid YAML: %s", p, strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: "))
+	if manyDocuments(data) {
+		return fmt.Errorf("%s: holds more than one YAML document ('---'): env.yaml is one patch", p)
 	}
-	if _, ok := patch.(map[string]any); !ok {
-		return fmt.Errorf("%s: must be one YAML mapping: a patch of the Application with apiVersion, kind, metadata.name and the spec fields to change", p)
+	var patch any
+	if err := yaml.UnmarshalStrict(data, &patch); err != nil {
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "error converting YAML to JSON: yaml: "), "error unmarshaling JSON: ")
+		return fmt.Errorf("%s: not valid YAML: %s", p, strings.Join(strings.Fields(msg), " "))
+	}
+	m, ok := patch.(map[string]any)
+	const shape = "a patch of the Application: apiVersion: plattr.dev/v1alpha1, kind: Application, metadata.name: the app's folder, and the spec fields to change"
+	if !ok {
+		return fmt.Errorf("%s: must be one YAML mapping: %s", p, shape)
+	}
+	meta, _ := m["metadata"].(map[string]any)
+	if m["apiVersion"] != plattrv1.GroupVersion.String() || m["kind"] != plattrv1.Kind || meta == nil || meta["name"] != path.Base(path.Dir(p)) {
+		return fmt.Errorf("%s: must be %s", p, shape)
 	}
 	return nil
 }
@@ -270,21 +367,39 @@ func strictJSON(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
-func checkArgoApplication(obj []byte) error {
+func checkArgoApplication(obj []byte) (*argov1.Application, error) {
 	if err := checkSchema(crdschema.ArgoCDApplication(), obj); err != nil {
-		return err
+		return nil, err
 	}
 	var app argov1.Application
 	if err := strictJSON(obj, &app); err != nil {
-		return fmt.Errorf("not a valid Argo CD Application: %w", err)
-	}
-	if app.APIVersion != "argoproj.io/v1alpha1" || app.Kind != "Application" {
-		return fmt.Errorf("is %s %s, want an Argo CD Application (argoproj.io/v1alpha1)", app.APIVersion, app.Kind)
+		return nil, fmt.Errorf("not a valid Argo CD Application: %w", err)
 	}
 	if app.Name == "" || app.Spec.Source == nil || app.Spec.Source.Path == "" {
-		return fmt.Errorf("Argo CD Application %q needs a name and a source path", app.Name)
+		return nil, fmt.Errorf("Argo CD Application %q needs a name and a source path", app.Name)
 	}
-	return CheckPath(app.Spec.Source.Path)
+	if err := checkMetadata(obj, "name", "namespace", "labels", "annotations", "finalizers"); err != nil {
+		return nil, err
+	}
+	return &app, CheckPath(app.Spec.Source.Path)
+}
+
+// checkMetadata refuses metadata fields other than allowed: what the API server
+// sets (resourceVersion, uid, generation, managedFields, …) must not be written,
+// and a create with some of them is refused.
+func checkMetadata(obj []byte, allowed ...string) error {
+	var o struct {
+		Metadata map[string]json.RawMessage `json:"metadata"`
+	}
+	if err := json.Unmarshal(obj, &o); err != nil {
+		return err
+	}
+	for k := range o.Metadata {
+		if !slices.Contains(allowed, k) {
+			return fmt.Errorf("metadata.%s is set by the API server, not in the env repo (allowed: %s)", k, strings.Join(allowed, ", "))
+		}
+	}
+	return nil
 }
 
 // environmentOf reads plattr-env.yaml in tree and the environment env of it. A
@@ -363,6 +478,12 @@ func checkPlattrApplication(obj []byte, name string, production bool) (*plattrv1
 	}
 	if app.Name != name {
 		return nil, fmt.Errorf("Plattr Application is named %q, want %q (the folder's name)", app.Name, name)
+	}
+	if err := checkMetadata(obj, "name", "labels", "annotations"); err != nil {
+		return nil, fmt.Errorf("Plattr Application %q: %w", name, err)
+	}
+	if err := checkResources(app.Spec.Resources); err != nil {
+		return nil, fmt.Errorf("Plattr Application %q: spec.resources%w", name, err)
 	}
 	if app.Namespace != "" {
 		return nil, fmt.Errorf("Plattr Application %q sets a namespace: the environment's Argo CD Application decides it", name)

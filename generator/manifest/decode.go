@@ -99,13 +99,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if err != nil || n.Tag != "!!bool" {
-			return d.errorf(n, path, "must be true or false, is %q", n.Value)
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+				return d.errorf(n, path, "must be true or false without quotes (a quoted value is a string), is %s", shown(n.Value))
+			}
+			return d.errorf(n, path, "must be true or false, is %s", shown(n.Value))
 		}
 		v.SetBool(b)
 	case reflect.Int32:
 		i, err := strconv.ParseInt(n.Value, 10, 32)
 		if err != nil || n.Tag != "!!int" {
-			return d.errorf(n, path, "must be a whole number, is %q", n.Value)
+			return d.errorf(n, path, "must be a whole number in decimal, such as 8080, is %s", shown(n.Value))
+		}
+		if len(n.Value) > 1 && (n.Value[0] == '0' || (n.Value[0] == '-' || n.Value[0] == '+') && n.Value[1] == '0') {
+			// YAML 1.1 readers take 010 as 8, YAML 1.2 readers as 10.
+			return d.errorf(n, path, "must be written without leading zeros (010 is 8 to some YAML readers, 10 to others)")
 		}
 		v.SetInt(i)
 	default:
@@ -172,4 +179,13 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) error {
 	}
 	v.Set(m)
 	return nil
+}
+
+// shown quotes a value for a message, cut to a length a message can carry.
+func shown(v string) string {
+	const max = 40
+	if len(v) > max {
+		return fmt.Sprintf("%q…", v[:max])
+	}
+	return fmt.Sprintf("%q", v)
 }

@@ -7,6 +7,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -143,7 +144,12 @@ func Load(path string) (*Manifest, error) {
 // blocking (a FIFO would wait for a writer) and checks what it opened, so the
 // file cannot be swapped between the check and the read.
 func readRegular(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// O_NOFOLLOW: a symbolic link could point outside the app's repository (at a
+	// file whose values an error message would then quote).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &Error{File: path, Msg: "is a symbolic link: plattr.yaml must be a regular file in the app's repository"}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read app manifest: %w", err)
 	}
@@ -153,7 +159,7 @@ func readRegular(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read app manifest: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("is not a regular file (%s): plattr.yaml must be a file", st.Mode().Type())}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("is %s, not a regular file: plattr.yaml must be a file", kindOf(st.Mode()))}
 	}
 	if st.Size() > limit {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("is %d bytes, more than the %d allowed", st.Size(), limit)}
@@ -166,6 +172,23 @@ func readRegular(path string, limit int64) ([]byte, error) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("is more than the %d bytes allowed", limit)}
 	}
 	return data, nil
+}
+
+// kindOf names a file's type for a message.
+func kindOf(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "not a regular file"
 }
 
 // Parse decodes and validates plattr.yaml content; file names the source in errors.

@@ -43,7 +43,7 @@ func TestParse_Errors(t *testing.T) {
 		"bad bool": {"a string where a bool goes", "name: a\nredis:\n  enabled: yes please\n",
 			`plattr.yaml:3: redis.enabled: must be true or false, is "yes please"`},
 		"bad int": {"a string where a number goes", "name: a\nport: http\n",
-			`plattr.yaml:2: port: must be a whole number, is "http"`},
+			`plattr.yaml:2: port: must be a whole number in decimal, such as 8080, is "http"`},
 		"port range": {"ports are 1..65535", "name: a\nport: 70000\n",
 			`plattr.yaml:2: port: must be between 1 and 65535, is 70000`},
 		"missing name": {"name is required", "port: 80\n", `plattr.yaml: name: is required`},
@@ -141,9 +141,9 @@ func TestLoad_HostileFiles(t *testing.T) {
 	folder := filepath.Join(dir, "folder.yaml")
 	require.NoError(t, os.Mkdir(folder, 0o700))
 	for path, want := range map[string]string{
-		fifo:   "fifo.yaml: is not a regular file (p",
-		device: "device.yaml: is not a regular file (D",
-		folder: "folder.yaml: is not a regular file (d",
+		fifo:   "fifo.yaml: is a named pipe (FIFO), not a regular file",
+		device: "device.yaml: is a symbolic link: plattr.yaml must be a regular file in the app's repository",
+		folder: "folder.yaml: is a folder, not a regular file",
 		big:    "big.yaml: is 131" + "", // its size, more than the limit
 		two:    "two.yaml:2: holds more than one YAML document",
 	} {
@@ -162,4 +162,17 @@ func TestParse_OneDocument(t *testing.T) {
 	}
 	_, err := Parse("plattr.yaml", []byte("name: shop\n---\n---\nname: x\n"))
 	assert.ErrorContains(t, err, "holds more than one YAML document")
+}
+
+// Values YAML readers disagree on, or that look like what they are not.
+func TestParse_AmbiguousScalars(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"name: shop\nport: 010\n":                   "plattr.yaml:2: port: must be written without leading zeros",
+		"name: shop\nredis:\n  enabled: \"true\"\n": `plattr.yaml:3: redis.enabled: must be true or false without quotes (a quoted value is a string), is "true"`,
+		"name: shop\nport: 0x1F90\n":                "port: must be a whole number in decimal",
+	} {
+		_, err := Parse("plattr.yaml", []byte(yaml))
+		require.Error(t, err, yaml)
+		assert.Contains(t, err.Error(), want, yaml)
+	}
 }

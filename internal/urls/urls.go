@@ -6,6 +6,7 @@ package urls
 import (
 	"net/url"
 	"strings"
+	"unicode"
 )
 
 // Redact is u without its credentials, safe to print: a user name alone can be
@@ -27,9 +28,11 @@ func Redact(u *url.URL) string {
 	return s
 }
 
-// HasControl says whether s holds a control character (below 0x20, or DEL): a
-// value read from a file often ends in "\r" or "\n", and such a URL is refused
-// before it is parsed, so no parser's error can echo it.
+// HasControl says whether s holds a control character (C0, DEL, C1) or a
+// Unicode line or paragraph separator: a value read from a file often ends in
+// "\r" or "\n", and readers that split lines on U+0085, U+2028 or U+2029 would
+// see a second line (a forged commit trailer). Such a value is refused before it
+// is parsed, so no parser's error can echo it.
 func HasControl(s string) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }) >= 0
 }

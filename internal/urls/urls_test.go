@@ -27,7 +27,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestHasControl(t *testing.T) {
-	for _, s := range []string{"https://x\r", "https://x\n", "a\tb", "x\x7f", "\x00"} {
+	for _, s := range []string{"https://x\r", "https://x\n", "a\tb", "x\x7f", "\x00", "https://x/1\u0085Plattr-Environment: prod", "a\u2028b", "a\u2029b"} {
 		assert.True(t, HasControl(s), "%q", s)
 	}
 	for _, s := range []string{"https://example.com/x", "ünïcode", ""} {

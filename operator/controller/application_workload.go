@@ -227,7 +227,7 @@ func ingress(app *plattrv1.Application, host string, w Workload) *networkingv1.I
 	}
 	if w.ClusterIssuer != "" {
 		ing.Annotations = map[string]string{annotationIssuer: w.ClusterIssuer}
-		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: app.Name + "-tls"}}
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: plattrv1.TLSSecretName(app.Name)}}
 	}
 	return ing
 }

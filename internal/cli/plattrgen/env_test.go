@@ -2,6 +2,7 @@ package plattrgen
 
 import (
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,4 +46,26 @@ func TestEnvInit_RefusesBadFlags(t *testing.T) {
 			assert.Equal(t, 0, gittest.CommitCount(t, repo), "nothing committed")
 		})
 	}
+}
+
+// A render to a branch Argo CD does not follow would never deploy: refused,
+// saying which branch to give.
+func TestRender_BranchArgoCDDoesNotFollow(t *testing.T) {
+	repo := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	r := plattrGen(t, nil, "env", "init", "--repo", repo, "--branch", "envs", "--domain", "apps.example.com", "--repo-url", "https://github.com/acme/env.git")
+	require.Equal(t, 0, r.code, r.err)
+	gittest.Git(t, repo, "branch", "main", "envs")
+	r = plattrGen(t, nil, "render", "--repo", repo, "--app-dir", exampleDir(), "--env", "staging", "--image", image)
+	assert.Equal(t, 2, r.code, r.err)
+	assert.Contains(t, r.err, "--branch main: Argo CD follows envs (plattr-env.yaml's targetRevision), so a commit to main would never deploy: give --branch envs")
+}
+
+// $GITHUB_STEP_SUMMARY that is a FIFO used to block the command after its push.
+func TestRender_StepSummaryFIFO(t *testing.T) {
+	repo := newEnvRepo(t)
+	fifo := filepath.Join(t.TempDir(), "summary")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	r := plattrGen(t, map[string]string{"GITHUB_STEP_SUMMARY": fifo}, "render", "--repo", repo, "--app-dir", exampleDir(), "--env", "staging", "--image", image)
+	assert.Equal(t, 1, r.code, r.out)
+	assert.Contains(t, r.err, "write GitHub step summary")
 }

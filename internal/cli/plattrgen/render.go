@@ -1,10 +1,12 @@
 package plattrgen
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -108,6 +110,10 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 		if err != nil {
 			return nil, "", err
 		}
+		if cfg.TargetRevision != o.branch {
+			return nil, "", usagef("--branch %s: Argo CD follows %s (%s's targetRevision), so a commit to %s would never deploy: give --branch %s",
+				o.branch, cfg.TargetRevision, generator.ConfigFile, o.branch, cfg.TargetRevision)
+		}
 		files, t, err := generator.Render(cfg, release, tree)
 		if err != nil {
 			return nil, "", err
@@ -174,11 +180,16 @@ func writeStepSummary(getenv func(string) string, r renderReport) error {
 	if path == "" || r.DryRun {
 		return nil
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	// Without blocking (a FIFO with no reader would wait forever), and only into a
+	// regular file.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
-		return fmt.Errorf("write GitHub step summary: %w", err)
+		return fmt.Errorf("write GitHub step summary ($GITHUB_STEP_SUMMARY): %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return errors.New("write GitHub step summary: $GITHUB_STEP_SUMMARY is not a regular file")
+	}
 	status := "no change (already released)"
 	if r.Commit != "" {
 		status = fmt.Sprintf("commit `%.12s`", r.Commit)

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -13,13 +14,31 @@ var ServiceSecrets = map[string]string{"postgres": "database", "redis": "redis",
 // ServiceSecretName is the Secret a service writes for an app: "<app>-<suffix>".
 func ServiceSecretName(app, suffix string) string { return app + "-" + suffix }
 
+// TLSSecretSuffix names the Secret of an app's certificate: "<app>-tls", made by
+// cert-manager for the app's Ingress.
+const TLSSecretSuffix = "tls"
+
+// TLSSecretName is the Secret holding an app's certificate and private key.
+func TLSSecretName(app string) string { return app + "-" + TLSSecretSuffix }
+
+// ownedSecretSuffixes are the suffixes of every Secret Plattr makes, or has made,
+// for an app.
+func ownedSecretSuffixes() []string {
+	out := []string{TLSSecretSuffix}
+	for suffix := range ServiceSecrets {
+		out = append(out, suffix)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // CheckTenancy refuses what the API server's schema cannot: a spec of the
 // Application app that would reach across the tenant boundary. Apps of one
 // environment share a namespace, so a name is all it takes:
 //   - env and secretEnv may not set a variable the operator injects from a
 //     service's Secret (InjectedEnv): the app's own entry would win over it;
 //   - secretEnv may not read another app's service Secret ("<other>-postgres"
-//     and the like, ServiceSecrets).
+//     and the like, ServiceSecrets) nor its certificate ("<other>-tls").
 //
 // The operator refuses such an Application as Invalid and plattr-gen refuses to
 // commit one: env.yaml is a person's patch, so checking plattr.yaml is not enough.
@@ -34,8 +53,8 @@ func CheckTenancy(app string, spec *ApplicationSpec) error {
 		if svc, ok := InjectedEnv[e.Name]; ok {
 			return fmt.Errorf("spec.secretEnv[%d].name: %s is set by Plattr from the %s service's Secret; remove it", i, e.Name, svc)
 		}
-		for suffix := range ServiceSecrets {
-			if strings.HasSuffix(e.SecretName, "-"+suffix) && e.SecretName != ServiceSecretName(app, suffix) {
+		for _, suffix := range ownedSecretSuffixes() {
+			if strings.HasSuffix(e.SecretName, "-"+suffix) && e.SecretName != app+"-"+suffix {
 				return fmt.Errorf("spec.secretEnv[%d].secretName: %q is the name of another app's %s Secret; an app reads only its own (names ending in -%s are Plattr's)",
 					i, e.SecretName, suffix, suffix)
 			}

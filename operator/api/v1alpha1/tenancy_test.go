@@ -12,12 +12,14 @@ func TestCheckTenancy(t *testing.T) {
 		spec   ApplicationSpec
 		want   string // empty: allowed
 	}{
-		"own secret":        {"an app may read its own service Secret", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "DB", SecretName: "shop-postgres", Key: "PGPASSWORD"}}}, ""},
-		"a person's secret": {"Secrets made by people are the app's business", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "STRIPE", SecretName: "stripe-keys", Key: "key"}}}, ""},
-		"another app's":     {"apps share a namespace", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "X", SecretName: "blog-oidc", Key: "OIDC_CLIENT_SECRET"}}}, `spec.secretEnv[0].secretName: "blog-oidc" is the name of another app's oidc Secret`},
-		"prefix of own":     {"shop-admin's Secret is not shop's", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "X", SecretName: "shop-admin-redis", Key: "REDIS_URL"}}}, `"shop-admin-redis" is the name of another app's redis Secret`},
-		"injected in env":   {"env would override the Secret", ApplicationSpec{Env: []EnvVar{{Name: "X"}, {Name: "REDIS_PASSWORD", Value: "p"}}}, "spec.env[1].name: REDIS_PASSWORD is set by Plattr from the redis service's Secret"},
-		"injected secret":   {"secretEnv too", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "DATABASE_URL", SecretName: "mine", Key: "url"}}}, "spec.secretEnv[0].name: DATABASE_URL is set by Plattr from the database service's Secret"},
+		"own secret":            {"an app may read its own service Secret", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "DB", SecretName: "shop-postgres", Key: "PGPASSWORD"}}}, ""},
+		"a person's secret":     {"Secrets made by people are the app's business", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "STRIPE", SecretName: "stripe-keys", Key: "key"}}}, ""},
+		"another app's":         {"apps share a namespace", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "X", SecretName: "blog-oidc", Key: "OIDC_CLIENT_SECRET"}}}, `spec.secretEnv[0].secretName: "blog-oidc" is the name of another app's oidc Secret`},
+		"prefix of own":         {"shop-admin's Secret is not shop's", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "X", SecretName: "shop-admin-redis", Key: "REDIS_URL"}}}, `"shop-admin-redis" is the name of another app's redis Secret`},
+		"another app's TLS key": {"cert-manager's <app>-tls holds the private key", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "K", SecretName: "blog-tls", Key: "tls.key"}}}, `"blog-tls" is the name of another app's tls Secret`},
+		"own TLS":               {"its own certificate", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "K", SecretName: "shop-tls", Key: "tls.crt"}}}, ""},
+		"injected in env":       {"env would override the Secret", ApplicationSpec{Env: []EnvVar{{Name: "X"}, {Name: "REDIS_PASSWORD", Value: "p"}}}, "spec.env[1].name: REDIS_PASSWORD is set by Plattr from the redis service's Secret"},
+		"injected secret":       {"secretEnv too", ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "DATABASE_URL", SecretName: "mine", Key: "url"}}}, "spec.secretEnv[0].name: DATABASE_URL is set by Plattr from the database service's Secret"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
