@@ -219,8 +219,11 @@ func CheckRepoURL(raw string) error {
 	if urls.HasControl(raw) {
 		return errors.New("contains a control character")
 	}
-	if strings.HasPrefix(raw, "git@") && !strings.Contains(raw, "://") {
+	if strings.HasPrefix(raw, "git@") && !strings.Contains(raw, "://") && strings.Count(raw, "@") == 1 {
 		return nil // scp-like SSH: user "git", no password
+	}
+	if urls.LostScheme(raw) {
+		return errors.New("looks like a URL without its scheme (it holds '@' but no \"://\"; not shown: it may hold credentials): write it as https://…")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -117,6 +117,7 @@ func TestRender_RefusesForgedSourceMetadata(t *testing.T) {
 	}{
 		"repo with a trailer":   {Source{Repo: "acme/shop\nPlattr-Environment: prod"}, "--source-repo"},
 		"repo with a path":      {Source{Repo: "acme/shop/../x"}, "--source-repo"},
+		"repo climbing":         {Source{Repo: "acme/.."}, "--source-repo"},
 		"commit with a trailer": {Source{Commit: "3f9c1a2b\nSigned-off-by: Mallory <m@example.com>"}, "--source-commit"},
 		"commit not hex":        {Source{Commit: "HEAD~1"}, "--source-commit"},
 		"run URL with newline":  {Source{RunURL: "https://ci.example.com/run/1\nPlattr-App: other"}, "--ci-run"},

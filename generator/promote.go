@@ -145,8 +145,8 @@ func RemoveApp(env, name string, tree Tree) (Files, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	for _, e := range entries {
-		files[path.Join(dir, e)] = nil
+	if err := deleteAll(tree, dir, entries, files); err != nil {
+		return nil, err
 	}
 	child := path.Join(EnvsDir, env, names.AppsDir, name+".yaml")
 	if ok, err := exists(tree, child); err != nil {
@@ -177,4 +177,24 @@ func ParseRelease(data []byte) (*plattrv1.Application, error) {
 		return nil, fmt.Errorf("not a valid Plattr Application: %w", err)
 	}
 	return &app, nil
+}
+
+// deleteAll marks every file under dir (whose entries are given) for deletion,
+// sub-folders included.
+func deleteAll(tree Tree, dir string, entries []string, files Files) error {
+	for _, e := range entries {
+		p := path.Join(dir, e)
+		sub, err := tree.ReadDir(p)
+		switch {
+		case err == nil:
+			if err := deleteAll(tree, p, sub, files); err != nil {
+				return err
+			}
+		case errors.Is(err, fs.ErrNotExist):
+			files[p] = nil // a file
+		default:
+			return err
+		}
+	}
+	return nil
 }

@@ -51,18 +51,20 @@ type Source struct {
 	RunURL string // the CI run
 }
 
-var (
-	sourceRepo   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
-	sourceCommit = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
-)
+var sourceCommit = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 
 // Check refuses source metadata that could forge what a commit says: each value
 // becomes a commit trailer or an annotation, so a newline would add a trailer of
 // its own ("Plattr-Environment: prod"). The error names the flag and what is
 // allowed.
 func (s Source) Check() error {
-	if s.Repo != "" && !sourceRepo.MatchString(s.Repo) {
-		return fmt.Errorf("--source-repo %q is not a repository name: owner/name, letters, digits, '-', '.' and '_'", s.Repo)
+	if s.Repo != "" {
+		if err := names.Repo(s.Repo); err != nil {
+			if urls.HasControl(s.Repo) {
+				return errors.New("--source-repo holds a control character (a newline would forge a commit trailer): give owner/name")
+			}
+			return fmt.Errorf("--source-repo: %w", err)
+		}
 	}
 	if s.Commit != "" && !sourceCommit.MatchString(s.Commit) {
 		return fmt.Errorf("--source-commit %q is not a commit id: 7 to 64 lower-case hex digits", s.Commit)

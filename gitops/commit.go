@@ -102,9 +102,6 @@ func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[
 			return plumbing.ZeroHash, err
 		}
 		old, had := entries[name]
-		if had && old.Mode == filemode.Symlink {
-			return plumbing.ZeroHash, fmt.Errorf("%s %w", full, ErrSymlink)
-		}
 		if had && old.Mode == filemode.Dir {
 			return plumbing.ZeroHash, fmt.Errorf("cannot write file %s: it is a folder in the env repo", full)
 		}
@@ -133,14 +130,10 @@ func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[
 		old, had := entries[name]
 		var oldHash plumbing.Hash
 		if had {
-			switch old.Mode {
-			case filemode.Symlink:
-				return plumbing.ZeroHash, fmt.Errorf("%s %w", full, ErrSymlink)
-			case filemode.Dir:
-				oldHash = old.Hash
-			default:
+			if old.Mode != filemode.Dir {
 				return plumbing.ZeroHash, fmt.Errorf("cannot write into %s: it is a file in the env repo", full)
 			}
+			oldHash = old.Hash
 		}
 		h, err := r.writeTree(base, oldHash, full, sub)
 		if err != nil {
@@ -202,13 +195,22 @@ func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
 }
 
 // Diff returns the paths whose content changes, comparing blob ids so that no
-// content needs to be read, and the old content of each (nil when new).
+// content needs to be read, and the old content of each (nil when new). A change
+// names files: one that names a folder, to write or to delete it, is an error,
+// never skipped, so that nothing is reported as removed that is still there.
 func Diff(tree *Tree, changes generator.Files) (map[string][]byte, []string, error) {
 	var changed []string
 	for _, p := range changes.Paths() {
 		e, err := tree.lookup(p)
 		if err != nil && !isNotExist(err) {
 			return nil, nil, err
+		}
+		if err == nil && e.Mode == filemode.Dir {
+			verb := "write"
+			if changes[p] == nil {
+				verb = "delete"
+			}
+			return nil, nil, fmt.Errorf("cannot %s %s as a file: it is a folder in the env repo (a change writes and deletes files, one by one)", verb, p)
 		}
 		had := err == nil && e.Mode.IsFile()
 		switch {

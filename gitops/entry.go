@@ -13,9 +13,15 @@ import (
 // ErrUnsafeEntry is matched by the error for an entry of the env repo's tree that
 // Plattr refuses to read or to carry into a commit: a name git's fsck flags
 // (empty, ".", "..", containing '/' or NUL, ".git" in any case or in a spelling
-// NTFS or HFS+ takes for it), a name twice in one folder, or a submodule (a
-// gitlink) where Plattr expects files and folders. Symbolic links are refused
-// where they would be followed, with ErrSymlink.
+// NTFS or HFS+ takes for it), ".gitmodules" in any spelling git takes for it, a
+// name twice in one folder, a submodule (a gitlink) or a symbolic link. An env
+// repo needs none of them: it holds files and folders only.
+//
+// Every folder Plattr decodes is checked whole (the folders on the path of every
+// file it reads or writes, and every folder it lists), so such an entry is
+// never read, followed or carried into a new commit from one of them. Folders
+// Plattr neither reads nor rewrites are carried into a new commit by hash,
+// unread: checking them would cost a read of the whole repo on every commit.
 var ErrUnsafeEntry = errors.New("an entry Plattr refuses in the env repo")
 
 // entryError names the refused entry by its path, quoted: the name may hold
@@ -46,7 +52,12 @@ func checkEntries(dir string, tr *object.Tree) error {
 		}
 		seen[e.Name] = true
 		switch e.Mode {
-		case filemode.Dir, filemode.Regular, filemode.Executable, filemode.Deprecated, filemode.Symlink:
+		case filemode.Dir, filemode.Regular, filemode.Executable, filemode.Deprecated:
+		case filemode.Symlink:
+			// Refused wherever it is, not only where a path would run through
+			// it: git itself reads some links (.gitattributes, .gitignore,
+			// .mailmap), and a checkout of the env repo follows every one.
+			return &entryError{full, "is a symbolic link, where files and folders are expected"}
 		case filemode.Submodule:
 			return &entryError{full, "is a submodule (a gitlink), where files and folders are expected"}
 		default:
@@ -56,7 +67,8 @@ func checkEntries(dir string, tr *object.Tree) error {
 	return nil
 }
 
-// checkName refuses an entry name git's fsck flags (names.PathElement).
+// checkName refuses an entry name git's fsck flags, or .gitmodules
+// (names.PathElement).
 func checkName(full, name string) error {
 	if reason := names.PathElement(name); reason != "" {
 		return &entryError{full, reason}

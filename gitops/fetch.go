@@ -203,8 +203,8 @@ func (r *Repo) fetchBlobs(ctx context.Context, hashes []plumbing.Hash) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil || r.timeout(err) != nil {
-		return r.wrap("fetch files", err) // the fallback would wait as long again
+	if ctx.Err() != nil || r.timeout(err) != nil || r.redirect(err) != nil {
+		return r.wrap("fetch files", err) // the fallback would wait as long again, or be refused again
 	}
 	// Fall back to the whole head: slower, always allowed.
 	sess, ar, ferr := r.uploadPackSession(ctx)

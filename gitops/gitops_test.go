@@ -143,8 +143,8 @@ func TestRepo_SymlinkCannotRedirectWrite(t *testing.T) {
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.Error(t, err)
-	assert.ErrorIs(t, err, ErrSymlink)
-	assert.Contains(t, err.Error(), "envs/staging/hello")
+	assert.ErrorIs(t, err, ErrUnsafeEntry)
+	assert.Contains(t, err.Error(), `env repo entry "envs/staging/hello" is a symbolic link`)
 	assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "main"), "nothing was committed")
 	assert.NotContains(t, gittest.Files(t, repo), "envs/prod/hello/release.yaml", "prod was not written through the link")
 }
@@ -353,5 +353,29 @@ func TestRepo_PartialClone(t *testing.T) {
 			assert.Contains(t, files["envs/staging/apps/kustomization.yaml"], "- hello.yaml\n- other0.yaml\n")
 			gittest.Git(t, repo, "fsck", "--strict")
 		})
+	}
+}
+
+// A change that names a folder as if it were a file, to delete or to write it,
+// is an error: it was skipped, and a preview delete reported "removed" while a
+// subfolder of the preview stayed. Nothing is committed.
+func TestRepo_ChangeNamingAFolderRefused(t *testing.T) {
+	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	r, err := Open(context.Background(), repo)
+	require.NoError(t, err)
+	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
+		return generator.Files{"notes/a/b.txt": []byte("x\n"), "notes/c.txt": []byte("y\n")}, "add\n", nil
+	}, ApplyOptions{})
+	require.NoError(t, err)
+	before := gittest.Git(t, repo, "rev-parse", "main")
+	for _, data := range [][]byte{nil, []byte("z\n")} {
+		res, err := r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
+			return generator.Files{"notes/a": data, "notes/c.txt": nil}, "remove\n", nil
+		}, ApplyOptions{})
+		require.Error(t, err)
+		verb := map[bool]string{true: "delete", false: "write"}[data == nil]
+		assert.Contains(t, err.Error(), "cannot "+verb+" notes/a as a file: it is a folder in the env repo")
+		assert.True(t, res.Commit.IsZero())
+		assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "main"), "nothing was committed")
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/internal/urls"
 )
 
@@ -79,14 +81,20 @@ func parseLocation(raw string, allowHTTP bool) (location, error) {
 	if raw == "" {
 		return location{}, errors.New("is empty: give a local path or an https:// URL")
 	}
-	if urls.HasControl(raw) {
-		i := strings.IndexFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f }) // where, for the message
-		return location{}, fmt.Errorf("contains a control character (%#02x at byte %d; a line ending read from a file?): "+
-			"remove it (the value is not shown: it may hold credentials)", raw[i], i)
+	if err := controlError(raw, "it may hold credentials"); err != nil {
+		return location{}, err
 	}
 	if !strings.Contains(raw, "://") {
-		if host, path, ok := scpLike(raw); ok {
+		host, path, ok := scpLike(raw)
+		switch {
+		case ok && !strings.Contains(path, "@"):
 			return location{}, sshError(host, path)
+		case urls.LostScheme(raw):
+			// "https//x-access-token:SECRET@github.com/acme/env" lost its colon:
+			// read as a path, it would be printed ("does not exist") with the
+			// token in it. A local repo whose path holds '@' is rare; a file://
+			// URL reaches it.
+			return location{}, errNoScheme
 		}
 		return location{path: raw}, nil
 	}
@@ -125,6 +133,21 @@ func parseLocation(raw string, allowHTTP bool) (location, error) {
 	return location{url: u, user: user}, nil
 }
 
+// errNoScheme is a location that is neither a URL nor, probably, a path.
+var errNoScheme = errors.New("looks like a URL without its scheme (it holds '@' but no \"://\"; not shown: it may hold credentials): " +
+	"write it as https://…; a local path that holds '@' is given as a file:// URL")
+
+// controlError refuses a value holding a control character (urls.HasControl),
+// saying where, never what: why says why the value is not shown.
+func controlError(value, why string) error {
+	i := strings.IndexFunc(value, func(r rune) bool { return urls.HasControl(string(r)) })
+	if i < 0 {
+		return nil
+	}
+	r, _ := utf8.DecodeRuneInString(value[i:])
+	return fmt.Errorf("contains a control character (%#02x at byte %d; a line ending read from a file?): remove it (the value is not shown: %s)", r, i, why)
+}
+
 // isLoopback says whether host is a loopback address or "localhost". Other names
 // are not resolved: what a name resolves to can change between the check and the
 // connection.
@@ -154,17 +177,21 @@ func scpLike(raw string) (host, path string, ok bool) {
 	return host, raw[colon+1:], true
 }
 
-var plainHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
-var plainPath = regexp.MustCompile(`^[A-Za-z0-9._/~-]*$`)
+// dnsName is a host name with at least one dot: git.example.com, not a token.
+var dnsName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
 
-// sshError says SSH is not supported and, when the URL is plain enough to be sure
-// of, which https:// URL to use instead.
+// sshError says SSH is not supported and, when the URL is plainly a repository
+// on a server (a host name with a dot, a path owner/name or owner/name.git),
+// which https:// URL to use instead. Otherwise nothing of it is repeated: in
+// "x-access-token:SECRET", read as SSH, the "host" is a user name and the
+// "path" a token.
 func sshError(host, path string) error {
-	if plainHost.MatchString(host) && plainPath.MatchString(path) {
+	repo := strings.TrimSuffix(strings.TrimPrefix(path, "/"), ".git")
+	if dnsName.MatchString(host) && names.Repo(repo) == nil {
 		u := url.URL{Scheme: "https", Host: host, Path: "/" + strings.TrimPrefix(path, "/")}
 		return fmt.Errorf("is an SSH URL, and SSH is not supported: use %s, with a token in %s", u.String(), strings.Join(tokenVars, " or "))
 	}
-	return fmt.Errorf("is an SSH URL, and SSH is not supported: use an https:// URL, with a token in %s", strings.Join(tokenVars, " or "))
+	return fmt.Errorf("is an SSH URL, and SSH is not supported (not shown: it may hold credentials): use an https:// URL, with a token in %s", strings.Join(tokenVars, " or "))
 }
 
 // parseProblem words what url.Parse disliked without quoting the input: its

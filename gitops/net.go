@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -44,20 +45,48 @@ func (e *TimeoutError) Is(target error) bool {
 	return (e.Idle && target == ErrIdleTimeout) || (!e.Idle && target == ErrConnectTimeout)
 }
 
+// ErrRedirect is matched by the error for a redirect to another origin than the
+// env repo's URL (another scheme, host or port): it is never followed, so
+// nothing (the token, the env repo's content, a push) goes where --repo did not
+// say, and what is reported is where it went. A redirect within the origin (a
+// renamed repository) is followed for the first request of a fetch or push, as
+// git does.
+var ErrRedirect = errors.New("redirect to another origin refused")
+
+// RedirectError is a refused redirect. It does not say where to: a hostile
+// server chooses that, and the report names only the host that was used.
+type RedirectError struct{}
+
+func (e *RedirectError) Error() string {
+	return "the server redirected to another host, scheme or port, which is refused: " +
+		"plattr-gen talks only to the host --repo names; if the repo moved, give its new https:// URL as --repo"
+}
+
+// Is matches ErrRedirect.
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirect }
+
 // netLimits are the connect and idle limits of one Repo's HTTP requests. It
-// remembers the last request it cut: go-git rewords some transport errors
-// without wrapping them, and the Repo still has to say which limit was hit.
+// remembers the last request it cut, or redirect it refused: go-git rewords
+// some transport errors without wrapping them, and the Repo still has to say
+// what happened.
 type netLimits struct {
 	connect, idle time.Duration
 
-	mu   sync.Mutex
-	last *TimeoutError
+	mu       sync.Mutex
+	last     *TimeoutError
+	redirect *RedirectError
 }
 
 func (l *netLimits) record(e *TimeoutError) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.last = e
+}
+
+func (l *netLimits) recordRedirect(e *RedirectError) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.redirect = e
 }
 
 // cut is the last request cut since reset, or nil.
@@ -67,25 +96,63 @@ func (l *netLimits) cut() *TimeoutError {
 	return l.last
 }
 
-func (l *netLimits) reset() { l.record(nil) }
+// refused is the last redirect refused since reset, or nil.
+func (l *netLimits) refused() *RedirectError {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.redirect
+}
 
-// client is an HTTP client whose connections (TCP connect and TLS handshake)
-// must be up within the connect limit, and whose requests are cut when no byte
-// of the request or the response moves for the idle limit. A zero limit is none.
-// The caller's context still bounds the whole request.
-func (l *netLimits) client() *http.Client {
+func (l *netLimits) reset() {
+	l.record(nil)
+	l.recordRedirect(nil)
+}
+
+// client is an HTTP client for the env repo at origin (its scheme, host and
+// port count): its connections (TCP connect and TLS handshake) must be up
+// within the connect limit, its requests are cut when no byte of the request
+// or the response moves for the idle limit (a zero limit is none), and a
+// redirect to another origin is refused (RedirectError). The caller's context
+// still bounds the whole request.
+func (l *netLimits) client(origin *url.URL) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone() // proxies from the environment, HTTP/2
 	tr.DialContext = (&net.Dialer{Timeout: l.connect, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = l.connect
-	return &http.Client{Transport: &limitedTransport{base: tr, l: l}}
+	return &http.Client{Transport: &limitedTransport{base: tr, l: l, origin: origin}}
+}
+
+// sameOrigin says whether u is at origin: the same scheme, host (ASCII case
+// aside) and port, the scheme's own when none is written.
+func sameOrigin(origin, u *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		return map[string]string{"http": "80", "https": "443"}[asciiLower(u.Scheme)]
+	}
+	return asciiLower(origin.Scheme) == asciiLower(u.Scheme) && asciiLower(origin.Hostname()) == asciiLower(u.Hostname()) &&
+		port(origin) == port(u)
+}
+
+// asciiLower folds ASCII letters only: strings.ToLower maps other code points
+// onto ASCII ones (the Kelvin sign onto 'k'), which would join two hosts.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // errIdle is the cause of a request context cancelled by the idle watchdog.
 var errIdle = errors.New("idle")
 
 type limitedTransport struct {
-	base http.RoundTripper
-	l    *netLimits
+	base   http.RoundTripper
+	l      *netLimits
+	origin *url.URL
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -103,7 +170,35 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, t.classify(parent, ctx, err)
 	}
 	resp.Body = &watchedBody{ReadCloser: resp.Body, w: w, t: t, parent: parent, ctx: ctx, cancel: cancel}
+	if err := t.checkRedirect(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
 	return resp, nil
+}
+
+// checkRedirect refuses a redirect to another origin before the HTTP client
+// (or go-git, which follows redirects of the first request of a fetch or push)
+// can follow it. Every response of every hop passes here, so a chain that
+// leaves the origin at any hop is refused there.
+func (t *limitedTransport) checkRedirect(resp *http.Response) error {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil // not followed
+	}
+	if resp.Request != nil && resp.Request.URL != nil {
+		if target, err := resp.Request.URL.Parse(loc); err == nil && sameOrigin(t.origin, target) {
+			return nil
+		}
+	}
+	e := &RedirectError{}
+	t.l.recordRedirect(e)
+	return e
 }
 
 // classify turns an error of a request cut by a limit into a TimeoutError. The

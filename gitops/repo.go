@@ -92,21 +92,28 @@ func WithTimeouts(connect, idle time.Duration) Option {
 // tokenVars are the environment variables a token is read from, in order.
 var tokenVars = []string{"PLATTR_GIT_TOKEN", "GITHUB_TOKEN"}
 
-// TokenFromEnv returns PLATTR_GIT_TOKEN, else GITHUB_TOKEN.
-func TokenFromEnv() string {
-	t, _ := TokenSource()
-	return t
-}
-
-// TokenSource returns the token from the environment and the variable it came
-// from ("" when there is none).
-func TokenSource() (token, variable string) {
+// TokenSource returns the token from the environment (PLATTR_GIT_TOKEN, else
+// GITHUB_TOKEN) and the variable it came from ("" when there is none). A token
+// holding a control character (a line ending read from a file) is refused,
+// naming the variable and never showing the token: a "\n" made every request
+// fail after retries, a "\r" was sent as part of it.
+func TokenSource() (token, variable string, err error) {
 	for _, v := range tokenVars {
 		if t := os.Getenv(v); t != "" {
-			return t, v
+			if err := checkToken("$"+v, t); err != nil {
+				return "", v, err
+			}
+			return t, v, nil
 		}
 	}
-	return "", ""
+	return "", "", nil
+}
+
+func checkToken(name, token string) error {
+	if err := controlError(token, "it is a secret"); err != nil {
+		return fmt.Errorf("%s %w", name, err)
+	}
+	return nil
 }
 
 // ErrNoBranch is returned by Open when the repo has branches, but not the one
@@ -146,13 +153,18 @@ func (r *Repo) setURL(location string) error {
 	if err != nil {
 		return fmt.Errorf("env repo location %w", err)
 	}
+	if err := checkToken("the token", r.token); err != nil {
+		return err
+	}
 	if loc.url == nil {
+		// parseLocation refused a path holding '@' (a URL that lost its
+		// scheme): this one may be printed.
 		abs, err := filepath.Abs(loc.path)
 		if err != nil {
-			return fmt.Errorf("env repo path %s: %w", safePath(loc.path), err)
+			return fmt.Errorf("env repo path %s: %w", loc.path, err)
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return fmt.Errorf("env repo path %s does not exist: create it with 'git init --bare %s'", safePath(loc.path), safePath(loc.path))
+			return fmt.Errorf("env repo path %s does not exist: create it with 'git init --bare %s'", loc.path, loc.path)
 		}
 		localGitConfig()
 		r.url, r.display = abs, abs
@@ -164,7 +176,7 @@ func (r *Repo) setURL(location string) error {
 		localGitConfig()
 		return nil
 	}
-	r.http = githttp.NewClientWithOptions(r.limits.client(), nil)
+	r.http = githttp.NewClientWithOptions(r.limits.client(loc.url), nil)
 	switch {
 	case loc.user != nil:
 		pw, _ := loc.user.Password()
@@ -180,15 +192,6 @@ func (r *Repo) setURL(location string) error {
 	}
 	r.secrets = append(r.secrets, r.token)
 	return nil
-}
-
-// safePath is a path to print: a location with '@' that is not a URL may be one
-// whose scheme was forgotten (user:token@host/path), so it is not shown.
-func safePath(p string) string {
-	if strings.Contains(p, "@") {
-		return "(not shown: it contains '@' and may hold credentials)"
-	}
-	return p
 }
 
 // Credentials says what authenticates the repo's requests.
@@ -227,6 +230,10 @@ func (r *Repo) Head() plumbing.Hash { return r.head }
 
 // wrap names the operation and the repo and removes anything secret from err.
 func (r *Repo) wrap(op string, err error) error {
+	if re := r.redirect(err); re != nil {
+		// The transport's words name the request's URL, or the target's.
+		return &Error{Op: op, Repo: r.display, Msg: re.Error(), err: re}
+	}
 	if te := r.timeout(err); te != nil {
 		// The transport's own words ("context canceled") say less than this.
 		return &Error{Op: op, Repo: r.display, Msg: te.Error(), err: te}
@@ -263,6 +270,18 @@ func (r *Repo) timeout(err error) *TimeoutError {
 	}
 	if r.limits != nil {
 		return r.limits.cut()
+	}
+	return nil
+}
+
+// redirect is the redirect refused in the failed operation, if one was.
+func (r *Repo) redirect(err error) *RedirectError {
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return re
+	}
+	if r.limits != nil {
+		return r.limits.refused()
 	}
 	return nil
 }

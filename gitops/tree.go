@@ -16,10 +16,6 @@ import (
 	"github.com/plattr/plattr/generator"
 )
 
-// ErrSymlink is returned when a path runs through a symbolic link committed in the
-// env repo: Plattr never follows one, so a link cannot redirect a write.
-var ErrSymlink = errors.New("is a symbolic link in the env repo; Plattr does not follow links")
-
 // Tree reads one commit's tree lazily: only the trees on the paths asked for are
 // decoded, so reading a file costs the depth of its path, not the size of the repo.
 type Tree struct {
@@ -82,9 +78,10 @@ func (t *Tree) Prefetch(names []string) error {
 }
 
 // tree decodes the tree h found at dir ("" for the root) and refuses it when an
-// entry is one git's fsck flags or Plattr cannot handle (checkEntries): every
-// read and every commit goes through here, so such an entry is neither read nor
-// carried into a new commit.
+// entry is one Plattr refuses (checkEntries): every read and every commit
+// decodes its folders here, so such an entry in a folder Plattr reads or
+// rewrites is neither read nor carried into a new commit. Folders it does
+// neither to are kept by hash, never decoded.
 func (t *Tree) tree(h plumbing.Hash, dir string) (*object.Tree, error) {
 	if h.IsZero() {
 		return &object.Tree{}, nil
@@ -119,7 +116,8 @@ func entry(tr *object.Tree, name string) *object.TreeEntry {
 	return nil
 }
 
-// lookup walks to name; it refuses to pass through or return a symbolic link.
+// lookup walks to name. Every folder on the way is checked whole (tree): a
+// symbolic link is refused before it could be followed.
 func (t *Tree) lookup(name string) (*object.TreeEntry, error) {
 	if name == "" || name == "." {
 		return &object.TreeEntry{Mode: filemode.Dir, Hash: t.root}, nil
@@ -137,9 +135,6 @@ func (t *Tree) lookup(name string) (*object.TreeEntry, error) {
 		e := entry(tr, part)
 		if e == nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-		}
-		if e.Mode == filemode.Symlink {
-			return nil, fmt.Errorf("%s %w", strings.Join(parts[:i+1], "/"), ErrSymlink)
 		}
 		if i == len(parts)-1 {
 			return e, nil

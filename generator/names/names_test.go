@@ -1,6 +1,7 @@
 package names
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -65,7 +66,7 @@ func TestPR(t *testing.T) {
 }
 
 func TestBranch(t *testing.T) {
-	for _, ok := range []string{"main", "envs", "release/2026-12", "feature/a.b", "v1.2.3", "plattr/promote-staging-uat"} {
+	for _, ok := range []string{"main", "envs", "release/2026-12", "feature/a.b", "v1.2.3", "plattr/promote-staging-uat", "head", "a/HEAD", "HEAD/a"} {
 		assert.NoError(t, Branch(ok), ok)
 	}
 	bad := map[string]string{
@@ -84,6 +85,7 @@ func TestBranch(t *testing.T) {
 		`a\b`:                    `must not contain '\\'`,
 		"a@{1}":                  `"@{"`,
 		"@":                      `"@" is not a branch name`,
+		"HEAD":                   `"HEAD" is not a branch name (git reads it as the current commit)`,
 		"/main":                  "must not start or end with '/'",
 		"main/":                  "must not start or end with '/'",
 		"main.":                  "end with '.'",
@@ -104,10 +106,47 @@ func TestBranch(t *testing.T) {
 }
 
 func TestPathElement(t *testing.T) {
-	for _, ok := range []string{"envs", "release.yaml", ".github", "git", ".gitignore", "a.git", "..."} {
+	for _, ok := range []string{"envs", "release.yaml", ".github", "git", ".gitignore", ".gitattributes", ".mailmap", "a.git", "...",
+		"gitmodules", ".gitmodulesx", "gitmod~5", "gi7eba~0", "~123456"} {
 		assert.Empty(t, PathElement(ok), ok)
 	}
-	for _, bad := range []string{"", ".", "..", "a/b", "a\x00b", ".git", ".GIT", ".Git", "git~1", "GIT~1", ".git.", ".git ", ".git::$INDEX_ALLOCATION", ".g\u200cit", "\ufeff.git"} {
+	for _, bad := range []string{"", ".", "..", "a/b", "a\x00b", ".git", ".GIT", ".Git", "git~1", "GIT~1", ".git.", ".git ", ".git::$INDEX_ALLOCATION", ".g\u200cit", "\ufeff.git", `a\.git`} {
 		assert.NotEmpty(t, PathElement(bad), "%q", bad)
+	}
+	// Every spelling git's fsck takes for .gitmodules (gitops checks the list
+	// against git fsck itself).
+	for _, bad := range []string{".gitmodules", ".GITMODULES", ".gitmodules.", ".gitmodules :x", "GITMOD~1", "gitmod~4", "gi7eba~1", "GI7EB~12",
+		"~1234567", ".gitmod\u200cules", ".gitmodules\xff", `x\GitMod~2`} {
+		assert.Contains(t, PathElement(bad), "is named like .gitmodules", "%q", bad)
+	}
+}
+
+func TestRepo(t *testing.T) {
+	for _, ok := range []string{"acme/env", "acme/env.git", "Acme-Corp/my_env.v2", "a/.github", strings.Repeat("o", 39) + "/" + strings.Repeat("n", 100)} {
+		assert.NoError(t, Repo(ok), ok)
+	}
+	bad := map[string]string{
+		"acme/..":                        `must not be "." nor contain ".."`,
+		"acme/.":                         `must not be "." nor contain ".."`,
+		"../env":                         `must not be "." nor contain ".."`,
+		"acme/a..b":                      `must not be "." nor contain ".."`,
+		"acme?x=/y":                      "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme/env?per=1":                 "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme/env#x":                     "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme/env/pulls":                 "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme/env%2f..":                  "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme/env\n":                     "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme/ env":                      "must be owner/name, each of letters, digits, '-', '.' and '_'",
+		"acme":                           "must be owner/name",
+		"/env":                           "must be owner/name",
+		"acme/":                          "must be owner/name",
+		"":                               "must be owner/name",
+		strings.Repeat("o", 40) + "/env": "the owner must be at most 39 characters",
+	}
+	for name, want := range bad {
+		err := Repo(name)
+		if assert.Error(t, err, "%q", name) {
+			assert.Contains(t, err.Error(), "invalid repository name "+strconv.Quote(name)+": "+want)
+		}
 	}
 }

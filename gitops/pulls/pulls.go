@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v62/github"
+
+	"github.com/plattr/plattr/generator/names"
 )
 
 // Client works on the pull requests of one repository.
@@ -49,10 +51,12 @@ func WithBaseURL(url string) Option {
 
 // New returns a client for ownerRepo ("owner/name") authenticated with token.
 func New(token, ownerRepo string, opts ...Option) (*Client, error) {
-	owner, repo, ok := strings.Cut(ownerRepo, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
-		return nil, fmt.Errorf("GitHub repository %q must be owner/name", ownerRepo)
+	// The name goes into API paths: "acme/.." reached /repos/pulls, and
+	// "acme?x=/y" forged a query.
+	if err := names.Repo(ownerRepo); err != nil {
+		return nil, fmt.Errorf("GitHub repository: %w", err)
 	}
+	owner, repo, _ := strings.Cut(ownerRepo, "/")
 	if token == "" {
 		return nil, errors.New("no GitHub token: set PLATTR_GIT_TOKEN or GITHUB_TOKEN")
 	}

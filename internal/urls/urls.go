@@ -36,3 +36,11 @@ func Redact(u *url.URL) string {
 func HasControl(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }) >= 0
 }
+
+// LostScheme says whether a value meant as a URL or path looks like a URL that
+// lost its scheme ("https//user:token@host/…", "user:token@host/…"): no "://"
+// but an '@', which a path rarely holds and user information always does. Such
+// a value is refused and never shown (it may hold credentials).
+func LostScheme(s string) bool {
+	return !strings.Contains(s, "://") && strings.Contains(s, "@")
+}

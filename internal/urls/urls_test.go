@@ -34,3 +34,16 @@ func TestHasControl(t *testing.T) {
 		assert.False(t, HasControl(s), "%q", s)
 	}
 }
+
+func TestLostScheme(t *testing.T) {
+	for _, s := range []string{"https//x-access-token:tok@github.com/acme/env", "u:pw@github.com/acme/env.git"} {
+		assert.True(t, LostScheme(s), s)
+	}
+	for _, s := range []string{"https://u@example.com/x", "/srv/git/env.git", "../env.git", "git@github.com:acme/env.git"} {
+		if s == "git@github.com:acme/env.git" {
+			assert.True(t, LostScheme(s), "scp-like SSH holds '@' too: callers that accept it check it first")
+			continue
+		}
+		assert.False(t, LostScheme(s), s)
+	}
+}

@@ -92,7 +92,7 @@ func newPreviewGCCmd(io IO) *cobra.Command {
 	f := cmd.Flags()
 	o.bind(f, io, "branch of the env repo")
 	f.StringVar(&o.appRepo, "app-repo", io.Getenv("GITHUB_REPOSITORY"), "the app's GitHub repository, whose pull requests the previews belong to (default $GITHUB_REPOSITORY)")
-	f.StringVar(&o.gh.apiURL, "github-api-url", io.Getenv("GITHUB_API_URL"), "GitHub API URL, for GitHub Enterprise (default $GITHUB_API_URL, else api.github.com)")
+	o.gh.bindAPI(f, io)
 	return cmd
 }
 
@@ -102,8 +102,8 @@ func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 	if o.repo == "" || o.appRepo == "" {
 		return usagef("--repo and --app-repo are required")
 	}
-	o.gh.repo = o.appRepo
-	gh, err := o.gh.client("")
+	o.gh.repo, o.gh.repoFlag = o.appRepo, "--app-repo"
+	gh, err := o.gh.client(o.repo)
 	if err != nil {
 		return usageError{err}
 	}

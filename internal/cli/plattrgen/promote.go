@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops/pulls"
 )
 
@@ -80,6 +81,11 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	case o.output != "text" && o.output != "json":
 		return usagef("--output must be text or json, is %q", o.output)
 	}
+	// Names first: they make the branch name, and "--app ../prod" is about the
+	// app, not about a branch.
+	if err := checkNames(flagName{"--app", o.app, names.App}, flagName{"--from", o.from, names.Env}, flagName{"--to", o.to, names.Env}); err != nil {
+		return err
+	}
 	gh, err := o.gh.client(o.repo)
 	if err != nil {
 		return usageError{err}
@@ -149,6 +155,26 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	body := generator.Describe(fmt.Sprintf("Promotes %s from **%s** to **%s**. Merging this pull request is the promotion; Argo CD then syncs %s.",
 		plural(len(changes), "app", "apps"), o.from, o.to, o.to), changes)
 	return finishProposal(cmd, io, gh, report, title, body, o.output, []string{"plattr/promotion", "env/" + o.to})
+}
+
+// flagName is a name given in a flag, and the rule it must pass.
+type flagName struct {
+	flag, value string
+	check       func(string) error
+}
+
+// checkNames refuses the first name that breaks its rule, naming the flag. An
+// empty value is left to the command (--all has no --app).
+func checkNames(fs ...flagName) error {
+	for _, f := range fs {
+		if f.value == "" {
+			continue
+		}
+		if err := f.check(f.value); err != nil {
+			return usagef("%s: %v", f.flag, err)
+		}
+	}
+	return nil
 }
 
 // finishProposal opens or updates the pull request of a pushed branch (or says

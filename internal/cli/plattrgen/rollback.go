@@ -3,7 +3,9 @@ package plattrgen
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,20 +47,28 @@ func newRollbackCmd(io IO) *cobra.Command {
 	return cmd
 }
 
+// maxDepth bounds --depth: each commit of history is fetched and read.
+const maxDepth = 10000
+
+// commitPrefix is what --to takes: an abbreviated or full commit id. Seven digits
+// at least, as git abbreviates: fewer match too many commits to be meant.
+var commitPrefix = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
+
 func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	switch {
 	case o.app == "" || o.env == "" || o.repo == "":
 		return usagef("--app, --env and --repo are required")
 	case o.steps < 1:
 		return usagef("--steps must be 1 or more")
+	case o.depth < 1 || o.depth > maxDepth:
+		return usagef("--depth must be between 1 and %d commits, is %d", maxDepth, o.depth)
+	case o.to != "" && !commitPrefix.MatchString(o.to):
+		return usagef("--to must be an env repo commit id, full or abbreviated to at least 7 hex digits (git log --format=%%h), is %q", o.to)
 	case o.output != "text" && o.output != "json":
 		return usagef("--output must be text or json, is %q", o.output)
 	}
-	if err := names.App(o.app); err != nil {
-		return usageError{err}
-	}
-	if err := names.Env(o.env); err != nil {
-		return usageError{err}
+	if err := checkNames(flagName{"--app", o.app, names.App}, flagName{"--env", o.env, names.Env}); err != nil {
+		return err
 	}
 	gh, err := o.gh.client(o.repo)
 	if err != nil {
@@ -80,10 +90,8 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	var target *gitops.Version
 	switch {
 	case o.to != "":
-		for i := range versions {
-			if strings.HasPrefix(versions[i].Commit.Hash.String(), o.to) {
-				target = &versions[i]
-			}
+		if target, err = releaseAt(versions, o.to); err != nil {
+			return err
 		}
 		if target == nil {
 			return fmt.Errorf("no release of %s in %s was committed at %q within the last %d commits (see git log -- %s)", o.app, o.env, o.to, o.depth, file)
@@ -119,4 +127,28 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	return finishProposal(cmd, io, gh, report, fmt.Sprintf("Roll back %s in %s", o.app, o.env),
 		generator.Describe(intro, []generator.ReleaseChange{change}), o.output, []string{"plattr/rollback", "env/" + o.env})
+}
+
+// releaseAt is the release committed at the commit whose id starts with prefix
+// (nil when none is), refusing a prefix that more than one release's commit
+// starts with: picking one would roll back to a release nobody chose.
+func releaseAt(versions []gitops.Version, prefix string) (*gitops.Version, error) {
+	prefix = strings.ToLower(prefix)
+	var found []*gitops.Version
+	for i := range versions {
+		if strings.HasPrefix(versions[i].Commit.Hash.String(), prefix) {
+			found = append(found, &versions[i])
+		}
+	}
+	if len(found) <= 1 {
+		if len(found) == 0 {
+			return nil, nil
+		}
+		return found[0], nil
+	}
+	var list []string
+	for _, v := range found {
+		list = append(list, fmt.Sprintf("%s (%s)", v.Commit.Hash, v.Commit.Committer.When.UTC().Format(time.DateOnly)))
+	}
+	return nil, usagef("--to %s is ambiguous: the commits of %d releases start with it: %s; give more digits", prefix, len(found), strings.Join(list, ", "))
 }

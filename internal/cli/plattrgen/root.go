@@ -103,13 +103,19 @@ type invocation struct {
 // errTimeout is the cause of a command's context ended by --timeout.
 var errTimeout = errors.New("--timeout passed")
 
-// prepare checks, before the command runs, every flag whose value reaches the
-// network: a bad --repo or --github-api-url is refused before anything reads it
-// (env init would otherwise print it as a local path) and before any connection;
-// then it bounds the command by --timeout.
+// prepare checks, before the command runs, every value that reaches the
+// network: the token of the environment, --repo and --github-api-url are refused
+// before anything reads them (env init would otherwise print a --repo that lost
+// its scheme as a local path) and before any connection; then it bounds the
+// command by --timeout.
 func (run *invocation) prepare(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
 	allowHTTP, _ := f.GetBool("allow-http") // false where there is no such flag
+	if f.Lookup("repo") != nil || f.Lookup("github-api-url") != nil {
+		if _, _, err := gitops.TokenSource(); err != nil {
+			return usageError{err}
+		}
+	}
 	if fl := f.Lookup("repo"); fl != nil && fl.Value.String() != "" {
 		if _, err := gitops.CheckLocation(fl.Value.String(), allowHTTP); err != nil {
 			return usageError{flagError("--repo", err, allowHTTP)}
@@ -202,7 +208,10 @@ func (r *repoFlags) bind(f *pflag.FlagSet, io IO, branchHelp string) {
 // environment. Credentials in --repo's URL win over the token, and the command
 // says so when both are there.
 func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
-	token, tokenVar := gitops.TokenSource()
+	token, tokenVar, err := gitops.TokenSource()
+	if err != nil {
+		return nil, usageError{err}
+	}
 	loc, err := gitops.CheckLocation(r.repo, r.allowHTTP)
 	if err != nil {
 		return nil, usageError{flagError("--repo", err, r.allowHTTP)}
