@@ -31,6 +31,8 @@ RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops|operator)(/.*)?$$
 # the one in the Argo CD module of go.mod, made by make generate.
 ARGOCD_APP_CRD      = $(shell $(GO) mod download -json github.com/argoproj/argo-cd/v3 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/manifests/crds/application-crd.yaml
 ARGOCD_APP_CRD_COPY := generator/crdschema/argocd-application-crd.yaml
+STATICCHECK_VERSION    := v0.8.2
+STATICCHECK    := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE      := $(TOOLS_BIN)/kustomize-$(KUSTOMIZE_VERSION)
 
@@ -47,7 +49,7 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
-test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt ## Run every test against real servers, the end-to-end test included (see README "Development").
+test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt lint-static ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
 	@# Packages with concurrency run under the race detector (RACE_PKGS).
 	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS); \
@@ -133,8 +135,12 @@ verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRDs or deepcopy c
 ##@ Quality
 
 .PHONY: lint
-lint: lint-fmt ## gofmt and go vet.
+lint: lint-fmt lint-static ## gofmt, go vet and staticcheck.
 	$(GO) vet ./...
+
+.PHONY: lint-static
+lint-static: $(STATICCHECK) ## staticcheck (staticcheck.conf says which checks).
+	$(STATICCHECK) ./...
 
 .PHONY: lint-fmt
 lint-fmt:
@@ -175,6 +181,12 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(TOOLS_BIN)/controller-gen $@
+
+$(STATICCHECK):
+	@echo "building staticcheck $(STATICCHECK_VERSION) (once)"
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLS_BIN)/staticcheck $@
 
 $(KUSTOMIZE):
 	@echo "building kustomize $(KUSTOMIZE_VERSION) (once; Argo CD's repo server runs it, and it is the benchmark's baseline)"

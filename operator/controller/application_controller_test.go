@@ -63,8 +63,8 @@ func TestApplication_Lifecycle(t *testing.T) {
 	})
 
 	// Database first, the workload follows; without nodes the workload is not ready.
-	got := waitCondition(t, c, shop, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, controller.ReasonProvisioned)
-	got = waitCondition(t, c, shop, plattrv1.ConditionWorkloadReady, metav1.ConditionFalse, controller.ReasonProgressing)
+	waitCondition(t, c, shop, plattrv1.ConditionDatabaseReady, metav1.ConditionTrue, controller.ReasonProvisioned)
+	got := waitCondition(t, c, shop, plattrv1.ConditionWorkloadReady, metav1.ConditionFalse, controller.ReasonProgressing)
 	assert.Equal(t, metav1.ConditionFalse, condition(got, plattrv1.ConditionReady).Status)
 	assert.Equal(t, "http://test-shop.plattr.apps.example.com", got.Status.URL, "host from the namespace's environment and the base domain")
 

@@ -233,7 +233,7 @@ type whoAmI struct {
 func (p *Provisioner) authinfo(ctx context.Context, user, password string) (*whoAmI, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/_plugins/_security/authinfo", nil)
 	req.SetBasicAuth(user, password)
-	resp, err := p.api.Client.Perform(req)
+	resp, err := p.api.Client.Stream(req)
 	if err != nil {
 		return nil, fmt.Errorf("check the credentials of %q: cannot reach OpenSearch: %w", user, err)
 	}

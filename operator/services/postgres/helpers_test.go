@@ -69,11 +69,6 @@ func roleExists(t *testing.T, pg *testenv.Postgres, name string) bool {
 	return testenv.QueryRow[bool](t, pg.SuperURL, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name)
 }
 
-func databaseExists(t *testing.T, pg *testenv.Postgres, name string) bool {
-	t.Helper()
-	return testenv.QueryRow[bool](t, pg.SuperURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name)
-}
-
 // recorder keeps every statement the provisioner's sessions ran, and can cut an
 // operation right after its n-th successful statement (n = 0: never).
 type recorder struct {
