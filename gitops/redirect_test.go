@@ -20,18 +20,14 @@ import (
 // the push. It counts the requests that reach it.
 type other struct {
 	url, repo string
-	hits      atomic.Int64
+	hits      *atomic.Int64
 }
 
 func newOther(t *testing.T, host string) *other {
 	root := t.TempDir()
 	o := &other{repo: initRepo(t, filepath.Join(root, "env.git"))}
-	h := gittest.Handler(t, root, "", "")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o.hits.Add(1)
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	srv, hits := gittest.ServeCounting(t, root)
+	o.hits = hits
 	o.url = strings.Replace(srv.URL, "127.0.0.1", host, 1)
 	return o
 }

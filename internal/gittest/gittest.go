@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -123,6 +124,20 @@ func Handler(t testing.TB, root, user, password string) http.Handler {
 		})
 	}
 	return handler
+}
+
+// ServeCounting serves the repositories under root like Serve (no auth) and
+// counts the requests that reach it: a test shows that nothing was sent there.
+func ServeCounting(t testing.TB, root string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	h := Handler(t, root, "", "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
 }
 
 // GitInput runs the git CLI in dir with input on its standard input (git mktree,

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,13 +70,7 @@ func TestToken_ControlCharacterRefused(t *testing.T) {
 	root := t.TempDir()
 	repo := newEnvRepoAt(t, filepath.Join(root, "env.git"))
 	before := gittest.Git(t, repo, "rev-parse", "main")
-	var hits atomic.Int64
-	h := gittest.Handler(t, root, "", "")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		h.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
+	srv, hits := gittest.ServeCounting(t, root)
 	cases := map[string]struct {
 		reason, variable, token, want string
 		args                          []string
@@ -124,13 +117,7 @@ func TestRepo_RedirectToAnotherHostRefused(t *testing.T) {
 	otherRoot := t.TempDir()
 	otherRepo := newEnvRepoAt(t, filepath.Join(otherRoot, "env.git"))
 	otherBefore := gittest.Git(t, otherRepo, "rev-parse", "main")
-	var otherHits atomic.Int64
-	oh := gittest.Handler(t, otherRoot, "", "")
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		otherHits.Add(1)
-		oh.ServeHTTP(w, r)
-	}))
-	defer other.Close()
+	other, otherHits := gittest.ServeCounting(t, otherRoot)
 	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 	h := gittest.Handler(t, root, "", "")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
