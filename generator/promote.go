@@ -130,8 +130,19 @@ func addAppScaffold(cfg *Config, t Target, m *manifestDefaults, tree Tree, files
 	if files[t.ChildPath()], err = childApplicationYAML(cfg, t); err != nil {
 		return err
 	}
+	// The list of children changes only with a new child: listing thousands of
+	// them on every release would cost more than the rest of a render.
 	appsDir := path.Dir(t.ChildPath())
-	files[path.Join(appsDir, kustomizationFile)], err = appsKustomization(Overlay{Base: tree, Changes: files}, appsDir)
+	listed := path.Join(appsDir, kustomizationFile)
+	hadChild, err := exists(tree, t.ChildPath())
+	if err != nil {
+		return err
+	}
+	hadList, err := exists(tree, listed)
+	if err != nil || (hadChild && hadList) {
+		return err
+	}
+	files[listed], err = appsKustomization(Overlay{Base: tree, Changes: files}, appsDir)
 	return err
 }
 

@@ -3,7 +3,6 @@ package generator
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"path"
 	"regexp"
@@ -162,9 +161,6 @@ func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {
 	if err := checkRelease(r, release); err != nil {
 		return nil, Target{}, err
 	}
-	if err := checkSameSource(tree, t, r.Source); err != nil {
-		return nil, Target{}, err
-	}
 	files := Files{}
 	if files[path.Join(t.Dir, ReleaseFile)], err = withHeader(releaseHeader, release); err != nil {
 		return nil, Target{}, err
@@ -225,33 +221,6 @@ func checkRelease(r Release, app *plattrv1.Application) error {
 		}
 	}
 	return r.Manifest.Errorf(field, "%s", body)
-}
-
-// checkSameSource refuses a release of an app that the target's current release
-// says came from another repository: two teams that chose the same app name
-// would otherwise replace each other's releases. The source repository is what
-// CI says it is (--source-repo): this guards against mistakes, not against a CI
-// that lies; who may run plattr-gen with the env repo's token is the boundary.
-func checkSameSource(tree Tree, t Target, s Source) error {
-	if s.Repo == "" {
-		return nil
-	}
-	data, err := tree.ReadFile(path.Join(t.Dir, ReleaseFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	current, err := ParseRelease(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path.Join(t.Dir, ReleaseFile), err)
-	}
-	if was := current.Annotations[plattrv1.AnnotationSourceRepo]; was != "" && was != s.Repo {
-		return fmt.Errorf("%s is released from %s, and this release comes from %s: app names are unique on the platform, so rename the app in plattr.yaml (or remove %s from the env repo to hand the name over)",
-			t.Dir, was, s.Repo, t.Dir)
-	}
-	return nil
 }
 
 // releaseApp is the Plattr Application of a release: release.yaml.

@@ -58,6 +58,11 @@ func Validate(changes Files, tree Tree) error {
 					}
 				}
 			}
+		case path.Base(p) == ReleaseFile && data != nil:
+			if err := checkSameSource(p, data, tree); err != nil {
+				return err
+			}
+			dirs[path.Dir(p)] = true
 		case path.Dir(p) == BootstrapDir && data != nil:
 			if err := checkObjects(p, data, func(obj []byte) error { _, err := checkArgoApplication(obj); return err }); err != nil {
 				return err
@@ -77,6 +82,41 @@ func Validate(changes Files, tree Tree) error {
 		}
 	}
 	return nil
+}
+
+// checkSameSource refuses a release whose source repository is not the one of
+// the release it replaces: two teams that chose the same app name would
+// otherwise replace each other's releases. The source repository is what CI
+// says it is (--source-repo): this guards against mistakes, not against a CI
+// that lies; who may run plattr-gen with the env repo's token is the boundary.
+// A person's edit without the annotation is not compared.
+func checkSameSource(p string, data []byte, tree Tree) error {
+	old, err := tree.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	was, now := sourceRepoOf(old), sourceRepoOf(data)
+	if was != "" && now != "" && was != now {
+		return fmt.Errorf("%s is released from %s, and this release comes from %s: app names are unique on the platform, so rename the app in plattr.yaml (or remove %s from the env repo to hand the name over)",
+			path.Dir(p), was, now, path.Dir(p))
+	}
+	return nil
+}
+
+// sourceRepoOf is the source repository a release.yaml names, or "".
+func sourceRepoOf(release []byte) string {
+	var r struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if yaml.Unmarshal(release, &r) != nil {
+		return ""
+	}
+	return r.Metadata.Annotations[plattrv1.AnnotationSourceRepo]
 }
 
 // CheckPath refuses paths that could leave the repo or reach into git's own data:

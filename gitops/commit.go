@@ -3,7 +3,7 @@ package gitops
 import (
 	"fmt"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -157,24 +157,31 @@ func (r *Repo) writeTree(base *Tree, cur plumbing.Hash, dir string, changes map[
 	if len(entries) == 0 {
 		return plumbing.ZeroHash, nil
 	}
-	out := &object.Tree{Entries: make([]object.TreeEntry, 0, len(entries))}
-	for _, e := range entries {
-		out.Entries = append(out.Entries, e)
-	}
-	sort.Slice(out.Entries, func(i, j int) bool { return gitLess(out.Entries[i], out.Entries[j]) })
-	return r.store(out)
+	return r.store(&object.Tree{Entries: gitOrder(entries)})
 }
 
-// gitLess orders tree entries as git does: folders compare as if their name ended in "/".
-func gitLess(a, b object.TreeEntry) bool {
-	an, bn := a.Name, b.Name
-	if a.Mode == filemode.Dir {
-		an += "/"
+// gitOrder orders tree entries as git does: folders compare as if their name
+// ended in "/". Each key is made once (a folder of thousands of apps is sorted on
+// every commit).
+func gitOrder(entries map[string]object.TreeEntry) []object.TreeEntry {
+	type keyed struct {
+		key string
+		e   object.TreeEntry
 	}
-	if b.Mode == filemode.Dir {
-		bn += "/"
+	ks := make([]keyed, 0, len(entries))
+	for _, e := range entries {
+		k := e.Name
+		if e.Mode == filemode.Dir {
+			k += "/"
+		}
+		ks = append(ks, keyed{k, e})
 	}
-	return an < bn
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	out := make([]object.TreeEntry, len(ks))
+	for i, k := range ks {
+		out[i] = k.e
+	}
+	return out
 }
 
 func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
