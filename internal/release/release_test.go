@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,6 +38,9 @@ func objects(t *testing.T, stream []byte) []*unstructured.Unstructured {
 		}
 		js, err := yaml.YAMLToJSON(doc)
 		require.NoError(t, err)
+		if string(js) == "null" {
+			continue // comments only
+		}
 		u := &unstructured.Unstructured{}
 		require.NoError(t, u.UnmarshalJSON(js))
 		out = append(out, u)
@@ -96,4 +101,34 @@ func TestInstallYAML_Refusals(t *testing.T) {
 		})
 	}
 	assert.NoError(t, CheckVersion("v0.2.0-rc.1"))
+}
+
+// The Helm chart, rendered by Helm's own code (tools/chartcheck, a module of its
+// own) with its defaults and with a digest, applies to the API server as
+// install.yaml does: a server-side dry run of every object.
+func TestChart_Applies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders the chart with Helm's module and needs an API server")
+	}
+	c := testenv.StartCluster(t)
+	root := repoRoot(t)
+	for name, args := range map[string][]string{
+		"defaults":  nil,
+		"by digest": {"-set-json", `image.digest="` + digest + `"`, "-set-json", "podDisruptionBudget.enabled=true", "-set-json", "metrics.service=true"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("go", append([]string{"run", ".", "-chart", filepath.Join(root, "charts", "plattr-operator")}, args...)...)
+			cmd.Dir = filepath.Join(root, "tools", "chartcheck")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			require.NoError(t, err, "%s", stderr.String())
+			objs := objects(t, out)
+			require.GreaterOrEqual(t, len(objs), 8)
+			for _, o := range objs {
+				err := c.ApplyObject(context.Background(), "plattr-release-test", o, client.DryRunAll)
+				assert.NoError(t, err, "%s %s", o.GetKind(), o.GetName())
+			}
+		})
+	}
 }
