@@ -112,12 +112,15 @@ func TestChart_Applies(t *testing.T) {
 	}
 	c := testenv.StartCluster(t)
 	root := repoRoot(t)
+	dir := filepath.Join(root, "charts", "plattr-operator")
+	packaged := buildAssets(t, "ghcr.io/acme/plattr-operator")
 	for name, args := range map[string][]string{
-		"defaults":  nil,
-		"by digest": {"-set-json", `image.digest="` + digest + `"`, "-set-json", "podDisruptionBudget.enabled=true", "-set-json", "metrics.service=true"},
+		"defaults":              {"-chart", dir},
+		"by digest":             {"-chart", dir, "-set-json", `image.digest="` + digest + `"`, "-set-json", "podDisruptionBudget.enabled=true", "-set-json", "metrics.service=true"},
+		"the release's package": {"-chart", packaged.Chart},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cmd := exec.Command("go", append([]string{"run", ".", "-chart", filepath.Join(root, "charts", "plattr-operator")}, args...)...)
+			cmd := exec.Command("go", append([]string{"run", "."}, args...)...)
 			cmd.Dir = filepath.Join(root, "tools", "chartcheck")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -125,6 +128,9 @@ func TestChart_Applies(t *testing.T) {
 			require.NoError(t, err, "%s", stderr.String())
 			objs := objects(t, out)
 			require.GreaterOrEqual(t, len(objs), 8)
+			if name == "the release's package" {
+				assert.Contains(t, string(out), "image: ghcr.io/acme/plattr-operator@"+packaged.Digest, "the package pins the release's image")
+			}
 			for _, o := range objs {
 				err := c.ApplyObject(context.Background(), "plattr-release-test", o, client.DryRunAll)
 				assert.NoError(t, err, "%s %s", o.GetKind(), o.GetName())
