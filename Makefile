@@ -31,6 +31,9 @@ RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops|operator)(/.*)?$$
 # the one in the Argo CD module of go.mod, made by make generate.
 ARGOCD_APP_CRD      = $(shell $(GO) mod download -json github.com/argoproj/argo-cd/v3 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/manifests/crds/application-crd.yaml
 ARGOCD_APP_CRD_COPY := generator/crdschema/argocd-application-crd.yaml
+# goreleaser and cyclonedx-gomod: pinned by tools/goreleaser/go.mod (a module of their own).
+GORELEASER := $(TOOLS_BIN)/goreleaser
+CYCLONEDX  := $(TOOLS_BIN)/cyclonedx-gomod
 STATICCHECK_VERSION    := v0.8.2
 STATICCHECK    := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
@@ -49,11 +52,11 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
-test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt lint-static ## Run every test against real servers, the end-to-end test included (see README "Development").
+test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt lint-static release-snapshot ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
 	@# Packages with concurrency run under the race detector (RACE_PKGS); the Helm chart's
 	@# tests are a module of their own (tools/chartcheck: Helm brings newer Kubernetes modules).
-	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS); \
+	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_RELEASE_DIST=$(CURDIR)/dist; \
 	  $(GO) test -race $(RACE_PKGS) -count=1 -timeout 20m; r=$$?; \
 	  $(GO) test $$($(GO) list ./... | grep -v -E '$(RACE_PKGS_RE)') -count=1 -timeout 20m; s=$$?; \
 	  (cd tools/chartcheck && $(GO) test ./... -count=1); h=$$?; \
@@ -105,6 +108,11 @@ build: ## Build plattr-gen, plattr and plattr-operator into ./bin.
 	$(GO) build -o $(BIN)/plattr-gen ./cmd/plattr-gen
 	$(GO) build -o $(BIN)/plattr ./cmd/plattr
 	$(GO) build -o $(BIN)/plattr-operator ./cmd/plattr-operator
+
+.PHONY: release-snapshot
+release-snapshot: $(GORELEASER) $(CYCLONEDX) ## The release pipeline offline into dist/: archives, checksums, SBOMs, the image layout, install.yaml, the chart (no push, no signature).
+	$(GORELEASER) release --snapshot --clean --skip=publish,sign
+	$(GO) run ./internal/release/cmd/plattr-release assets -image ghcr.io/plattr/plattr-operator
 
 .PHONY: image
 image: ## Build the operator's image as a tarball (no Docker daemon): _build/plattr-operator-<arch>.tar.
@@ -185,6 +193,15 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(TOOLS_BIN)/controller-gen $@
+
+$(GORELEASER): tools/goreleaser/go.mod tools/goreleaser/go.sum
+	@echo "building goreleaser from tools/goreleaser/go.mod (once; about 3 minutes)"
+	@mkdir -p $(TOOLS_BIN)
+	cd tools/goreleaser && $(GO) build -o $@ github.com/goreleaser/goreleaser/v2
+
+$(CYCLONEDX): tools/goreleaser/go.mod tools/goreleaser/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	cd tools/goreleaser && $(GO) build -o $@ github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod
 
 $(STATICCHECK):
 	@echo "building staticcheck $(STATICCHECK_VERSION) (once)"

@@ -56,6 +56,9 @@ func BuildAssets(root, dist, version, image string, binaries map[string]string, 
 	if err != nil {
 		return nil, err
 	}
+	if dist, err = filepath.Abs(dist); err != nil {
+		return nil, err
+	}
 	a := &Assets{Version: version, Image: image, Digest: digest.String(),
 		Layout:      filepath.Join(dist, "plattr-operator-oci"),
 		InstallYAML: filepath.Join(dist, "install.yaml"),
@@ -231,7 +234,7 @@ func untar(tgz []byte) (map[string][]byte, error) {
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+		data, err := io.ReadAll(io.LimitReader(tr, 512<<20)) // a program, at most
 		if err != nil {
 			return nil, err
 		}
