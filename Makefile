@@ -109,8 +109,11 @@ build: ## Build plattr-gen, plattr and plattr-operator into ./bin.
 	$(GO) build -o $(BIN)/plattr ./cmd/plattr
 	$(GO) build -o $(BIN)/plattr-operator ./cmd/plattr-operator
 
+.PHONY: release-tools
+release-tools: $(GORELEASER) $(CYCLONEDX) ## Build goreleaser and cyclonedx-gomod (tools/goreleaser) into bin/tools.
+
 .PHONY: release-snapshot
-release-snapshot: $(GORELEASER) $(CYCLONEDX) ## The release pipeline offline into dist/: archives, checksums, SBOMs, the image layout, install.yaml, the chart (no push, no signature).
+release-snapshot: release-tools ## The release pipeline offline into dist/: archives, checksums, SBOMs, the image layout, install.yaml, the chart (no push, no signature).
 	$(GORELEASER) release --snapshot --clean --skip=publish,sign
 	$(GO) run ./internal/release/cmd/plattr-release assets -image ghcr.io/plattr/plattr-operator
 
