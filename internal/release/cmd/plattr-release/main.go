@@ -1,8 +1,10 @@
-// Command plattr-release makes and publishes a release's assets besides the CLI
-// archives (goreleaser makes those): `assets` writes the operator's image
-// layout, install.yaml and the chart package into dist/, `push` copies the image
-// and the chart to a registry. `make release-snapshot` runs `assets`; the
-// release workflow runs both.
+// Command plattr-release prepares, checks, makes and publishes a release's
+// assets besides the CLI archives (goreleaser makes those): `prepare` sets the
+// repository's version (make release-prepare), `check` fails when the tag and the
+// repository disagree, `assets` writes the operator's image layout, install.yaml
+// and the chart package into dist/, `push` copies the image and the chart to a
+// registry. `make release-snapshot` runs `assets`; the release workflow runs
+// check, assets and push.
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -22,7 +25,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: plattr-release assets|push [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: plattr-release prepare|check|assets|push [flags] (see -h of each)")
 		return 2
 	}
 	fs := flag.NewFlagSet("plattr-release "+args[0], flag.ContinueOnError)
@@ -36,6 +39,30 @@ func run(args []string) int {
 	chartRepo := fs.String("chart-repo", "", "push: the registry repository charts go to, such as ghcr.io/acme/charts")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
+	}
+	switch args[0] {
+	case "prepare", "check":
+		if *version == "" {
+			fmt.Fprintln(os.Stderr, "plattr-release: -version is required")
+			return 2
+		}
+		if args[0] == "prepare" {
+			if err := release.Prepare(*root, *version, time.Now()); err != nil {
+				fmt.Fprintln(os.Stderr, "plattr-release:", err)
+				return 1
+			}
+			fmt.Printf("set the repository to %s: commit it (and review CHANGELOG.md's section), then tag that commit %s\n", *version, *version)
+			return 0
+		}
+		v, err := release.RepoVersion(*root)
+		if err == nil && v != *version {
+			err = fmt.Errorf("the repository is at %s, the tag is %s: run make release-prepare VERSION=%s, commit, and tag that commit", v, *version, *version)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "plattr-release:", err)
+			return 1
+		}
+		return 0
 	}
 	if args[0] == "assets" && *amd64 == "" && *arm64 == "" {
 		// After goreleaser: its dist says the version and where the binaries are.
