@@ -7,19 +7,26 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // The files that say which version the repository is: the operator's image tag
-// in bases/operator (what the kustomize remote base at a tag installs) and the
-// chart's version and appVersion.
+// in bases/operator (what the kustomize remote base at a tag installs) and in
+// overlays/aws (which pins the released image by digest), and the chart's
+// version and appVersion.
 const (
 	operatorKustomization = "bases/operator/kustomization.yaml"
+	awsKustomization      = "overlays/aws/kustomization.yaml"
 	chartFile             = "charts/plattr-operator/Chart.yaml"
 	changelogFile         = "CHANGELOG.md"
 )
 
 var (
 	newTagLine     = regexp.MustCompile(`(?m)^  newTag: (\S+)$`)
+	newNameLine    = regexp.MustCompile(`(?m)^  newName: (\S+)$`)
+	digestLine     = regexp.MustCompile(`(?m)^  digest: (\S+)\n`)
 	chartVersion   = regexp.MustCompile(`(?m)^version: (\S+)$`)
 	chartAppVerion = regexp.MustCompile(`(?m)^appVersion: (\S+)$`)
 )
@@ -35,20 +42,61 @@ func RepoVersion(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tag, app, ver := newTagLine.FindSubmatch(k), chartAppVerion.FindSubmatch(c), chartVersion.FindSubmatch(c)
-	if tag == nil || app == nil || ver == nil {
-		return "", fmt.Errorf("%s needs a newTag line and %s version and appVersion lines", operatorKustomization, chartFile)
+	a, err := os.ReadFile(filepath.Join(root, awsKustomization))
+	if err != nil {
+		return "", err
+	}
+	tag, awsTag, app, ver := newTagLine.FindSubmatch(k), newTagLine.FindSubmatch(a), chartAppVerion.FindSubmatch(c), chartVersion.FindSubmatch(c)
+	if tag == nil || awsTag == nil || app == nil || ver == nil {
+		return "", fmt.Errorf("%s and %s need a newTag line and %s version and appVersion lines", operatorKustomization, awsKustomization, chartFile)
 	}
 	v := string(tag[1])
-	if string(app[1]) != v || string(ver[1]) != ChartVersion(v) {
-		return "", fmt.Errorf("the versions disagree: %s says %s, %s appVersion %s and version %s: run make release-prepare VERSION=…",
-			operatorKustomization, v, chartFile, app[1], ver[1])
+	if string(awsTag[1]) != v || string(app[1]) != v || string(ver[1]) != ChartVersion(v) {
+		return "", fmt.Errorf("the versions disagree: %s says %s, %s %s, %s appVersion %s and version %s: run make release-prepare VERSION=…",
+			operatorKustomization, v, awsKustomization, awsTag[1], chartFile, app[1], ver[1])
 	}
 	return v, nil
 }
 
-// Prepare sets the repository to version: the operator's image tag, the
-// chart's version and appVersion, and CHANGELOG.md's "## Unreleased" section
+// Pin sets overlays/aws to the released operator image by digest (what the
+// release workflow proposes in a pull request once the image is pushed):
+// image is the repository it was pushed to (ghcr.io/<owner>/plattr-operator),
+// digest the index's. The overlay must be at version already: a pin never
+// moves an overlay to another release.
+func Pin(root, version, image, digest string) error {
+	if err := CheckVersion(version); err != nil {
+		return err
+	}
+	if r, err := name.NewRepository(image, name.StrictValidation); err != nil || r.Name() != image {
+		return fmt.Errorf("image %q is not an image repository such as ghcr.io/acme/plattr-operator (no tag, no digest)", image)
+	}
+	if _, err := v1.NewHash(digest); err != nil || !strings.HasPrefix(digest, "sha256:") {
+		return fmt.Errorf("digest %q is not an image digest such as sha256:<64 hex digits>", digest)
+	}
+	p := filepath.Join(root, awsKustomization)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	s := string(data)
+	tag := newTagLine.FindStringSubmatch(s)
+	if tag == nil || tag[1] != version {
+		at := "no version"
+		if tag != nil {
+			at = tag[1]
+		}
+		return fmt.Errorf("%s is at %s, not %s: pin the release the repository is at", awsKustomization, at, version)
+	}
+	if s, err = replaceOnce(s, newNameLine, "  newName: "+image); err != nil {
+		return fmt.Errorf("%s: %w", awsKustomization, err)
+	}
+	s = digestLine.ReplaceAllLiteralString(s, "")
+	s = newTagLine.ReplaceAllLiteralString(s, "  newTag: "+version+"\n  digest: "+digest)
+	return os.WriteFile(p, []byte(s), 0o644)
+}
+
+// Prepare sets the repository to version: the operator's image tag (in
+// overlays/aws without a digest until Pin), the chart's version and appVersion, and CHANGELOG.md's "## Unreleased" section
 // becomes "## <version> (<date>)" under a new, empty Unreleased one. The
 // release commit that holds these is the one to tag.
 func Prepare(root, version string, today time.Time) error {
@@ -61,6 +109,10 @@ func Prepare(root, version string, today time.Time) error {
 	}{
 		{operatorKustomization, func(s string) (string, error) {
 			return replaceOnce(s, newTagLine, "  newTag: "+version)
+		}},
+		// The new release's digest is not known yet: its pin comes after the push.
+		{awsKustomization, func(s string) (string, error) {
+			return replaceOnce(digestLine.ReplaceAllLiteralString(s, ""), newTagLine, "  newTag: "+version)
 		}},
 		{chartFile, func(s string) (string, error) {
 			s, err := replaceOnce(s, chartVersion, "version: "+ChartVersion(version))

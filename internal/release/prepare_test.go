@@ -9,6 +9,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/plattr/plattr/internal/testenv"
 )
 
 // The repository's install files name one version: the kustomize remote base at
@@ -22,7 +26,7 @@ func TestRepoVersion_Agrees(t *testing.T) {
 func TestPrepare(t *testing.T) {
 	root := t.TempDir()
 	src := repoRoot(t)
-	for _, f := range []string{operatorKustomization, chartFile, changelogFile} {
+	for _, f := range []string{operatorKustomization, awsKustomization, chartFile, changelogFile} {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))
@@ -46,4 +50,63 @@ func TestPrepare(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(root, operatorKustomization), []byte(strings.Replace(string(k), "v0.9.0", "v0.9.1", 1)), 0o644))
 	_, err = RepoVersion(root)
 	assert.ErrorContains(t, err, "the versions disagree")
+}
+
+// After a release the workflow pins overlays/aws to the pushed image by digest;
+// what kustomize builds from it runs exactly that image. A pin of another
+// version, a tag for a repository or a digest that is not one is refused and
+// changes nothing.
+func TestPin(t *testing.T) {
+	root := t.TempDir()
+	src := repoRoot(t)
+	for _, dir := range []string{"bases", "overlays/aws"} {
+		require.NoError(t, os.CopyFS(filepath.Join(root, dir), os.DirFS(filepath.Join(src, dir))))
+	}
+	version, err := RepoVersion(src)
+	require.NoError(t, err)
+	image := func() string {
+		for _, o := range testenv.Kustomize(t, filesys.MakeFsOnDisk(), filepath.Join(root, "overlays/aws")) {
+			if o.GetKind() == "Deployment" && o.GetName() == "plattr-operator" {
+				containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				return containers[0].(map[string]any)["image"].(string)
+			}
+		}
+		t.Fatal("overlays/aws has no operator Deployment")
+		return ""
+	}
+	assert.Equal(t, "ghcr.io/plattr/plattr-operator:"+version, image(), "before a pin: the version's tag")
+
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	require.NoError(t, Pin(root, version, "ghcr.io/acme/plattr-operator", digest))
+	assert.Equal(t, "ghcr.io/acme/plattr-operator:"+version+"@"+digest, image())
+	again := "sha256:" + strings.Repeat("cd", 32)
+	require.NoError(t, Pin(root, version, "ghcr.io/acme/plattr-operator", again), "a second pin replaces the first")
+	assert.Equal(t, "ghcr.io/acme/plattr-operator:"+version+"@"+again, image())
+
+	before, err := os.ReadFile(filepath.Join(root, awsKustomization))
+	require.NoError(t, err)
+	for _, c := range []struct{ version, image, digest, err string }{
+		{"v99.0.0", "ghcr.io/acme/plattr-operator", digest, "is at " + version + ", not v99.0.0"},
+		{"99", "ghcr.io/acme/plattr-operator", digest, "is not a release version"},
+		{version, "ghcr.io/acme/plattr-operator:latest", digest, "is not an image repository"},
+		{version, "plattr-operator", digest, "is not an image repository"},
+		{version, "ghcr.io/acme/plattr-operator\n  digest: x", digest, "is not an image repository"},
+		{version, "ghcr.io/acme/plattr-operator", "sha256:000", "is not an image digest"},
+		{version, "ghcr.io/acme/plattr-operator", "md5:" + strings.Repeat("0", 32), "is not an image digest"},
+	} {
+		assert.ErrorContains(t, Pin(root, c.version, c.image, c.digest), c.err, "%+v", c)
+	}
+	after, err := os.ReadFile(filepath.Join(root, awsKustomization))
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "refused pins write nothing")
+
+	// The next release's prepare drops the old digest: the tag is the new version's until its own pin.
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "charts/plattr-operator"), 0o755))
+	for _, f := range []string{chartFile, changelogFile} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(root, f), data, 0o644))
+	}
+	require.NoError(t, Prepare(root, "v99.1.0", time.Now()))
+	assert.Equal(t, "ghcr.io/acme/plattr-operator:v99.1.0", image())
 }

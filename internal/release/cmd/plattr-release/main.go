@@ -3,8 +3,9 @@
 // repository's version (make release-prepare), `check` fails when the tag and the
 // repository disagree, `assets` writes the operator's image layout, install.yaml
 // and the chart package into dist/, `push` copies the image and the chart to a
-// registry. `make release-snapshot` runs `assets`; the release workflow runs
-// check, assets and push.
+// registry, `pin` sets overlays/aws to the pushed image by digest. `make
+// release-snapshot` runs `assets`; the release workflow runs check, assets, push
+// and pin.
 package main
 
 import (
@@ -25,7 +26,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: plattr-release prepare|check|assets|push [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: plattr-release prepare|check|assets|push|pin [flags] (see -h of each)")
 		return 2
 	}
 	fs := flag.NewFlagSet("plattr-release "+args[0], flag.ContinueOnError)
@@ -37,6 +38,7 @@ func run(args []string) int {
 	arm64 := fs.String("operator-arm64", "", "the operator's linux/arm64 static binary (default: from goreleaser's dist)")
 	caCerts := fs.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "CA bundle the image carries")
 	chartRepo := fs.String("chart-repo", "", "push: the registry repository charts go to, such as ghcr.io/acme/charts")
+	digest := fs.String("digest", "", "pin: the image's digest (default: the one plattr-release assets wrote into -dist)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -98,6 +100,20 @@ func run(args []string) int {
 			err = writeJSON(manifest, a)
 			fmt.Printf("%s %s@%s\n%s\n%s\n", a.Version, a.Image, a.Digest, a.InstallYAML, a.Chart)
 		}
+	case "pin":
+		if *digest == "" {
+			var a release.Assets
+			if err = readJSON(manifest, &a); err == nil && (a.Version != *version || a.Image != *image) {
+				err = fmt.Errorf("%s is of %s %s, not %s %s: give -digest", manifest, a.Image, a.Version, *image, *version)
+			}
+			*digest = a.Digest
+		}
+		if err == nil {
+			err = release.Pin(*root, *version, *image, *digest)
+		}
+		if err == nil {
+			fmt.Printf("pinned overlays/aws to %s:%s@%s\n", *image, *version, *digest)
+		}
 	case "push":
 		if *chartRepo == "" {
 			fmt.Fprintln(os.Stderr, "plattr-release push: -chart-repo is required")
@@ -115,7 +131,7 @@ func run(args []string) int {
 			fmt.Printf("pushed %s:%s (%s) and %s/plattr-operator:%s\n", a.Image, a.Version, a.Digest, *chartRepo, release.ChartVersion(a.Version))
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "plattr-release: unknown command %q: assets or push\n", args[0])
+		fmt.Fprintf(os.Stderr, "plattr-release: unknown command %q: prepare, check, assets, push or pin\n", args[0])
 		return 2
 	}
 	if err != nil {
