@@ -113,9 +113,13 @@ build: ## Build plattr-gen, plattr and plattr-operator into ./bin.
 release-tools: $(GORELEASER) $(CYCLONEDX) ## Build goreleaser and cyclonedx-gomod (tools/goreleaser) into bin/tools.
 
 .PHONY: release-prepare
-release-prepare: ## Set the repository to VERSION (image tag, chart, CHANGELOG.md's section) for a release commit.
+release-prepare: ## Set the repository to VERSION (image tags, chart, deploy workflow, CHANGELOG.md's section) for a release commit.
 	@test -n "$(VERSION)" || { echo "give VERSION=v1.2.3" >&2; exit 2; }
 	$(GO) run ./internal/release/cmd/plattr-release prepare -version $(VERSION)
+
+.PHONY: pin-actions
+pin-actions: ## After committing a change to .github/actions: pin the deploy workflow's uses of them to that commit.
+	$(GO) run ./internal/release/cmd/plattr-release pin-actions
 
 .PHONY: release-snapshot
 release-snapshot: release-tools ## The release pipeline offline into dist/: archives, checksums, SBOMs, the image layout, install.yaml, the chart (no push, no signature).

@@ -50,7 +50,25 @@ func RepoVersion(root string) (string, error) {
 	if tag == nil || awsTag == nil || app == nil || ver == nil {
 		return "", fmt.Errorf("%s and %s need a newTag line and %s version and appVersion lines", operatorKustomization, awsKustomization, chartFile)
 	}
+	d, err := os.ReadFile(filepath.Join(root, deployWorkflowFile))
+	if err != nil {
+		return "", err
+	}
 	v := string(tag[1])
+	if m := deployVersion.FindSubmatch(d); m == nil || string(m[2]) != v {
+		return "", fmt.Errorf("the versions disagree: %s says %s, %s's plattr-version default is not the same: run make release-prepare VERSION=…",
+			operatorKustomization, v, deployWorkflowFile)
+	}
+	_, versions, err := OwnActionPins(root)
+	if err != nil {
+		return "", err
+	}
+	for _, pinned := range versions {
+		if pinned != v {
+			return "", fmt.Errorf("the versions disagree: %s says %s, %s pins its own actions as %s: run make release-prepare VERSION=…",
+				operatorKustomization, v, deployWorkflowFile, pinned)
+		}
+	}
 	if string(awsTag[1]) != v || string(app[1]) != v || string(ver[1]) != ChartVersion(v) {
 		return "", fmt.Errorf("the versions disagree: %s says %s, %s %s, %s appVersion %s and version %s: run make release-prepare VERSION=…",
 			operatorKustomization, v, awsKustomization, awsTag[1], chartFile, app[1], ver[1])
@@ -113,6 +131,13 @@ func Prepare(root, version string, today time.Time) error {
 		// The new release's digest is not known yet: its pin comes after the push.
 		{awsKustomization, func(s string) (string, error) {
 			return replaceOnce(digestLine.ReplaceAllLiteralString(s, ""), newTagLine, "  newTag: "+version)
+		}},
+		{deployWorkflowFile, func(s string) (string, error) {
+			if len(deployVersion.FindAllStringIndex(s, -1)) != 1 {
+				return "", fmt.Errorf("want exactly one plattr-version input with a default")
+			}
+			s = deployVersion.ReplaceAllString(s, "${1}"+version)
+			return ownActionUses.ReplaceAllString(s, "${1}${2} # "+version), nil
 		}},
 		{chartFile, func(s string) (string, error) {
 			s, err := replaceOnce(s, chartVersion, "version: "+ChartVersion(version))

@@ -2,6 +2,7 @@ package release
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestRepoVersion_Agrees(t *testing.T) {
 func TestPrepare(t *testing.T) {
 	root := t.TempDir()
 	src := repoRoot(t)
-	for _, f := range []string{operatorKustomization, awsKustomization, chartFile, changelogFile} {
+	for _, f := range []string{operatorKustomization, awsKustomization, deployWorkflowFile, chartFile, changelogFile} {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))
@@ -40,6 +41,14 @@ func TestPrepare(t *testing.T) {
 	log, err := os.ReadFile(filepath.Join(root, changelogFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(log), "## Unreleased\n\n## v0.9.0 (2027-01-15)\n", "the notes become the release's, under a new Unreleased")
+	wf, err := os.ReadFile(filepath.Join(root, deployWorkflowFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(wf), "        default: v0.9.0\n", "the deploy workflow installs the release's plattr-gen")
+	_, versions, err := OwnActionPins(root)
+	require.NoError(t, err)
+	for _, v := range versions {
+		assert.Equal(t, "v0.9.0", v, "the pins of its own actions say the release")
+	}
 	err = Prepare(root, "v0.9.0", day)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "already has a section for v0.9.0")
@@ -59,7 +68,7 @@ func TestPrepare(t *testing.T) {
 func TestPin(t *testing.T) {
 	root := t.TempDir()
 	src := repoRoot(t)
-	for _, dir := range []string{"bases", "overlays/aws"} {
+	for _, dir := range []string{"bases", "overlays/aws", ".github/workflows"} {
 		require.NoError(t, os.CopyFS(filepath.Join(root, dir), os.DirFS(filepath.Join(src, dir))))
 	}
 	version, err := RepoVersion(src)
@@ -109,4 +118,24 @@ func TestPin(t *testing.T) {
 	}
 	require.NoError(t, Prepare(root, "v99.1.0", time.Now()))
 	assert.Equal(t, "ghcr.io/acme/plattr-operator:v99.1.0", image())
+}
+
+// The deploy workflow uses Plattr's own actions by commit: that commit's
+// actions are the working tree's, so a release's workflow runs the actions it
+// was released with.
+func TestOwnActionsPinned(t *testing.T) {
+	root := repoRoot(t)
+	commits, _, err := OwnActionPins(root)
+	require.NoError(t, err)
+	for _, c := range commits {
+		if err := exec.Command("git", "-C", root, "cat-file", "-e", c+"^{commit}").Run(); err != nil {
+			if shallow, _ := exec.Command("git", "-C", root, "rev-parse", "--is-shallow-repository").Output(); strings.TrimSpace(string(shallow)) == "true" {
+				t.Skipf("%s pins %s, which this shallow clone does not have", deployWorkflowFile, c)
+			}
+			t.Fatalf("%s pins %s, which is no commit of this repository: run make pin-actions", deployWorkflowFile, c)
+		}
+		out, err := exec.Command("git", "-C", root, "diff", "--stat", c, "--", ownActionsDir).CombinedOutput()
+		require.NoError(t, err, string(out))
+		assert.Empty(t, string(out), "%s pins %s, whose %s differ from the working tree's: commit them, then run make pin-actions", deployWorkflowFile, c, ownActionsDir)
+	}
 }

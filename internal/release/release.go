@@ -12,12 +12,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/plattr/plattr/internal/version"
 )
 
 // OperatorImage is the operator's image name in bases/operator, which a release
@@ -28,12 +29,10 @@ const OperatorImage = "ghcr.io/plattr/plattr-operator"
 // belongs to.
 const LabelVersion = "app.kubernetes.io/version"
 
-var semver = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-
 // CheckVersion refuses a version that is not a semantic version with a leading
 // "v" (v1.2.3, v1.2.3-rc.1): the tag a release is made from.
 func CheckVersion(v string) error {
-	if !semver.MatchString(v) {
+	if !version.IsRelease(v) {
 		return fmt.Errorf("version %q is not a release version such as v1.2.3 or v1.2.3-rc.1", v)
 	}
 	return nil

@@ -7,6 +7,7 @@ package version
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 )
@@ -77,3 +78,10 @@ func UserAgent(program string) string {
 	i := Get()
 	return fmt.Sprintf("%s/%s (%s)", program, i.Version, i.Platform)
 }
+
+// release is the form of a release's version: v1.2.3 or v1.2.3-rc.1 (semantic
+// versioning with the leading v that Go modules and tags use).
+var release = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+
+// IsRelease says whether v is a release's version (not "devel").
+func IsRelease(v string) bool { return release.MatchString(v) }

@@ -29,8 +29,26 @@ import (
 //go:embed templates/*.tmpl
 var templates embed.FS
 
-// Version is the plattr-gen release the written workflow installs.
-var Version = "v0.1.0"
+// deployWorkflow is Plattr's reusable deploy workflow, which the written
+// caller workflow uses.
+const deployWorkflow = "plattr/plattr/.github/workflows/deploy.yml"
+
+// workflowRef is what the written workflow's uses: names: a release of plattr
+// pins the commit it was built from, with its version in a comment as
+// Dependabot reads it; a development build, which has no release to pin, names
+// the main branch (and init says so).
+func workflowRef(v version.Info) (uses string, released bool) {
+	if version.IsRelease(v.Version) && fullCommit.MatchString(v.Commit) && !v.Modified {
+		return deployWorkflow + "@" + v.Commit + " # " + v.Version, true
+	}
+	return deployWorkflow + "@main", false
+}
+
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// ecrHost matches Amazon ECR's registry hosts, which the workflow logs in to
+// through GitHub's OIDC (id-token: write) instead of a password.
+var ecrHost = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(/|$)`)
 
 // IO are the streams of one invocation.
 type IO struct{ Out, Err io.Writer }
@@ -129,16 +147,22 @@ func (o *initOptions) run(io IO) error {
 	if strings.ContainsAny(o.registry, " '\"$`{}") {
 		return usageError{fmt.Errorf("--registry must be a registry path such as ghcr.io/acme, is %q", o.registry)}
 	}
-	data := map[string]string{"Name": name, "EnvRepo": o.envRepo, "Registry": o.registry, "PlattrVersion": Version}
+	uses, released := workflowRef(version.Get())
+	data := map[string]any{"Name": name, "EnvRepo": o.envRepo, "Registry": o.registry, "Uses": uses,
+		"ECR": ecrHost.MatchString(strings.ToLower(o.registry))}
 	files := []struct{ tmpl, path string }{
 		{"plattr.yaml.tmpl", "plattr.yaml"},
 		{"plattr-deploy.yml.tmpl", filepath.Join(".github", "workflows", "plattr-deploy.yml")},
+		{"dependabot.yml.tmpl", filepath.Join(".github", "dependabot.yml")},
 	}
 	wrote := 0
 	for _, f := range files {
 		target := filepath.Join(abs, f.path)
 		if _, err := os.Stat(target); err == nil && !o.force {
 			fmt.Fprintf(io.Out, "kept    %s (exists; --force overwrites it)\n", f.path)
+			if f.tmpl == "dependabot.yml.tmpl" {
+				fmt.Fprintln(io.Out, "        make sure it has an update of package-ecosystem github-actions, so that the deploy workflow's pin is bumped")
+			}
 			continue
 		}
 		t, err := template.ParseFS(templates, "templates/"+f.tmpl)
@@ -158,6 +182,10 @@ func (o *initOptions) run(io IO) error {
 		fmt.Fprintf(io.Out, "wrote   %s\n", f.path)
 		wrote++
 	}
+	if !released {
+		fmt.Fprintf(io.Out, "\nnote: this plattr is a development build (%s), so the workflow uses %s@main;\n"+
+			"      plattr init of a release pins that release's commit\n", version.Version(), deployWorkflow)
+	}
 	if wrote == 0 {
 		fmt.Fprintln(io.Out, "nothing to do: every file exists")
 		return nil
@@ -170,6 +198,9 @@ func (o *initOptions) run(io IO) error {
 		fmt.Fprintf(io.Out, "  2. the workflow deploys through %s (the PLATTR_ENV_REPO variable overrides it)\n", o.envRepo)
 	}
 	fmt.Fprintln(io.Out, "  3. in GitHub, add the secret PLATTR_ENV_REPO_TOKEN: a token that may push to the env repo and open pull requests")
+	if data["ECR"] == true {
+		fmt.Fprintln(io.Out, "     and the variable PLATTR_AWS_ROLE_ARN: the IAM role GitHub's OIDC token assumes to push to ECR")
+	}
 	fmt.Fprintln(io.Out, "  4. make sure `make test` runs the app's tests, then push: pull requests get previews, main goes to staging")
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plattr/plattr/generator/manifest"
+	"github.com/plattr/plattr/internal/version"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -51,10 +52,16 @@ func TestInit_WritesFilesThatLoadAndLint(t *testing.T) {
 	}
 	data, err := os.ReadFile(wf)
 	require.NoError(t, err)
-	for _, want := range []string{"plattr-gen render --pr", "plattr-gen render --env staging", "plattr-gen preview delete",
-		"plattr-gen promote", "plattr-gen preview gc", "id-token: write", "concurrency:", "@${DIGEST}", "'acme/env'"} {
+	for _, want := range []string{"uses: plattr/plattr/.github/workflows/deploy.yml@main", "packages: write", "pull-requests: read",
+		"app: my-shop-v2", "env-repo: ${{ vars.PLATTR_ENV_REPO || 'acme/env' }}", "env-repo-token: ${{ secrets.PLATTR_ENV_REPO_TOKEN }}"} {
 		assert.Contains(t, string(data), want)
 	}
+	assert.NotContains(t, string(data), "id-token", "ghcr.io needs no OIDC token")
+	assert.NotContains(t, string(data), "go install", "nothing compiles Plattr")
+	assert.Contains(t, out, "development build", "a development build says it pins no release")
+	dependabot, err := os.ReadFile(filepath.Join(dir, ".github", "dependabot.yml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(dependabot), "package-ecosystem: github-actions")
 
 	before := string(data)
 	code, out, _ = run(t, "init", "--dir", dir, "--registry", "ghcr.io/other")
@@ -68,6 +75,36 @@ func TestInit_WritesFilesThatLoadAndLint(t *testing.T) {
 	after, _ = os.ReadFile(wf)
 	assert.Contains(t, string(after), "ghcr.io/other")
 	assert.Empty(t, lint(t, wf))
+
+	// An ECR registry: the OIDC token instead of packages, and the role to assume.
+	code, out, _ = run(t, "init", "--dir", dir, "--registry", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme", "--force")
+	require.Equal(t, 0, code)
+	after, _ = os.ReadFile(wf)
+	assert.Contains(t, string(after), "id-token: write")
+	assert.NotContains(t, string(after), "packages: write")
+	assert.Contains(t, string(after), "aws-role-arn: ${{ vars.PLATTR_AWS_ROLE_ARN }}")
+	assert.Contains(t, out, "PLATTR_AWS_ROLE_ARN")
+	assert.Empty(t, lint(t, wf))
+}
+
+// A release of plattr pins the deploy workflow by the commit it was built from,
+// with the version in a comment as Dependabot reads it; anything else names main.
+func TestWorkflowRef(t *testing.T) {
+	commit := strings.Repeat("ab", 20)
+	uses, released := workflowRef(version.Info{Version: "v1.2.3", Commit: commit})
+	assert.True(t, released)
+	assert.Equal(t, "plattr/plattr/.github/workflows/deploy.yml@"+commit+" # v1.2.3", uses)
+	for _, v := range []version.Info{
+		{Version: "devel", Commit: commit},
+		{Version: "v1.2.3", Commit: commit, Modified: true},
+		{Version: "v1.2.3", Commit: "abc"},
+		{Version: "v1.2.3"},
+		{Version: "1.2.3", Commit: commit},
+	} {
+		uses, released := workflowRef(v)
+		assert.False(t, released, "%+v", v)
+		assert.Equal(t, "plattr/plattr/.github/workflows/deploy.yml@main", uses)
+	}
 }
 
 func TestInit_BadInput(t *testing.T) {

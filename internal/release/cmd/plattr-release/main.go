@@ -3,7 +3,8 @@
 // repository's version (make release-prepare), `check` fails when the tag and the
 // repository disagree, `assets` writes the operator's image layout, install.yaml
 // and the chart package into dist/, `push` copies the image and the chart to a
-// registry, `pin` sets overlays/aws to the pushed image by digest. `make
+// registry, `pin` sets overlays/aws to the pushed image by digest,
+// `pin-actions` pins the deploy workflow's uses of Plattr's own actions. `make
 // release-snapshot` runs `assets`; the release workflow runs check, assets, push
 // and pin.
 package main
@@ -26,7 +27,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: plattr-release prepare|check|assets|push|pin [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: plattr-release prepare|check|assets|push|pin|pin-actions [flags] (see -h of each)")
 		return 2
 	}
 	fs := flag.NewFlagSet("plattr-release "+args[0], flag.ContinueOnError)
@@ -43,6 +44,14 @@ func run(args []string) int {
 		return 2
 	}
 	switch args[0] {
+	case "pin-actions":
+		commit, err := release.PinActions(*root)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "plattr-release:", err)
+			return 1
+		}
+		fmt.Printf("%s uses Plattr's own actions at %s\n", ".github/workflows/deploy.yml", commit)
+		return 0
 	case "prepare", "check":
 		if *version == "" {
 			fmt.Fprintln(os.Stderr, "plattr-release: -version is required")
@@ -131,7 +140,7 @@ func run(args []string) int {
 			fmt.Printf("pushed %s:%s (%s) and %s/plattr-operator:%s\n", a.Image, a.Version, a.Digest, *chartRepo, release.ChartVersion(a.Version))
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "plattr-release: unknown command %q: prepare, check, assets, push or pin\n", args[0])
+		fmt.Fprintf(os.Stderr, "plattr-release: unknown command %q: prepare, check, assets, push, pin or pin-actions\n", args[0])
 		return 2
 	}
 	if err != nil {
