@@ -34,6 +34,8 @@ ARGOCD_APP_CRD_COPY := generator/crdschema/argocd-application-crd.yaml
 # goreleaser and cyclonedx-gomod: pinned by tools/goreleaser/go.mod (a module of their own).
 GORELEASER := $(TOOLS_BIN)/goreleaser
 CYCLONEDX  := $(TOOLS_BIN)/cyclonedx-gomod
+# act runs the workflows in tests as GitHub would (host mode, no Docker): pinned by tools/act/go.mod.
+ACT        := $(TOOLS_BIN)/act
 STATICCHECK_VERSION    := v0.8.2
 STATICCHECK    := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
@@ -52,11 +54,11 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 	@BIN=bin WORK=_build/demo hack/demo.sh
 
 .PHONY: test
-test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt lint-static release-snapshot ## Run every test against real servers, the end-to-end test included (see README "Development").
+test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt lint-static release-snapshot $(ACT) ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
 	@# Packages with concurrency run under the race detector (RACE_PKGS); the Helm chart's
 	@# tests are a module of their own (tools/chartcheck: Helm brings newer Kubernetes modules).
-	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_RELEASE_DIST=$(CURDIR)/dist; \
+	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_RELEASE_DIST=$(CURDIR)/dist PLATTR_ACT=$(ACT); \
 	  $(GO) test -race $(RACE_PKGS) -count=1 -timeout 20m; r=$$?; \
 	  $(GO) test $$($(GO) list ./... | grep -v -E '$(RACE_PKGS_RE)') -count=1 -timeout 20m; s=$$?; \
 	  (cd tools/chartcheck && $(GO) test ./... -count=1); h=$$?; \
@@ -210,6 +212,11 @@ $(GORELEASER): tools/goreleaser/go.mod tools/goreleaser/go.sum
 	@echo "building goreleaser from tools/goreleaser/go.mod (once; about 3 minutes)"
 	@mkdir -p $(TOOLS_BIN)
 	cd tools/goreleaser && $(GO) build -o $@ github.com/goreleaser/goreleaser/v2
+
+$(ACT): tools/act/go.mod tools/act/go.sum
+	@echo "building act from tools/act/go.mod (once; about a minute)"
+	@mkdir -p $(TOOLS_BIN)
+	cd tools/act && $(GO) build -o $@ github.com/nektos/act
 
 $(CYCLONEDX): tools/goreleaser/go.mod tools/goreleaser/go.sum
 	@mkdir -p $(TOOLS_BIN)
