@@ -257,6 +257,11 @@ func newPrivatePG(cfg pgConfig) (_ *PrivatePostgres, err error) {
 		return nil, err
 	}
 	pp := &PrivatePostgres{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
+	// Who made it, for the leftovers check to name when a test binary ends
+	// without removing it (a panic, a timeout, a kill).
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("PostgreSQL %d of %s (pid %d)", cfg.version, filepath.Base(os.Args[0]), os.Getpid())), 0o644); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			_ = pp.Stop()
@@ -428,8 +433,25 @@ func (pp *PrivatePostgres) LogFile() string { return filepath.Join(pp.dir, "log"
 
 func (pp *PrivatePostgres) remove() {
 	_ = pp.Resume() // a paused server cannot stop
-	_ = pp.Stop()
-	os.RemoveAll(pp.dir)
+	if err := pp.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: stop PostgreSQL %d in %s: %v\n", pp.Version, pp.dir, err)
+	}
+	if err := os.RemoveAll(pp.dir); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: remove %s: %v\n", pp.dir, err)
+	}
+}
+
+// ownerFile, in a test ground's temporary folder, says which test binary made it.
+const ownerFile = "made-by"
+
+// FolderOwner reads which test binary made one of the test ground's temporary
+// folders, or "" when it does not say.
+func FolderOwner(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		return ""
+	}
+	return string(data)
 }
 
 // Database creates an empty database with a unique name for the test, owned by

@@ -102,6 +102,9 @@ func folders() []string {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "plattr-testenv-*"))
 	var out []string
 	for _, d := range dirs {
+		if owner := testenv.FolderOwner(d); owner != "" {
+			d += " (" + owner + ")"
+		}
 		out = append(out, "folder "+d)
 	}
 	return out
