@@ -457,3 +457,52 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// An ECR registry: the role assumed through OIDC in the registry's region, ECR's
+// login, the image pushed there; no ghcr.io login.
+func TestDeployWorkflow_ECR(t *testing.T) {
+	w := newWorld(t)
+	vars, secrets := teamSettings()
+	const registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme"
+	var out bytes.Buffer
+	require.Equal(t, 0, plattrcli.Main(context.Background(), []string{"init", "--dir", w.app, "--env-repo", "acme/env",
+		"--registry", registry, "--force"}, plattrcli.IO{Out: &out, Err: &out}), out.String())
+	head := w.commit("ECR")
+	vars["PLATTR_AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/push"
+	r := w.run("push", map[string]any{"ref": "refs/heads/main", "after": head}, vars, secrets)
+	require.Equal(t, 0, r.code, r.out)
+	log := w.standInLog()
+	assert.Contains(t, log, "aws assume arn:aws:iam::123456789012:role/push in eu-west-1")
+	assert.Contains(t, log, "ecr-login")
+	assert.Contains(t, log, "build-push push=true tags="+registry+"/hello:")
+	assert.NotContains(t, log, "login ghcr.io")
+	assert.Contains(t, w.envFiles()["envs/staging/hello/release.yaml"], "image: "+registry+"/hello@sha256:")
+
+	// Without the role: named, before anything is built.
+	delete(vars, "PLATTR_AWS_ROLE_ARN")
+	r = w.run("push", map[string]any{"ref": "refs/heads/main", "after": head}, vars, secrets)
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.out, "pass aws-role-arn")
+}
+
+// Every uses: of Plattr's workflows and actions, and of what plattr init of a
+// release writes, names a commit (local actions aside).
+func TestEveryUsesPinnedByCommit(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	files, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
+	require.NoError(t, err)
+	actions, err := filepath.Glob(filepath.Join(root, ".github", "actions", "*", "action.yml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, actions)
+	count := 0
+	for _, f := range append(files, actions...) {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range usesLine.FindAllStringSubmatch(string(data), -1) {
+			count++
+			assert.Regexp(t, `^[0-9a-f]{40}$`, m[3], "%s: %s%s@%s is not pinned by commit", filepath.Base(f), m[1], m[2], m[3])
+		}
+	}
+	assert.Greater(t, count, 10)
+}
