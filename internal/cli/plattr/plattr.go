@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	"github.com/plattr/plattr/internal/version"
 )
 
@@ -57,7 +58,8 @@ type usageError struct{ error }
 
 // Main runs plattr with args and returns the exit code: 0 ok, 1 failure, 2 usage.
 func Main(ctx context.Context, args []string, io IO) int {
-	root := &cobra.Command{Use: "plattr", Short: "The developer's side of Plattr", SilenceErrors: true, SilenceUsage: true}
+	root := cmdgroup.Of(&cobra.Command{Use: "plattr", Short: "The developer's side of Plattr", SilenceErrors: true, SilenceUsage: true},
+		func(err error) error { return usageError{err} })
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})

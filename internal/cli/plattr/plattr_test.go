@@ -159,3 +159,10 @@ func TestRepositoryWorkflowsLint(t *testing.T) {
 		}
 	}
 }
+
+// An unknown command is a usage error (exit code 2).
+func TestUnknownCommand(t *testing.T) {
+	code, _, errOut := run(t, "bogus")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `unknown command "bogus" for "plattr"`)
+}

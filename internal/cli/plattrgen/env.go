@@ -10,10 +10,11 @@ import (
 
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/internal/cli/cmdgroup"
 )
 
 func newEnvCmd(io IO) *cobra.Command {
-	env := &cobra.Command{Use: "env", Short: "Manage the environment repo itself"}
+	env := cmdgroup.Of(&cobra.Command{Use: "env", Short: "Manage the environment repo itself"}, usage)
 	env.AddCommand(newEnvInitCmd(io))
 	return env
 }

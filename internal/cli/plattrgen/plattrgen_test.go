@@ -221,3 +221,12 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// An unknown command is a usage error (exit code 2), at every level.
+func TestUnknownCommand(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"preview", "bogus"}, {"env", "bogus"}} {
+		r := plattrGen(t, nil, args...)
+		assert.Equal(t, ExitUsage, r.code, args)
+		assert.Contains(t, r.err, `unknown command "bogus"`)
+	}
+}

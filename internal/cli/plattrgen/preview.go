@@ -13,11 +13,12 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 func newPreviewCmd(io IO) *cobra.Command {
-	cmd := &cobra.Command{Use: "preview", Short: "Remove preview environments of pull requests"}
+	cmd := cmdgroup.Of(&cobra.Command{Use: "preview", Short: "Remove preview environments of pull requests"}, usage)
 	cmd.AddCommand(newPreviewDeleteCmd(io), newPreviewGCCmd(io))
 	return cmd
 }

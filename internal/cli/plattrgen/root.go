@@ -18,6 +18,7 @@ import (
 
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	"github.com/plattr/plattr/internal/version"
 )
 
@@ -32,6 +33,8 @@ const (
 type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func usage(err error) error { return usageError{err} }
 
 // IO are the streams and environment of one invocation.
 type IO struct {
@@ -76,7 +79,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 }
 
 func newRoot(io IO, run *invocation) *cobra.Command {
-	root := &cobra.Command{
+	root := cmdgroup.Of(&cobra.Command{
 		Use:   "plattr-gen",
 		Short: "Render Plattr releases into an environment repo",
 		Long: "plattr-gen is the CI side of Plattr: it renders an app's plattr.yaml and a freshly built image\n" +
@@ -84,7 +87,7 @@ func newRoot(io IO, run *invocation) *cobra.Command {
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		PersistentPreRunE: run.prepare,
-	}
+	}, usage)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
