@@ -50,3 +50,31 @@ func TestOpen_InvalidBranchName(t *testing.T) {
 	assert.Contains(t, err.Error(), "invalid branch name")
 	assert.Equal(t, "refs/heads/main", gittest.Git(t, repo, "for-each-ref", "--format=%(refname)", "refs/heads"), "no branch was pushed")
 }
+
+// The first branch pushed to a fresh bare repo becomes its HEAD when HEAD names
+// a branch that does not exist (git init --bare's master), so that a clone
+// checks it out.
+func TestPush_FirstBranchBecomesHead(t *testing.T) {
+	first := func(repo string, opts ...Option) {
+		t.Helper()
+		r, err := Open(context.Background(), repo, opts...)
+		require.NoError(t, err)
+		_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
+			return generator.Files{"README.md": []byte("env\n")}, "first\n", nil
+		}, ApplyOptions{})
+		require.NoError(t, err)
+	}
+	fresh := filepath.Join(t.TempDir(), "fresh.git")
+	gittest.Git(t, filepath.Dir(fresh), "init", "-q", "--bare", "-b", "master", fresh)
+	first(fresh)
+	assert.Equal(t, "refs/heads/main", gittest.Git(t, fresh, "symbolic-ref", "HEAD"))
+	clone := filepath.Join(t.TempDir(), "clone")
+	gittest.Git(t, filepath.Dir(clone), "clone", "-q", fresh, clone)
+	assert.FileExists(t, filepath.Join(clone, "README.md"), "a clone checks out the branch")
+
+	// A first branch of another name is the one HEAD names then.
+	other := filepath.Join(t.TempDir(), "other.git")
+	gittest.Git(t, filepath.Dir(other), "init", "-q", "--bare", "-b", "master", other)
+	first(other, WithBranch("envs"))
+	assert.Equal(t, "refs/heads/envs", gittest.Git(t, other, "symbolic-ref", "HEAD"))
+}

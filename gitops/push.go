@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -28,7 +29,43 @@ func (r *Repo) Push(ctx context.Context, old plumbing.Hash) error {
 	if r.head == old {
 		return nil
 	}
-	return r.pushRef(ctx, r.branch, old, r.head)
+	if err := r.pushRef(ctx, r.branch, old, r.head); err != nil {
+		return err
+	}
+	if old.IsZero() {
+		return r.headToFirstBranch()
+	}
+	return nil
+}
+
+// headToFirstBranch points a local bare repo's HEAD at the branch just pushed
+// when HEAD names a branch that does not exist (git init --bare makes HEAD
+// refs/heads/master, or init.defaultBranch): else a clone of it checks out
+// nothing and warns "remote HEAD refers to nonexistent ref". A server's HEAD
+// (https) is the server's to set; a non-bare repo's HEAD is its working tree's.
+func (r *Repo) headToFirstBranch() error {
+	if r.http != nil {
+		return nil
+	}
+	path := strings.TrimPrefix(r.url, "file://")
+	repo, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{})
+	if err != nil {
+		return nil // not a repository on disk that go-git reads: leave it
+	}
+	if cfg, err := repo.Config(); err != nil || !cfg.Core.IsBare {
+		return nil
+	}
+	head, err := repo.Storer.Reference(plumbing.HEAD)
+	if err != nil || head.Type() != plumbing.SymbolicReference {
+		return nil
+	}
+	if _, err := repo.Storer.Reference(head.Target()); err == nil {
+		return nil // HEAD names a branch that exists
+	}
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, r.branch)); err != nil {
+		return r.wrap("point HEAD at "+r.branchName, err)
+	}
+	return nil
 }
 
 // pushRef moves ref on the remote from old to new, sending the objects written
