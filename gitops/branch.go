@@ -83,13 +83,16 @@ func (r *Repo) sameTree(a, b plumbing.Hash) (bool, error) {
 
 // Version is one content of a file in the branch's history.
 type Version struct {
+	// Commit is the one that wrote Content: the oldest of the commits (within
+	// the depth read) that had it since it last changed.
 	Commit  *object.Commit
 	Content []byte
 }
 
 // History returns the distinct contents file had on the branch, newest first,
-// reading at most depth commits back (deepening the shallow clone as needed).
-// A commit that did not change the file adds nothing.
+// each with the commit that wrote it, reading at most depth commits back
+// (deepening the shallow clone as needed). A commit that did not change the
+// file adds nothing.
 func (r *Repo) History(ctx context.Context, file string, depth int) ([]Version, error) {
 	if err := generator.CheckPath(file); err != nil {
 		return nil, err
@@ -112,7 +115,9 @@ func (r *Repo) History(ctx context.Context, file string, depth int) ([]Version, 
 		e, err := t.lookup(file)
 		switch {
 		case err == nil && e.Mode.IsFile():
-			if e.Hash != last {
+			if e.Hash == last {
+				out[len(out)-1].Commit = c // an older commit with the same content: it wrote it
+			} else {
 				t.fetch = func(hs []plumbing.Hash) error { return r.fetchBlobs(ctx, hs) }
 				data, err := t.ReadFile(file)
 				if err != nil {

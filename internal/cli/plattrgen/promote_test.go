@@ -289,3 +289,32 @@ func BenchmarkPromote100(b *testing.B) {
 	}
 	fmt.Printf("\n| promote 100 apps from staging to uat in one pull request | **%.2f s** | < 5 s |\n\n", b.Elapsed().Seconds()/float64(b.N))
 }
+
+// --to names the commit that released a version: that commit is accepted and
+// cited; a later commit that changed something else is not a release of the app.
+func TestRollback_ToTheCommitThatReleased(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "prod", "1")
+	released := strings.TrimSpace(gittest.Git(t, repo, "rev-parse", "main"))
+	first := gittest.Files(t, repo)["envs/prod/hello/release.yaml"]
+	renderApp(t, repo, "staging", "3") // unrelated: prod's release is unchanged
+	unrelated := strings.TrimSpace(gittest.Git(t, repo, "rev-parse", "main"))
+	renderApp(t, repo, "prod", "2")
+
+	r := plattrGen(t, ghEnv(s), "rollback", "--app", "hello", "--env", "prod", "--repo", repo, "--github-repo", "acme/env", "--allow-http", "--to", unrelated[:10])
+	assert.Equal(t, 1, r.code, r.out)
+	assert.Contains(t, r.err, "no release of hello in prod was committed at")
+	assert.Empty(t, s.PRs("acme/env"))
+
+	r = plattrGen(t, ghEnv(s), "rollback", "--app", "hello", "--env", "prod", "--repo", repo, "--github-repo", "acme/env", "--allow-http", "--to", released[:10])
+	require.Equal(t, 0, r.code, r.err)
+	prs := s.PRs("acme/env")
+	require.Len(t, prs, 1)
+	assert.Contains(t, prs[0].Body, released[:12], "the pull request cites the commit that released it")
+	assert.NotContains(t, prs[0].Body, unrelated[:12])
+	merge(t, repo, "plattr/rollback-prod-hello")
+	assert.Equal(t, first, gittest.Files(t, repo)["envs/prod/hello/release.yaml"])
+}
