@@ -4,109 +4,22 @@ import (
 	"errors"
 	"io/fs"
 	"path"
-	"sort"
-	"strings"
+
+	"github.com/plattr/plattr/envfiles"
 )
 
-// Files are changes to the env repo: path (slash-separated, relative to the repo
-// root) → new content. A nil value deletes the file.
-type Files map[string][]byte
-
-// Paths returns the changed paths, sorted.
-func (f Files) Paths() []string {
-	out := make([]string, 0, len(f))
-	for p := range f {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Tree is read-only access to the current state of the env repo.
-type Tree interface {
-	// ReadFile returns a file's content, or an error matching fs.ErrNotExist.
-	ReadFile(name string) ([]byte, error)
-	// ReadDir returns the names of a folder's entries, sorted, or an error matching
-	// fs.ErrNotExist.
-	ReadDir(name string) ([]string, error)
-}
-
-// Overlay is Tree with Files applied on top, as the repo will be after a commit.
-type Overlay struct {
-	Base    Tree
-	Changes Files
-}
-
-// ReadFile implements Tree.
-func (o Overlay) ReadFile(name string) ([]byte, error) {
-	if data, ok := o.Changes[name]; ok {
-		if data == nil {
-			return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
-		}
-		return data, nil
-	}
-	if o.Base == nil {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrNotExist}
-	}
-	return o.Base.ReadFile(name)
-}
-
-// ReadDir implements Tree. It lists files only as far as Changes add or delete
-// direct children of name.
-func (o Overlay) ReadDir(name string) ([]string, error) {
-	set := map[string]bool{}
-	found := false
-	if o.Base != nil {
-		entries, err := o.Base.ReadDir(name)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		found = err == nil
-		for _, e := range entries {
-			set[e] = true
-		}
-	}
-	prefix := name + "/"
-	for p, data := range o.Changes {
-		if !strings.HasPrefix(p, prefix) {
-			continue
-		}
-		rest := p[len(prefix):]
-		child, _, nested := strings.Cut(rest, "/")
-		switch {
-		case nested:
-			set[child] = true
-			found = true
-		case data == nil:
-			delete(set, child)
-		default:
-			set[child] = true
-			found = true
-		}
-	}
-	if !found && len(set) == 0 {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
-	}
-	out := make([]string, 0, len(set))
-	for e := range set {
-		out = append(out, e)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// MapTree is a Tree held in memory, for tests and for rendering into an empty repo.
-type MapTree map[string][]byte
-
-// ReadFile implements Tree.
-func (m MapTree) ReadFile(name string) ([]byte, error) {
-	return Overlay{Changes: Files(m)}.ReadFile(name)
-}
-
-// ReadDir implements Tree.
-func (m MapTree) ReadDir(name string) ([]string, error) {
-	return Overlay{Changes: Files(m)}.ReadDir(name)
-}
+// The env repo's files, as package envfiles defines them for the generator and
+// gitops alike.
+type (
+	// Files are changes to the env repo: path → new content, nil deletes.
+	Files = envfiles.Files
+	// Tree is read-only access to the env repo.
+	Tree = envfiles.Tree
+	// Overlay is a Tree with Files applied on top.
+	Overlay = envfiles.Overlay
+	// MapTree is a Tree held in memory.
+	MapTree = envfiles.MapTree
+)
 
 func exists(t Tree, name string) (bool, error) {
 	_, err := t.ReadFile(name)

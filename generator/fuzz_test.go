@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator/crdschema"
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/generator/names"
@@ -46,7 +47,7 @@ func FuzzRenderPaths(f *testing.F) {
 		}
 		envDir := path.Join(EnvsDir, target.Env) + "/"
 		for p := range files {
-			if err := CheckPath(p); err != nil {
+			if err := envfiles.CheckPath(p); err != nil {
 				t.Fatalf("app %q env %q pr %d: %v", app, env, pr, err)
 			}
 			if !strings.HasPrefix(p, envDir) {

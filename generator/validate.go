@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator/crdschema"
 	"github.com/plattr/plattr/generator/names"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
@@ -34,7 +35,7 @@ func Validate(changes Files, tree Tree) error {
 	after := Overlay{Base: tree, Changes: changes}
 	dirs := map[string]bool{}
 	for p, data := range changes {
-		if err := CheckPath(p); err != nil {
+		if err := envfiles.CheckPath(p); err != nil {
 			return err
 		}
 		switch {
@@ -117,20 +118,6 @@ func sourceRepoOf(release []byte) string {
 		return ""
 	}
 	return r.Metadata.Annotations[plattrv1.AnnotationSourceRepo]
-}
-
-// CheckPath refuses paths that could leave the repo or reach into git's own data:
-// absolute paths, "..", empty or "." components and ".git".
-func CheckPath(p string) error {
-	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || path.Clean(p) != p {
-		return fmt.Errorf("refusing path %q: not a clean relative path inside the repo", p)
-	}
-	for _, part := range strings.Split(p, "/") {
-		if reason := names.PathElement(part); reason != "" {
-			return fmt.Errorf("refusing path %q: %q is not allowed (it %s)", p, part, reason)
-		}
-	}
-	return nil
 }
 
 func validateOverlay(tree Tree, dir string) error {
@@ -421,7 +408,7 @@ func checkArgoApplication(obj []byte) (*argov1.Application, error) {
 	if err := checkMetadata(obj, "name", "namespace", "labels", "annotations", "finalizers"); err != nil {
 		return nil, err
 	}
-	return &app, CheckPath(app.Spec.Source.Path)
+	return &app, envfiles.CheckPath(app.Spec.Source.Path)
 }
 
 // checkMetadata refuses metadata fields other than allowed: what the API server

@@ -10,13 +10,13 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/envfiles"
 )
 
 // Change computes the files to write from the repo's current tree, and the commit
 // message. Apply calls it again after every rejected push, on the new head, so a
 // render is always applied to what is really there.
-type Change func(tree generator.Tree) (generator.Files, string, error)
+type Change func(tree envfiles.Tree) (envfiles.Files, string, error)
 
 // Result says what Apply did.
 type Result struct {
@@ -27,7 +27,7 @@ type Result struct {
 	// Old holds the previous content of each changed path (nil when new).
 	Old map[string][]byte
 	// New holds the new content of each changed path (nil when deleted).
-	New generator.Files
+	New envfiles.Files
 	// Attempts is how many pushes it took (1 without contention).
 	Attempts int
 }
@@ -43,8 +43,8 @@ type ApplyOptions struct {
 	DryRun bool
 }
 
-// Apply computes change on the head, validates it (kustomize builds every touched
-// overlay), commits it and pushes. A push rejected because someone else pushed
+// Apply computes change on the head, validates it (the Validator given to
+// Open), commits it and pushes. A push rejected because someone else pushed
 // first re-fetches, recomputes the change on the new head and retries with
 // jittered exponential backoff. Nothing is ever force-pushed; a change that alters
 // nothing makes no commit.
@@ -125,14 +125,14 @@ func (r *Repo) stage(ctx context.Context, change Change, dryRun bool) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Changed: changed, Old: old, New: generator.Files{}}
+	res := Result{Changed: changed, Old: old, New: envfiles.Files{}}
 	if len(changed) == 0 {
 		return res, nil
 	}
 	for _, p := range changed {
 		res.New[p] = files[p]
 	}
-	if err := generator.Validate(res.New, tree); err != nil {
+	if err := r.validate(res.New, tree); err != nil {
 		return res, fmt.Errorf("refusing to commit an invalid change: %w", err)
 	}
 	if dryRun {
@@ -151,8 +151,8 @@ func (r *Repo) moved(ctx context.Context, base plumbing.Hash) (bool, error) {
 	return r.head != base, nil
 }
 
-// neighbours lists the files in the folders of changed: what Validate reads to
-// build their overlays.
+// neighbours lists the files in the folders of changed: what a Validator reads
+// (generator.Validate builds their overlays).
 func neighbours(tree *Tree, changed []string) []string {
 	var out []string
 	dirs := map[string]bool{}

@@ -8,7 +8,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator/names"
 )
 
@@ -94,7 +94,7 @@ type Version struct {
 // (deepening the shallow clone as needed). A commit that did not change the
 // file adds nothing.
 func (r *Repo) History(ctx context.Context, file string, depth int) ([]Version, error) {
-	if err := generator.CheckPath(file); err != nil {
+	if err := envfiles.CheckPath(file); err != nil {
 		return nil, err
 	}
 	if r.fetched.IsZero() {

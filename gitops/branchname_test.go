@@ -2,12 +2,14 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/internal/gittest"
 )
@@ -17,13 +19,13 @@ import (
 func TestOpen_MissingBranch(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
 	gittest.Git(t, repo, "branch", "staging-envs", "main")
-	_, err := Open(context.Background(), repo, WithBranch("envs"))
+	_, err := Open(context.Background(), repo, generator.Validate, WithBranch("envs"))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrNoBranch)
 	assert.Contains(t, err.Error(), `branch "envs" does not exist in `+repo+"; its branches are: main, staging-envs")
 
 	empty := gittest.BareRepo(t, filepath.Join(t.TempDir(), "empty.git"))
-	r, err := Open(context.Background(), empty, WithBranch("envs"))
+	r, err := Open(context.Background(), empty, generator.Validate, WithBranch("envs"))
 	require.NoError(t, err, "an empty repo has no branch yet")
 	assert.True(t, r.Head().IsZero())
 	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
@@ -37,11 +39,11 @@ func TestOpen_MissingBranch(t *testing.T) {
 func TestOpen_InvalidBranchName(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
 	for _, name := range []string{"", "-f", "a..b", "main.lock", "x y", "a\nb", "refs/../x", "@", "a:b"} {
-		_, err := Open(context.Background(), repo, WithBranch(name))
+		_, err := Open(context.Background(), repo, generator.Validate, WithBranch(name))
 		require.Error(t, err, "%q", name)
 		assert.Contains(t, err.Error(), "invalid branch name", "%q", name)
 	}
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	_, err = r.Propose(context.Background(), "plattr/../main", func(generator.Tree) (generator.Files, string, error) {
 		return generator.Files{"x.txt": []byte("x\n")}, "x\n", nil
@@ -57,7 +59,7 @@ func TestOpen_InvalidBranchName(t *testing.T) {
 func TestPush_FirstBranchBecomesHead(t *testing.T) {
 	first := func(repo string, opts ...Option) {
 		t.Helper()
-		r, err := Open(context.Background(), repo, opts...)
+		r, err := Open(context.Background(), repo, generator.Validate, opts...)
 		require.NoError(t, err)
 		_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
 			return generator.Files{"README.md": []byte("env\n")}, "first\n", nil
@@ -77,4 +79,26 @@ func TestPush_FirstBranchBecomesHead(t *testing.T) {
 	gittest.Git(t, filepath.Dir(other), "init", "-q", "--bare", "-b", "master", other)
 	first(other, WithBranch("envs"))
 	assert.Equal(t, "refs/heads/envs", gittest.Git(t, other, "symbolic-ref", "HEAD"))
+}
+
+// Nothing is committed without a Validator's word: Open requires one, and a
+// change it refuses is neither committed nor pushed.
+func TestOpen_Validator(t *testing.T) {
+	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	_, err := Open(context.Background(), repo, nil)
+	assert.ErrorContains(t, err, "no Validator")
+
+	before := gittest.Git(t, repo, "rev-parse", "main")
+	var saw envfiles.Files
+	r, err := Open(context.Background(), repo, func(changes envfiles.Files, _ envfiles.Tree) error {
+		saw = changes
+		return errors.New("not today")
+	})
+	require.NoError(t, err)
+	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
+		return generator.Files{"x.txt": []byte("x\n")}, "x\n", nil
+	}, ApplyOptions{})
+	assert.ErrorContains(t, err, "refusing to commit an invalid change: not today")
+	assert.Equal(t, envfiles.Files{"x.txt": []byte("x\n")}, saw, "the validator sees the change")
+	assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "main"), "nothing was pushed")
 }

@@ -10,20 +10,20 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/envfiles"
 )
 
 // Commit writes changes on top of the head as one commit, touching only the blobs
 // and trees on the changed paths. It returns the zero hash and no error when the
 // changes leave the tree as it is ("nothing to commit" is success). The commit is
 // local until Push.
-func (r *Repo) Commit(changes generator.Files, message string) (plumbing.Hash, error) {
+func (r *Repo) Commit(changes envfiles.Files, message string) (plumbing.Hash, error) {
 	base, err := r.Tree()
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	for p := range changes {
-		if err := generator.CheckPath(p); err != nil {
+		if err := envfiles.CheckPath(p); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}
@@ -205,7 +205,7 @@ func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
 // content needs to be read, and the old content of each (nil when new). A change
 // names files: one that names a folder, to write or to delete it, is an error,
 // never skipped, so that nothing is reported as removed that is still there.
-func Diff(tree *Tree, changes generator.Files) (map[string][]byte, []string, error) {
+func Diff(tree *Tree, changes envfiles.Files) (map[string][]byte, []string, error) {
 	var changed []string
 	for _, p := range changes.Paths() {
 		e, err := tree.lookup(p)

@@ -1,5 +1,5 @@
 // Package gitops owns the environment repo: it clones it shallowly into memory,
-// reads it as a generator.Tree, commits changes by writing only the blobs and
+// reads it as a envfiles.Tree, commits changes by writing only the blobs and
 // trees they touch (go-git plumbing, never a checkout), and pushes with retry
 // when another CI job pushed first.
 //

@@ -76,7 +76,7 @@ func TestRepo_UnsafeEntriesRefused(t *testing.T) {
 			}
 			srv := gittest.Serve(t, root, "", "")
 
-			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP())
+			r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP())
 			require.NoError(t, err)
 			_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 			require.Error(t, err, tc.reason)
@@ -86,7 +86,7 @@ func TestRepo_UnsafeEntriesRefused(t *testing.T) {
 			assert.Equal(t, head, gittest.Git(t, repo, "rev-parse", "main"), "the branch did not move")
 
 			// Writing into the folder without reading it first is refused too.
-			r, err = Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP())
+			r, err = Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP())
 			require.NoError(t, err)
 			_, err = r.Commit(generator.Files{filepath.Join(tc.dir, "notes.txt"): []byte("x\n")}, "write\n")
 			assert.ErrorIs(t, err, ErrUnsafeEntry, "the entry is never carried into a new commit")

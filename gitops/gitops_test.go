@@ -33,7 +33,7 @@ func testConfig(repoURL string) *generator.Config {
 func initRepo(t *testing.T, dir string) string {
 	t.Helper()
 	repo := gittest.BareRepo(t, dir)
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	require.True(t, r.Head().IsZero(), "a new repo has no head")
 	files, err := generator.InitRepo(testConfig("https://example.com/env.git"))
@@ -76,7 +76,7 @@ func TestRepo_InitAndRender(t *testing.T) {
 	assert.Contains(t, files, "bootstrap/staging.yaml")
 	assert.Contains(t, files, "envs/prod/apps/kustomization.yaml")
 
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	res, err := r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestRepo_InitAndRender(t *testing.T) {
 		"envs/staging/hello/env.yaml", "envs/staging/hello/kustomization.yaml", "envs/staging/hello/release.yaml"}, res.Changed)
 
 	// The same render again changes nothing and makes no commit.
-	r2, err := Open(context.Background(), repo)
+	r2, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	res, err = r2.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.NoError(t, err)
@@ -103,7 +103,7 @@ func TestRepo_InitAndRender(t *testing.T) {
 
 func TestRepo_EnvPatchEditedByPersonSurvives(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestRepo_EnvPatchEditedByPersonSurvives(t *testing.T) {
 	gittest.Git(t, work, "push", "-q", "origin", "main")
 
 	other := strings.Replace(digest, "0123", "4567", 1)
-	r, err = Open(context.Background(), repo)
+	r, err = Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	res, err := r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+other), ApplyOptions{})
 	require.NoError(t, err)
@@ -139,7 +139,7 @@ func TestRepo_SymlinkCannotRedirectWrite(t *testing.T) {
 	gittest.Git(t, work, "push", "-q", "origin", "main")
 	before := gittest.Git(t, repo, "rev-parse", "main")
 
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.Error(t, err)
@@ -152,7 +152,7 @@ func TestRepo_SymlinkCannotRedirectWrite(t *testing.T) {
 func TestRepo_NonBareCheckout(t *testing.T) {
 	bare := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
 	work := gittest.Clone(t, bare)
-	r, err := Open(context.Background(), work)
+	r, err := Open(context.Background(), work, generator.Validate)
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.NoError(t, err)
@@ -176,7 +176,7 @@ func TestRepo_ConcurrentRendersOverHTTP(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP())
+			r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP())
 			if err != nil {
 				errs[i] = err
 				return
@@ -209,9 +209,9 @@ func TestRepo_ConcurrentRendersOverHTTP(t *testing.T) {
 
 func TestRepo_StaleHeadIsRetriedNotForced(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
-	a, err := Open(context.Background(), repo)
+	a, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
-	b, err := Open(context.Background(), repo)
+	b, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	_, err = a.Apply(context.Background(), renderChange(t, "alpha", "r.example.com/x@"+digest), ApplyOptions{})
 	require.NoError(t, err)
@@ -230,7 +230,7 @@ func TestRepo_PushRejectedWithoutConflictIsAnError(t *testing.T) {
 	// A server-side hook refuses every update: not a race, so no retry.
 	hook := filepath.Join(repo, "hooks", "pre-receive")
 	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\necho 'protected branch' >&2\nexit 1\n"), 0o755))
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	res, err := r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/x@"+digest), ApplyOptions{})
 	require.Error(t, err)
@@ -245,16 +245,16 @@ func TestRepo_CredentialsNeverPrinted(t *testing.T) {
 	srv := gittest.Serve(t, root, "ci", "right-token")
 	host := strings.TrimPrefix(srv.URL, "http://")
 
-	_, err := Open(context.Background(), "http://ci:wrong-s3cret@"+host+"/env.git", WithAllowHTTP())
+	_, err := Open(context.Background(), "http://ci:wrong-s3cret@"+host+"/env.git", generator.Validate, WithAllowHTTP())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "wrong-s3cret")
 	assert.Contains(t, err.Error(), "PLATTR_GIT_TOKEN", "the error says what to do")
 
-	_, err = Open(context.Background(), srv.URL+"/env.git", WithToken("another-s3cret"), WithAllowHTTP())
+	_, err = Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithToken("another-s3cret"), WithAllowHTTP())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "another-s3cret")
 
-	r, err := Open(context.Background(), "http://ci:right-token@"+host+"/env.git", WithAllowHTTP())
+	r, err := Open(context.Background(), "http://ci:right-token@"+host+"/env.git", generator.Validate, WithAllowHTTP())
 	require.NoError(t, err)
 	assert.NotContains(t, r.URL(), "right-token")
 	res, err := r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/x@"+digest), ApplyOptions{})
@@ -264,7 +264,7 @@ func TestRepo_CredentialsNeverPrinted(t *testing.T) {
 
 func TestRepo_InvalidChangeIsNeverCommitted(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
 		return generator.Files{"envs/staging/apps/kustomization.yaml": []byte("resources:\n- missing.yaml\n")}, "broken\n", nil
@@ -276,7 +276,7 @@ func TestRepo_InvalidChangeIsNeverCommitted(t *testing.T) {
 
 func TestRepo_DeleteRemovesEmptyFolders(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	before := gittest.Git(t, repo, "rev-parse", "main^{tree}")
 	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
@@ -309,7 +309,7 @@ func TestRepo_PartialClone(t *testing.T) {
 			root := t.TempDir()
 			repo := initRepo(t, filepath.Join(root, "env.git"))
 			for i := 0; i < 20; i++ { // content the render never reads
-				r, err := Open(context.Background(), repo)
+				r, err := Open(context.Background(), repo, generator.Validate)
 				require.NoError(t, err)
 				_, err = r.Apply(context.Background(), renderChange(t, fmt.Sprintf("other%d", i), "r.example.com/x@"+digest), ApplyOptions{})
 				require.NoError(t, err)
@@ -330,7 +330,7 @@ func TestRepo_PartialClone(t *testing.T) {
 				h.ServeHTTP(w, req)
 			}))
 			defer srv.Close()
-			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP())
+			r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP())
 			require.NoError(t, err)
 			assert.Equal(t, tc.partial, r.partial, tc.reason)
 			assert.Equal(t, tc.blobsAtOpen, len(r.st.Blobs) > 0, "blobs fetched by the clone")
@@ -361,7 +361,7 @@ func TestRepo_PartialClone(t *testing.T) {
 // subfolder of the preview stayed. Nothing is committed.
 func TestRepo_ChangeNamingAFolderRefused(t *testing.T) {
 	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
-	r, err := Open(context.Background(), repo)
+	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
 		return generator.Files{"notes/a/b.txt": []byte("x\n"), "notes/c.txt": []byte("y\n")}, "add\n", nil

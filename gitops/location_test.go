@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/internal/gittest"
 )
 
@@ -71,7 +72,7 @@ func TestCheckLocation_Refusals(t *testing.T) {
 			assertNoSecret(t, err.Error())
 			assert.NotContains(t, err.Error(), "x-access-token", "no part of a value that may hold credentials is repeated")
 			// Open applies the same rule, before any connection.
-			_, err = Open(context.Background(), tc.location, WithToken(secretToken), allowHTTPIf(tc.allowHTTP))
+			_, err = Open(context.Background(), tc.location, generator.Validate, WithToken(secretToken), allowHTTPIf(tc.allowHTTP))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assertNoSecret(t, err.Error())
@@ -155,7 +156,7 @@ func TestRepo_URLCredentialsWinOverToken(t *testing.T) {
 	defer srv.Close()
 	withCreds := strings.Replace(srv.URL, "http://", "http://ci:"+secretPassword+"@", 1) + "/env.git"
 
-	r, err := Open(context.Background(), withCreds, WithToken(secretToken), WithAllowHTTP())
+	r, err := Open(context.Background(), withCreds, generator.Validate, WithToken(secretToken), WithAllowHTTP())
 	require.NoError(t, err, "the URL's credentials authenticate, not the (wrong) token")
 	assert.Equal(t, URLCredentials, r.Credentials())
 	assertNoSecret(t, r.URL())
@@ -169,7 +170,7 @@ func TestRepo_URLCredentialsWinOverToken(t *testing.T) {
 
 	// Without credentials in the URL, the token is what is sent (and this
 	// server refuses it).
-	r, err = Open(context.Background(), srv.URL+"/env.git", WithToken(secretToken), WithAllowHTTP())
+	r, err = Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithToken(secretToken), WithAllowHTTP())
 	require.Error(t, err, "the server wants ci's password, not the token")
 	assert.Contains(t, err.Error(), "PLATTR_GIT_TOKEN")
 	assertNoSecret(t, err.Error())
@@ -218,7 +219,7 @@ func TestTokenSource_ControlCharacterRefused(t *testing.T) {
 		h.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	_, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP(), WithToken(secretToken+"\r"))
+	_, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP(), WithToken(secretToken+"\r"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the token contains a control character (0x0d")
 	assertNoSecret(t, err.Error())

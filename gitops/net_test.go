@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/internal/gittest"
 )
 
@@ -49,7 +50,7 @@ func TestRepo_IdleTimeout(t *testing.T) {
 			before := gittest.Git(t, repo, "rev-parse", "main")
 			srv, _ := gittest.ServeStalling(t, root, tc.stall, tc.after)
 			start := time.Now()
-			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP(), WithTimeouts(5*time.Second, 200*time.Millisecond))
+			r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP(), WithTimeouts(5*time.Second, 200*time.Millisecond))
 			if tc.push {
 				require.NoError(t, err)
 				_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/x@"+digest), ApplyOptions{})
@@ -73,7 +74,7 @@ func TestRepo_IdleTimeoutSlowHook(t *testing.T) {
 	gittest.Hook(t, repo, "pre-receive", "#!/bin/sh\nwhile [ ! -e "+release+" ]; do sleep 0.05; done\nexit 1\n")
 	srv := gittest.Serve(t, root, "", "")
 	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) }) // before the server closes
-	r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP(), WithTimeouts(5*time.Second, 300*time.Millisecond))
+	r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP(), WithTimeouts(5*time.Second, 300*time.Millisecond))
 	require.NoError(t, err)
 	_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/x@"+digest), ApplyOptions{})
 	require.Error(t, err)
@@ -86,7 +87,7 @@ func TestRepo_IdleTimeoutSlowHook(t *testing.T) {
 func TestRepo_ConnectTimeout(t *testing.T) {
 	addr := gittest.SilentListener(t)
 	start := time.Now()
-	_, err := Open(context.Background(), "https://"+addr+"/env.git", WithToken(secretToken), WithTimeouts(200*time.Millisecond, 5*time.Second))
+	_, err := Open(context.Background(), "https://"+addr+"/env.git", generator.Validate, WithToken(secretToken), WithTimeouts(200*time.Millisecond, 5*time.Second))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrConnectTimeout)
 	assert.Contains(t, err.Error(), "no connection to the server within 200ms")
@@ -106,7 +107,7 @@ func TestRepo_ContextEndsStalledRequest(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	_, err := Open(ctx, srv.URL+"/env.git", WithAllowHTTP()) // default limits: 30 s and 2 min
+	_, err := Open(ctx, srv.URL+"/env.git", generator.Validate, WithAllowHTTP()) // default limits: 30 s and 2 min
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, ErrIdleTimeout)
 	assert.Less(t, time.Since(start), prompt)
@@ -125,7 +126,7 @@ func TestRepo_PushRefusalShowsTheServersWords(t *testing.T) {
 			if overHTTP {
 				location = gittest.Serve(t, root, "", "").URL + "/env.git"
 			}
-			r, err := Open(context.Background(), location, WithAllowHTTP())
+			r, err := Open(context.Background(), location, generator.Validate, WithAllowHTTP())
 			require.NoError(t, err)
 			_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/x@"+digest), ApplyOptions{})
 			require.Error(t, err)

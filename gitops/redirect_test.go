@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/internal/gittest"
 )
 
@@ -108,7 +109,7 @@ func TestRepo_RedirectToAnotherOriginRefused(t *testing.T) {
 			defer srv.Close()
 			self = srv.URL
 
-			r, err := Open(context.Background(), srv.URL+"/env.git", WithAllowHTTP(), WithToken(secretToken))
+			r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP(), WithToken(secretToken))
 			if tc.push {
 				require.NoError(t, err, "the fetch is not redirected")
 				_, err = r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
@@ -143,7 +144,7 @@ func TestRepo_RedirectWithinOriginFollowed(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	r, err := Open(context.Background(), srv.URL+"/old.git", WithAllowHTTP())
+	r, err := Open(context.Background(), srv.URL+"/old.git", generator.Validate, WithAllowHTTP())
 	require.NoError(t, err)
 	res, err := r.Apply(context.Background(), renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
 	require.NoError(t, err)

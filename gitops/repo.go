@@ -16,6 +16,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
 
+	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/internal/urls"
 )
@@ -35,6 +36,7 @@ type Repo struct {
 	http       transport.Transport // this Repo's own HTTP client, with its limits
 	author     object.Signature
 	now        func() time.Time
+	validate   Validator
 
 	st      *memory.Storage
 	head    plumbing.Hash // the branch's commit: as fetched, or the local commit not pushed yet (zero: empty repo)
@@ -57,6 +59,12 @@ const (
 	// TokenCredentials: the token of WithToken.
 	TokenCredentials
 )
+
+// Validator checks a change before it is committed: the changed files (nil
+// deletes) and the repo as it is. A Repo commits nothing its Validator refused;
+// for Plattr's env repos it is generator.Validate, given at Open, so that gitops
+// itself knows nothing of what the files mean.
+type Validator func(changes envfiles.Files, base envfiles.Tree) error
 
 // Option configures a Repo.
 type Option func(*Repo)
@@ -125,8 +133,11 @@ var ErrNoBranch = errors.New("no such branch in the env repo")
 // commits yet) opens with no head; the first commit creates the branch. A repo
 // whose branches do not include the one asked for is an error matching
 // ErrNoBranch.
-func Open(ctx context.Context, location string, opts ...Option) (*Repo, error) {
-	r := &Repo{branchName: "main", now: time.Now,
+func Open(ctx context.Context, location string, validate Validator, opts ...Option) (*Repo, error) {
+	if validate == nil {
+		return nil, errors.New("gitops.Open: no Validator: every change is validated before it is committed")
+	}
+	r := &Repo{branchName: "main", now: time.Now, validate: validate,
 		limits: &netLimits{connect: DefaultConnectTimeout, idle: DefaultIdleTimeout},
 		author: object.Signature{Name: "plattr-gen", Email: "plattr-gen@plattr.dev"}}
 	for _, o := range opts {

@@ -13,7 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
-	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/envfiles"
 )
 
 // Tree reads one commit's tree lazily: only the trees on the paths asked for are
@@ -26,7 +26,7 @@ type Tree struct {
 	fetch func([]plumbing.Hash) error
 }
 
-var _ generator.Tree = (*Tree)(nil)
+var _ envfiles.Tree = (*Tree)(nil)
 
 func newTree(s storer.EncodedObjectStorer, root plumbing.Hash) *Tree {
 	return &Tree{s: s, root: root, trees: map[plumbing.Hash]*object.Tree{}}
@@ -122,7 +122,7 @@ func (t *Tree) lookup(name string) (*object.TreeEntry, error) {
 	if name == "" || name == "." {
 		return &object.TreeEntry{Mode: filemode.Dir, Hash: t.root}, nil
 	}
-	if err := generator.CheckPath(name); err != nil {
+	if err := envfiles.CheckPath(name); err != nil {
 		return nil, err
 	}
 	cur := t.root
@@ -147,7 +147,7 @@ func (t *Tree) lookup(name string) (*object.TreeEntry, error) {
 	panic("unreachable")
 }
 
-// ReadFile implements generator.Tree.
+// ReadFile implements envfiles.Tree.
 func (t *Tree) ReadFile(name string) ([]byte, error) {
 	e, err := t.lookup(name)
 	if err != nil {
@@ -174,7 +174,7 @@ func (t *Tree) ReadFile(name string) ([]byte, error) {
 	return io.ReadAll(rd)
 }
 
-// ReadDir implements generator.Tree.
+// ReadDir implements envfiles.Tree.
 func (t *Tree) ReadDir(name string) ([]string, error) {
 	e, err := t.lookup(name)
 	if err != nil {

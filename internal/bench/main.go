@@ -117,7 +117,7 @@ func run() error {
 	var cloneP, cloneG []usage
 	var repo *gitops.Repo
 	for i := 0; i < *rounds; i++ {
-		u, err := measure(func() (err error) { repo, err = gitops.Open(ctx, plattrRemote); return err })
+		u, err := measure(func() (err error) { repo, err = gitops.Open(ctx, plattrRemote, generator.Validate); return err })
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func run() error {
 		img, _ := generator.ParseImage("registry.example.com/acme/app-0042@"+digest(100+i), false)
 		rel := generator.Release{Manifest: m, Image: img, Env: "staging"}
 		// A fresh clone each round, as in CI: the render pays for the blobs it reads.
-		if repo, err = gitops.Open(ctx, plattrRemote); err != nil {
+		if repo, err = gitops.Open(ctx, plattrRemote, generator.Validate); err != nil {
 			return err
 		}
 		base := repo.Head()

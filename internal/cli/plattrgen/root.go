@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
@@ -226,7 +227,7 @@ func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
 	if r.allowHTTP {
 		opts = append(opts, gitops.WithAllowHTTP())
 	}
-	repo, err := gitops.Open(ctx, r.repo, opts...)
+	repo, err := gitops.Open(ctx, r.repo, generator.Validate, opts...)
 	if errors.Is(err, gitops.ErrNoBranch) {
 		return nil, fmt.Errorf("--branch: %w", err)
 	}
