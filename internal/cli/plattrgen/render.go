@@ -34,7 +34,14 @@ func newRenderCmd(io IO) *cobra.Command {
 		Example: "  plattr-gen render --env staging --image ghcr.io/acme/hello@sha256:… --repo https://github.com/acme/env\n" +
 			"  plattr-gen render --pr 42 --image ghcr.io/acme/hello@sha256:… --repo ../env.git --dry-run",
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			err := o.run(cmd, io)
+			var changes wouldChange
+			if o.dryRun && err != nil && !errors.As(err, &changes) {
+				return dryRunTrouble{err}
+			}
+			return err
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.appDir, "app-dir", ".", "folder holding the app's plattr.yaml")
@@ -43,7 +50,7 @@ func newRenderCmd(io IO) *cobra.Command {
 	f.StringVar(&o.image, "image", "", "image to release, pinned by digest (repository@sha256:…)")
 	o.bind(f, io, "branch of the env repo")
 	f.BoolVar(&o.allowTag, "allow-tag", false, "accept an image pinned by tag only")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the diff and commit nothing")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the diff (as git diff, for git apply) and commit nothing; exit code 0: no change, 1: would change, 2: trouble")
 	f.StringVar(&o.output, "output", "text", "output format: text or json")
 	f.StringVar(&o.source.Repo, "source-repo", io.Getenv("GITHUB_REPOSITORY"), "source repository (owner/name) of the release (default $GITHUB_REPOSITORY)")
 	f.StringVar(&o.source.Commit, "source-commit", io.Getenv("GITHUB_SHA"), "source commit of the release (default $GITHUB_SHA)")
@@ -137,6 +144,9 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 		if err := writeJSON(io, report); err != nil {
 			return err
 		}
+		if o.dryRun && len(res.Changed) > 0 {
+			return wouldChange{len(res.Changed)}
+		}
 		return writeStepSummary(io.Getenv, report)
 	}
 	where := target.Env
@@ -146,12 +156,15 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	switch {
 	case o.dryRun:
 		fmt.Fprint(io.Out, unifiedDiff(res))
-		fmt.Fprintf(io.Out, "dry run: %s to %s would change %d file(s); nothing committed\n", m.Name, where, len(res.Changed))
+		fmt.Fprintf(io.Err, "dry run: %s to %s would change %d file(s); nothing committed\n", m.Name, where, len(res.Changed))
+		if len(res.Changed) > 0 {
+			return wouldChange{len(res.Changed)}
+		}
 	case res.Commit.IsZero():
 		fmt.Fprintf(io.Out, "%s in %s is already at %s: nothing to commit\n", m.Name, where, img.ShortDigest())
 	default:
-		fmt.Fprintf(io.Out, "%s\n%s: deployed %s to %s in %s (%d file(s) changed, %s)\n", res.Commit, m.Name, img.ShortDigest(),
-			where, repo.URL(), len(res.Changed), plural(res.Attempts, "push", "pushes"))
+		fmt.Fprintf(io.Out, "%s: deployed %s to %s in %s as commit %s (%d file(s) changed, %s)\n", m.Name, img.ShortDigest(),
+			where, repo.URL(), res.Commit, len(res.Changed), plural(res.Attempts, "push", "pushes"))
 	}
 	return writeStepSummary(io.Getenv, report)
 }

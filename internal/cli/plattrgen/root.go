@@ -71,13 +71,30 @@ func Main(ctx context.Context, args []string, io IO) int {
 	if err == nil {
 		return ExitOK
 	}
+	var changes wouldChange
+	if errors.As(err, &changes) {
+		return ExitFailure // said on stdout: the diff and its summary
+	}
 	fmt.Fprintln(io.Err, "plattr-gen: "+run.explain(ctx, err))
 	var ue usageError
-	if errors.As(err, &ue) {
+	var tr dryRunTrouble
+	if errors.As(err, &ue) || errors.As(err, &tr) {
 		return ExitUsage
 	}
 	return ExitFailure
 }
+
+// wouldChange ends a dry run that would change the env repo: exit code 1, as
+// diff(1) and git diff --exit-code say "different".
+type wouldChange struct{ files int }
+
+func (w wouldChange) Error() string { return fmt.Sprintf("would change %d file(s)", w.files) }
+
+// dryRunTrouble is any failure of a dry run: exit code 2, as diff(1) says
+// "trouble", so that 1 always means "would change".
+type dryRunTrouble struct{ error }
+
+func (d dryRunTrouble) Unwrap() error { return d.error }
 
 func newRoot(io IO, run *invocation) *cobra.Command {
 	root := cmdgroup.Of(&cobra.Command{
