@@ -78,7 +78,7 @@ labels:
 	if err != nil {
 		return nil, err
 	}
-	header := fmt.Sprintf("# Plattr %s: the operator and its CRDs.\n# kubectl apply --server-side -f install.yaml (README: Installing the platform)\n", version)
+	header := fmt.Sprintf("# Plattr %s: the operator and its CRDs.\n# kubectl apply --server-side -f install.yaml (docs/operating.md: Installing the platform)\n", version)
 	return append([]byte(header), out...), nil
 }
 

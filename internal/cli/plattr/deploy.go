@@ -32,7 +32,7 @@ const (
 	// FieldManager owns what the CLI applies; the operator's is "plattr-operator".
 	FieldManager = "plattr"
 	// installHint is how a cluster gets Plattr.
-	installHint = "install Plattr: kubectl apply -k overlays/local (in a checkout of github.com/plattr/plattr, after Argo CD; see its README, \"Installing the platform\")"
+	installHint = "install Plattr: kubectl apply -k overlays/local (in a checkout of github.com/plattr/plattr, after Argo CD; see its docs/operating.md, \"Installing the platform\")"
 )
 
 type deployOptions struct {

@@ -179,7 +179,7 @@ type RedisSpec struct {
 
 // SearchSpec asks for OpenSearch access.
 type SearchSpec struct {
-	// Enabled provisions a role and user allowed on indices <env>-<app>-*.
+	// Enabled provisions a role and user allowed on indices <env>.<app>.* (OPENSEARCH_INDEX_PREFIX is <env>.<app>.).
 	Enabled bool `json:"enabled"`
 }
 
