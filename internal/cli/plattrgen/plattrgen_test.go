@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/internal/gittest"
 )
 
@@ -241,4 +243,26 @@ func TestUnknownCommand(t *testing.T) {
 		assert.Equal(t, ExitUsage, r.code, args)
 		assert.Contains(t, r.err, `unknown command "bogus"`)
 	}
+}
+
+// Under GitHub Actions an error is also a workflow command, on plattr.yaml's
+// file and line when it is about one, escaped as the runner reads it.
+func TestErrorAnnotations(t *testing.T) {
+	repo := newEnvRepo(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte("name: hello\ndatabse:\n  enabled: true\n"), 0o644))
+	gha := map[string]string{"GITHUB_ACTIONS": "true"}
+	r := plattrGen(t, gha, "render", "--app-dir", dir, "--env", "staging", "--image", image, "--repo", repo)
+	assert.Equal(t, 1, r.code, r.err)
+	assert.Contains(t, r.out, "::error file="+filepath.Join(dir, "plattr.yaml")+",line=2,title=plattr-gen::")
+	assert.Contains(t, r.out, "databse: unknown field")
+
+	r = plattrGen(t, gha, "render", "--app-dir", dir, "--env", "staging", "--image", "not an image", "--repo", repo)
+	assert.Contains(t, r.out, "::error title=plattr-gen::--image")
+
+	r = plattrGen(t, nil, "render", "--app-dir", dir, "--env", "staging", "--image", image, "--repo", repo)
+	assert.NotContains(t, r.out, "::error", "outside Actions, no workflow commands")
+
+	assert.Equal(t, "::error title=plattr-gen::a%25b%0Ac", annotation(errors.New("x"), "a%b\nc"))
+	assert.Equal(t, "::error file=a%3Ab%2Cc,line=3,title=plattr-gen::m", annotation(&manifest.Error{File: "a:b,c", Line: 3}, "m"))
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
@@ -75,13 +77,41 @@ func Main(ctx context.Context, args []string, io IO) int {
 	if errors.As(err, &changes) {
 		return ExitFailure // said on stdout: the diff and its summary
 	}
-	fmt.Fprintln(io.Err, "plattr-gen: "+run.explain(ctx, err))
+	msg := run.explain(ctx, err)
+	fmt.Fprintln(io.Err, "plattr-gen: "+msg)
+	if io.Getenv("GITHUB_ACTIONS") == "true" {
+		fmt.Fprintln(io.Out, annotation(err, msg))
+	}
 	var ue usageError
 	var tr dryRunTrouble
 	if errors.As(err, &ue) || errors.As(err, &tr) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// annotation is the error as a GitHub Actions workflow command, so that the run
+// shows it on the file and line of plattr.yaml it is about (when it is about
+// one). Values are escaped as the runner unescapes them.
+func annotation(err error, msg string) string {
+	props := "title=plattr-gen"
+	var me *manifest.Error
+	if errors.As(err, &me) && me.File != "" {
+		props = "file=" + escapeProperty(me.File)
+		if me.Line > 0 {
+			props += fmt.Sprintf(",line=%d", me.Line)
+		}
+		props += ",title=plattr-gen"
+	}
+	return "::error " + props + "::" + escapeData(msg)
+}
+
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
 // wouldChange ends a dry run that would change the env repo: exit code 1, as
