@@ -65,6 +65,14 @@ func repoReadme(cfg *Config) string {
 }
 
 // Message is a commit message: a subject line and trailers.
+// The trailers of Plattr's commits, which tools read back (git log --format=%(trailers)).
+const (
+	TrailerApp         = "Plattr-App"
+	TrailerEnvironment = "Plattr-Environment"
+	TrailerImage       = "Plattr-Image"
+	TrailerRollbackTo  = "Plattr-Rollback-To"
+)
+
 type Message struct {
 	Subject  string
 	Body     string
@@ -87,6 +95,12 @@ func (m Message) String() string {
 	return b.String()
 }
 
+// RemovePreviewMessage says what removing the preview of a pull request did.
+func RemovePreviewMessage(app string, pr int) Message {
+	return Message{Subject: fmt.Sprintf("%s: remove preview of PR #%d", app, pr),
+		Trailers: [][2]string{{TrailerApp, app}, {TrailerEnvironment, names.PreviewEnv}}}
+}
+
 // DeployMessage says what a render did: "hello: deploy sha256:ab12cd34ef56
 // (source 3f9c1a2b) to staging", with trailers for the source and CI run.
 func DeployMessage(r Release, t Target) Message {
@@ -99,7 +113,7 @@ func DeployMessage(r Release, t Target) Message {
 	} else {
 		subject += " to " + t.Env
 	}
-	m := Message{Subject: subject, Trailers: [][2]string{{"Plattr-App", r.Manifest.Name}, {"Plattr-Environment", t.Env}, {"Plattr-Image", r.Image.Ref}}}
+	m := Message{Subject: subject, Trailers: [][2]string{{TrailerApp, r.Manifest.Name}, {TrailerEnvironment, t.Env}, {TrailerImage, r.Image.Ref}}}
 	if r.Source.Repo != "" {
 		m.Trailers = append(m.Trailers, [2]string{"Plattr-Source-Repo", r.Source.Repo})
 	}

@@ -25,8 +25,47 @@ func newPreviewCmd(io IO) *cobra.Command {
 
 type previewDeleteOptions struct {
 	repoFlags
-	app string
-	pr  prNumber
+	app, output string
+	pr          prNumber
+}
+
+// previewReport is the --output json form of preview delete and gc.
+type previewReport struct {
+	Kind     string   `json:"kind"` // preview-delete or preview-gc
+	Removed  []string `json:"removed"`
+	Repo     string   `json:"repo"`
+	Branch   string   `json:"branch"`
+	Commit   string   `json:"commit,omitempty"`
+	Changed  []string `json:"changed"`
+	Attempts int      `json:"attempts"`
+}
+
+// report says what a preview command did, as text or JSON, and in the job summary.
+func (r previewReport) write(io IO, output, nothing string) error {
+	if r.Removed == nil {
+		r.Removed = []string{}
+	}
+	if r.Changed == nil {
+		r.Changed = []string{}
+	}
+	var text string
+	if r.Commit == "" {
+		text = nothing
+	} else {
+		what := "preview " + strings.Join(r.Removed, ", ")
+		if len(r.Removed) > 1 {
+			what = fmt.Sprintf("%d previews: %s", len(r.Removed), strings.Join(r.Removed, ", "))
+		}
+		text = fmt.Sprintf("removed %s (%d file(s)) from %s as commit %s", what, len(r.Changed), r.Repo, r.Commit)
+	}
+	if err := appendStepSummary(io.Getenv, "### Plattr: "+text+"\n\n"); err != nil {
+		return err
+	}
+	if output == "json" {
+		return writeJSON(io, r)
+	}
+	fmt.Fprintln(io.Out, text)
+	return nil
 }
 
 func newPreviewDeleteCmd(io IO) *cobra.Command {
@@ -43,12 +82,16 @@ func newPreviewDeleteCmd(io IO) *cobra.Command {
 	f.StringVar(&o.app, "app", "", "app whose preview to remove")
 	f.Var(&o.pr, "pr", "pull request number")
 	o.bind(f, io, "branch of the env repo")
+	bindOutput(f, &o.output)
 	return cmd
 }
 
 func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
 	if o.app == "" || o.pr == 0 || o.repo == "" {
 		return usagef("--app, --pr and --repo are required")
+	}
+	if err := checkOutput(o.output); err != nil {
+		return err
 	}
 	if err := names.App(o.app); err != nil {
 		return usageError{err}
@@ -60,23 +103,22 @@ func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
 		files, err := generator.RemoveApp(names.PreviewEnv, name, tree)
-		return files, fmt.Sprintf("%s: remove preview of PR #%d\n\nPlattr-App: %s\nPlattr-Environment: preview\n", o.app, o.pr, o.app), err
+		return files, generator.RemovePreviewMessage(o.app, int(o.pr)).String(), err
 	}, gitops.ApplyOptions{})
 	if err != nil {
 		return err
 	}
-	if res.Commit.IsZero() {
-		fmt.Fprintf(io.Out, "no preview %s in %s: nothing to remove\n", name, repo.URL())
-		return nil
+	r := previewReport{Kind: "preview-delete", Repo: repo.URL(), Branch: o.branch, Changed: res.Changed, Attempts: res.Attempts}
+	if !res.Commit.IsZero() {
+		r.Removed, r.Commit = []string{name}, res.Commit.String()
 	}
-	fmt.Fprintf(io.Out, "%s\nremoved preview %s (%d file(s)) from %s\n", res.Commit, name, len(res.Changed), repo.URL())
-	return nil
+	return r.write(io, o.output, fmt.Sprintf("no preview %s in %s: nothing to remove", name, repo.URL()))
 }
 
 type previewGCOptions struct {
 	repoFlags
-	appRepo string
-	gh      githubFlags
+	appRepo, output string
+	gh              githubFlags
 }
 
 func newPreviewGCCmd(io IO) *cobra.Command {
@@ -94,6 +136,7 @@ func newPreviewGCCmd(io IO) *cobra.Command {
 	o.bind(f, io, "branch of the env repo")
 	f.StringVar(&o.appRepo, "app-repo", io.Getenv("GITHUB_REPOSITORY"), "the app's GitHub repository, whose pull requests the previews belong to (default $GITHUB_REPOSITORY)")
 	o.gh.bindAPI(f, io)
+	bindOutput(f, &o.output)
 	return cmd
 }
 
@@ -102,6 +145,9 @@ var previewName = regexp.MustCompile(`^(.+)-pr-([0-9]+)$`)
 func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 	if o.repo == "" || o.appRepo == "" {
 		return usagef("--repo and --app-repo are required")
+	}
+	if err := checkOutput(o.output); err != nil {
+		return err
 	}
 	o.gh.repo, o.gh.repoFlag = o.appRepo, "--app-repo"
 	gh, err := o.gh.client(o.repo)
@@ -160,10 +206,9 @@ func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	if res.Commit.IsZero() {
-		fmt.Fprintf(io.Out, "no preview of %s belongs to a closed pull request\n", o.appRepo)
-		return nil
+	r := previewReport{Kind: "preview-gc", Repo: repo.URL(), Branch: o.branch, Changed: res.Changed, Attempts: res.Attempts}
+	if !res.Commit.IsZero() {
+		r.Removed, r.Commit = removed, res.Commit.String()
 	}
-	fmt.Fprintf(io.Out, "%s\nremoved %s: %s\n", res.Commit, plural(len(removed), "preview", "previews"), strings.Join(removed, ", "))
-	return nil
+	return r.write(io, o.output, fmt.Sprintf("no preview of %s belongs to a closed pull request", o.appRepo))
 }

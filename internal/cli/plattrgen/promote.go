@@ -1,7 +1,7 @@
 package plattrgen
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -43,7 +43,7 @@ func newPromoteCmd(io IO) *cobra.Command {
 	f.StringVar(&o.to, "to", "", "environment to promote to: the next one in promotion order")
 	f.BoolVar(&o.force, "force", false, "allow skipping environments")
 	o.bind(f, io, "base branch of the env repo")
-	f.StringVar(&o.output, "output", "text", "output format: text or json")
+	bindOutput(f, &o.output)
 	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
 	return cmd
 }
@@ -78,8 +78,8 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--from and --to are required: environments from plattr-env.yaml")
 	case o.repo == "":
 		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
-	case o.output != "text" && o.output != "json":
-		return usagef("--output must be text or json, is %q", o.output)
+	case checkOutput(o.output) != nil:
+		return checkOutput(o.output)
 	}
 	// Names first: they make the branch name, and "--app ../prod" is about the
 	// app, not about a branch.
@@ -186,15 +186,20 @@ func finishProposal(cmd *cobra.Command, io IO, gh *pulls.Client, report proposal
 			return fmt.Errorf("branch %s is pushed, but the pull request failed: %w", report.Branch, err)
 		}
 		report.PullRequest = &pr
+		summary := fmt.Sprintf("### Plattr: %s\n\n[%s](%s)\n\n", title, title, pr.URL)
 		if output == "json" {
-			return writeJSON(io, report)
+			return errors.Join(writeJSON(io, report), appendStepSummary(io.Getenv, summary))
 		}
 		verb := "updated"
 		if created {
 			verb = "opened"
 		}
 		fmt.Fprintf(io.Out, "%s pull request %s: %s\n", verb, pr.URL, title)
-		return nil
+		return appendStepSummary(io.Getenv, summary)
+	}
+	summary := fmt.Sprintf("### Plattr: %s\n\npushed branch `%s` to %s, to merge into `%s`\n\n", title, report.Branch, report.Repo, report.Base)
+	if err := appendStepSummary(io.Getenv, summary); err != nil {
+		return err
 	}
 	if output == "json" {
 		return writeJSON(io, report)
@@ -234,10 +239,4 @@ func imageOf(release []byte) string {
 		return app.Spec.Image[i+1:]
 	}
 	return app.Spec.Image
-}
-
-func writeJSON(io IO, v any) error {
-	enc := json.NewEncoder(io.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

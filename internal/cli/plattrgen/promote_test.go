@@ -318,3 +318,47 @@ func TestRollback_ToTheCommitThatReleased(t *testing.T) {
 	merge(t, repo, "plattr/rollback-prod-hello")
 	assert.Equal(t, first, gittest.Files(t, repo)["envs/prod/hello/release.yaml"])
 }
+
+// preview delete and gc report as JSON for workflows; they, promote and rollback
+// write the job summary under GitHub Actions.
+func TestPreviewJSONAndSummaries(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	env := map[string]string{"GITHUB_REPOSITORY": "acme/hello", "GITHUB_STEP_SUMMARY": summary, "GITHUB_API_URL": s.BaseURL()}
+	r := plattrGen(t, env, "render", "--app-dir", exampleDir(), "--pr", "7", "--image", image, "--repo", repo)
+	require.Equal(t, 0, r.code, r.err)
+
+	r = plattrGen(t, env, "preview", "delete", "--app", "hello", "--pr", "7", "--repo", repo, "--output", "json")
+	require.Equal(t, 0, r.code, r.err)
+	var rep previewReport
+	require.NoError(t, json.Unmarshal([]byte(r.out), &rep), r.out)
+	assert.Equal(t, "preview-delete", rep.Kind)
+	assert.Equal(t, []string{"hello-pr-7"}, rep.Removed)
+	assert.Equal(t, strings.TrimSpace(gittest.Git(t, repo, "rev-parse", "main")), rep.Commit)
+	assert.Len(t, rep.Changed, 5)
+	msg := gittest.Git(t, repo, "log", "-1", "--format=%B", "main")
+	assert.Equal(t, "hello: remove preview of PR #7\n\nPlattr-App: hello\nPlattr-Environment: preview\n", strings.TrimRight(msg, "\n")+"\n")
+
+	r = plattrGen(t, env, "preview", "gc", "--repo", repo, "--output", "json", "--allow-http")
+	require.Equal(t, 0, r.code, r.err)
+	rep = previewReport{}
+	require.NoError(t, json.Unmarshal([]byte(r.out), &rep), r.out)
+	assert.Equal(t, "preview-gc", rep.Kind)
+	assert.Empty(t, rep.Removed)
+	assert.Empty(t, rep.Commit)
+
+	r = plattrGen(t, env, "preview", "delete", "--app", "hello", "--pr", "7", "--repo", repo, "--output", "yaml")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.err, "--output must be text or json")
+
+	renderApp(t, repo, "staging", "a")
+	r = plattrGen(t, env, "promote", "--app", "hello", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env", "--allow-http")
+	require.Equal(t, 0, r.code, r.err)
+	data, err := os.ReadFile(summary)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "### Plattr: removed preview hello-pr-7")
+	assert.Contains(t, string(data), "(https://github.com/acme/env/pull/1)", "the promotion's pull request")
+}

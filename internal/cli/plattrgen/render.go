@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +50,7 @@ func newRenderCmd(io IO) *cobra.Command {
 	o.bind(f, io, "branch of the env repo")
 	f.BoolVar(&o.allowTag, "allow-tag", false, "accept an image pinned by tag only")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the diff (as git diff, for git apply) and commit nothing; exit code 0: no change, 1: would change, 2: trouble")
-	f.StringVar(&o.output, "output", "text", "output format: text or json")
+	bindOutput(f, &o.output)
 	f.StringVar(&o.source.Repo, "source-repo", io.Getenv("GITHUB_REPOSITORY"), "source repository (owner/name) of the release (default $GITHUB_REPOSITORY)")
 	f.StringVar(&o.source.Commit, "source-commit", io.Getenv("GITHUB_SHA"), "source commit of the release (default $GITHUB_SHA)")
 	f.StringVar(&o.source.RunURL, "ci-run", ciRunURL(io.Getenv), "URL of the CI run (default from $GITHUB_SERVER_URL, $GITHUB_REPOSITORY, $GITHUB_RUN_ID)")
@@ -92,8 +91,8 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--image is required: the image built by CI, pinned by digest (repository@sha256:…)")
 	case o.repo == "":
 		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
-	case o.output != "text" && o.output != "json":
-		return usagef("--output must be text or json, is %q", o.output)
+	case checkOutput(o.output) != nil:
+		return checkOutput(o.output)
 	}
 	img, err := generator.ParseImage(o.image, o.allowTag)
 	if err != nil {
@@ -187,27 +186,15 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// writeStepSummary appends a line to GitHub Actions' job summary when it runs there.
+// writeStepSummary appends a render's line to GitHub Actions' job summary.
 func writeStepSummary(getenv func(string) string, r renderReport) error {
-	path := getenv("GITHUB_STEP_SUMMARY")
-	if path == "" || r.DryRun {
+	if r.DryRun {
 		return nil
-	}
-	// Without blocking (a FIFO with no reader would wait forever), and only into a
-	// regular file.
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return fmt.Errorf("write GitHub step summary ($GITHUB_STEP_SUMMARY): %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return errors.New("write GitHub step summary: $GITHUB_STEP_SUMMARY is not a regular file")
 	}
 	status := "no change (already released)"
 	if r.Commit != "" {
 		status = fmt.Sprintf("commit `%.12s`", r.Commit)
 	}
-	_, err = fmt.Fprintf(f, "### Plattr: %s → %s\n\n| image | env repo | result |\n|---|---|---|\n| `%s` | %s | %s |\n\n",
-		r.App, r.Environment, r.Image, strings.ReplaceAll(r.Repo, "|", "\\|"), status)
-	return err
+	return appendStepSummary(getenv, fmt.Sprintf("### Plattr: %s → %s\n\n| image | env repo | result |\n|---|---|---|\n| `%s` | %s | %s |\n\n",
+		r.App, r.Environment, r.Image, strings.ReplaceAll(r.Repo, "|", "\\|"), status))
 }

@@ -42,7 +42,7 @@ func newRollbackCmd(io IO) *cobra.Command {
 	f.StringVar(&o.to, "to", "", "restore the release as it was at this env repo commit (full or abbreviated id)")
 	f.IntVar(&o.depth, "depth", 200, "how many commits of history to look through")
 	o.bind(f, io, "base branch of the env repo")
-	f.StringVar(&o.output, "output", "text", "output format: text or json")
+	bindOutput(f, &o.output)
 	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
 	return cmd
 }
@@ -64,8 +64,8 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--depth must be between 1 and %d commits, is %d", maxDepth, o.depth)
 	case o.to != "" && !commitPrefix.MatchString(o.to):
 		return usagef("--to must be an env repo commit id, full or abbreviated to at least 7 hex digits (git log --format=%%h), is %q", o.to)
-	case o.output != "text" && o.output != "json":
-		return usagef("--output must be text or json, is %q", o.output)
+	case checkOutput(o.output) != nil:
+		return checkOutput(o.output)
 	}
 	if err := checkNames(flagName{"--app", o.app, names.App}, flagName{"--env", o.env, names.Env}); err != nil {
 		return err
@@ -109,7 +109,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	change := generator.ReleaseChange{App: o.app, Old: current.Content, New: target.Content}
 	prop, err := repo.Propose(cmd.Context(), branch, func(tree generator.Tree) (generator.Files, string, error) {
 		msg := generator.Message{Subject: fmt.Sprintf("%s: roll back %s to %s (as of %.8s)", o.app, o.env, imageOf(target.Content), target.Commit.Hash),
-			Trailers: [][2]string{{"Plattr-App", o.app}, {"Plattr-Environment", o.env}, {"Plattr-Rollback-To", target.Commit.Hash.String()}}}
+			Trailers: [][2]string{{generator.TrailerApp, o.app}, {generator.TrailerEnvironment, o.env}, {generator.TrailerRollbackTo, target.Commit.Hash.String()}}}
 		return generator.Files{file: target.Content}, msg.String(), nil
 	})
 	if err != nil {
