@@ -132,10 +132,7 @@ func (c *Config) Resolve(app, env string, pr int) (Target, error) {
 // environment when its env.yaml names none: <app>.<env>.<baseDomain>, and
 // <app>.<baseDomain> in a production environment.
 func (c *Config) DefaultHost(name, env string, e Environment) string {
-	if e.Production {
-		return name + "." + c.BaseDomain
-	}
-	return name + "." + env + "." + c.BaseDomain
+	return plattrv1.DefaultHost(name, env, c.BaseDomain, e.Production)
 }
 
 // Render returns the files that release r into the env repo whose current state is
@@ -236,7 +233,7 @@ func releaseApp(r Release, t Target) *plattrv1.Application {
 		},
 	}
 	if app.Spec.Port == 0 {
-		app.Spec.Port = 8080
+		app.Spec.Port = plattrv1.DefaultPort
 	}
 	if r.Source.Repo != "" || r.Source.Commit != "" {
 		app.Annotations = map[string]string{}

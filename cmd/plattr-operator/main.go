@@ -15,6 +15,7 @@ import (
 
 	"github.com/plattr/plattr/internal/version"
 	"github.com/plattr/plattr/operator"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
 )
 
@@ -30,7 +31,7 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&cfg.BaseDomain, "base-domain", os.Getenv("PLATTR_BASE_DOMAIN"), "base domain of default hosts (PLATTR_BASE_DOMAIN)")
-	flag.StringVar(&cfg.ProductionEnv, "production-env", envOr("PLATTR_PRODUCTION_ENV", "prod"), "name of the production environment")
+	flag.StringVar(&cfg.ProductionEnv, "production-env", envOr("PLATTR_PRODUCTION_ENV", plattrv1.DefaultProductionEnv), "name of the production environment")
 	flag.StringVar(&cfg.IngressClass, "ingress-class", os.Getenv("PLATTR_INGRESS_CLASS"), "ingressClassName of Ingresses (empty: the cluster default)")
 	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
 	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")

@@ -200,17 +200,11 @@ func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) stri
 	if app.Spec.Ingress != nil && app.Spec.Ingress.Host != "" {
 		return app.Spec.Ingress.Host
 	}
-	if r.Config.BaseDomain == "" {
-		return ""
-	}
 	prod := r.Config.ProductionEnv
 	if prod == "" {
-		prod = "prod"
+		prod = plattrv1.DefaultProductionEnv
 	}
-	if env == prod {
-		return app.Name + "." + r.Config.BaseDomain
-	}
-	return app.Name + "." + env + "." + r.Config.BaseDomain
+	return plattrv1.DefaultHost(app.Name, env, r.Config.BaseDomain, env == prod)
 }
 
 // SetupWithManager registers the reconciler: Applications, and the objects they

@@ -29,7 +29,6 @@ const (
 	containerName      = "app"
 	portName           = "http"
 	servicePort        = 80
-	defaultPort        = 8080
 	annotationIssuer   = "cert-manager.io/cluster-issuer"
 	defaultIngressPath = "/"
 )
@@ -72,7 +71,7 @@ func replicas(app *plattrv1.Application) int32 {
 
 func port(app *plattrv1.Application) int32 {
 	if app.Spec.Port == 0 {
-		return defaultPort
+		return plattrv1.DefaultPort
 	}
 	return app.Spec.Port
 }

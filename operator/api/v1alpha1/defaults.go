@@ -1,0 +1,25 @@
+package v1alpha1
+
+// Defaults that the generator (what it renders), the operator (what it runs)
+// and the CRD (what the API server fills in) must agree on: one place each.
+
+// DefaultPort is the container port of an Application that names none. The
+// CRD's +kubebuilder:default on Port must say the same (a test checks it).
+const DefaultPort int32 = 8080
+
+// DefaultProductionEnv is the production environment's name when the operator
+// is not told another (--production-env).
+const DefaultProductionEnv = "prod"
+
+// DefaultHost is the host an app (a preview: "<app>-pr-<n>") is served at in
+// an environment when it names none: <app>.<baseDomain> in production,
+// <app>.<env>.<baseDomain> elsewhere; "" without a base domain.
+func DefaultHost(app, env, baseDomain string, production bool) string {
+	if baseDomain == "" {
+		return ""
+	}
+	if production {
+		return app + "." + baseDomain
+	}
+	return app + "." + env + "." + baseDomain
+}
