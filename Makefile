@@ -57,12 +57,14 @@ demo: build ## Render the example app into a throwaway env repo (no cluster, no 
 test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt lint-static release-snapshot $(ACT) ## Run every test against real servers, the end-to-end test included (see README "Development").
 	@# Leftovers are looked for after a failed run too (where they are likeliest).
 	@# Packages with concurrency run under the race detector (RACE_PKGS); the Helm chart's
-	@# tests are a module of their own (tools/chartcheck: Helm brings newer Kubernetes modules).
+	@# tests are a module of their own (tools/chartcheck: Helm brings newer Kubernetes modules), and so are
+	@# the AWS stacks (deploy/aws: the CDK synthesises with the machine's Node.js, offline).
 	export KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_RELEASE_DIST=$(CURDIR)/dist PLATTR_ACT=$(ACT); \
 	  $(GO) test -race $(RACE_PKGS) -count=1 -timeout 20m; r=$$?; \
 	  $(GO) test $$($(GO) list ./... | grep -v -E '$(RACE_PKGS_RE)') -count=1 -timeout 20m; s=$$?; \
 	  (cd tools/chartcheck && $(GO) test ./... -count=1); h=$$?; \
-	  $(GO) run ./internal/testenv/leftovers && exit $$(( r || s || h ))
+	  (cd deploy/aws && $(GO) test ./... -count=1); a=$$?; \
+	  $(GO) run ./internal/testenv/leftovers && exit $$(( r || s || h || a ))
 
 .PHONY: test-e2e
 test-e2e: test-deps pg-assets envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.

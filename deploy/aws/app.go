@@ -1,0 +1,78 @@
+package aws
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Config is plattr-aws.json: the account, the region and each stack's settings.
+type Config struct {
+	Account  string         `json:"account"`
+	Region   string         `json:"region"`
+	Delivery DeliveryConfig `json:"delivery"`
+}
+
+// DeliveryConfig is the Delivery stack's part of Config.
+type DeliveryConfig struct {
+	AppRepos                []string `json:"appRepos"`
+	AppBranches             []string `json:"appBranches,omitempty"`
+	PlattrRepo              string   `json:"plattrRepo"`
+	AppImagePrefix          string   `json:"appImagePrefix,omitempty"`
+	ExistingOIDCProviderArn string   `json:"existingOidcProviderArn,omitempty"`
+}
+
+var (
+	account = regexp.MustCompile(`^[0-9]{12}$`)
+	region  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+)
+
+// ReadConfig reads plattr-aws.json strictly: unknown fields are mistakes.
+func ReadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !account.MatchString(c.Account) {
+		return nil, fmt.Errorf("%s: account must be a 12-digit AWS account id, is %q", path, c.Account)
+	}
+	if !region.MatchString(c.Region) {
+		return nil, fmt.Errorf("%s: region must be an AWS region such as eu-west-1, is %q", path, c.Region)
+	}
+	return &c, nil
+}
+
+// SynthFile writes the templates of the stacks config names into out and
+// returns their paths: no AWS credentials, no lookups.
+func SynthFile(config, out string) ([]string, error) {
+	c, err := ReadConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	env := &awscdk.Environment{Account: jsii.String(c.Account), Region: jsii.String(c.Region)}
+	d := c.Delivery
+	if _, err := NewDelivery(app, "PlattrDelivery", DeliveryProps{StackProps: awscdk.StackProps{Env: env},
+		AppRepos: d.AppRepos, AppBranches: d.AppBranches, PlattrRepo: d.PlattrRepo, AppImagePrefix: d.AppImagePrefix,
+		ExistingOIDCProviderArn: d.ExistingOIDCProviderArn}); err != nil {
+		return nil, fmt.Errorf("%s: delivery: %w", config, err)
+	}
+	asm := app.Synth(nil)
+	var files []string
+	for _, s := range *asm.Stacks() {
+		files = append(files, filepath.Join(out, *s.TemplateFile()))
+	}
+	return files, nil
+}
