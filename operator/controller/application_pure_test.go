@@ -1,0 +1,208 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+)
+
+// The pure builders and decisions, table by table: no API server, no database
+// (they run under -short).
+
+const (
+	pureImage1 = "ghcr.io/acme/shop@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	pureImage2 = "ghcr.io/acme/shop@sha256:2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+func pureApp() *plattrv1.Application {
+	return &plattrv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "staging", Generation: 3},
+		Spec:       plattrv1.ApplicationSpec{Image: pureImage1},
+	}
+}
+
+func container(d Desired) corev1.Container { return d.Deployment.Spec.Template.Spec.Containers[0] }
+
+func envOf(c corev1.Container) map[string]string {
+	out := map[string]string{}
+	for _, e := range c.Env {
+		out[e.Name] = e.Value
+	}
+	return out
+}
+
+func TestDesiredWorkload_Defaults(t *testing.T) {
+	d := DesiredWorkload(pureApp(), "shop.staging.apps.example.com", nil, "", Workload{})
+	c := container(d)
+	assert.Equal(t, plattrv1.DefaultPort, c.Ports[0].ContainerPort)
+	assert.Equal(t, "8080", envOf(c)["PORT"], "the app is told where to listen")
+	assert.NotNil(t, c.ReadinessProbe.TCPSocket, "no health check: a TCP probe")
+	assert.Equal(t, int32(6), c.LivenessProbe.FailureThreshold)
+	assert.False(t, *c.SecurityContext.AllowPrivilegeEscalation)
+	assert.Equal(t, []corev1.Capability{"ALL"}, c.SecurityContext.Capabilities.Drop)
+	assert.False(t, *d.Deployment.Spec.Template.Spec.AutomountServiceAccountToken)
+	assert.Equal(t, int32(1), *d.Deployment.Spec.Replicas)
+	assert.Nil(t, d.PDB, "one replica: no disruption budget")
+	require.NotNil(t, d.Ingress)
+	assert.Equal(t, "shop.staging.apps.example.com", d.Ingress.Spec.Rules[0].Host)
+	assert.Nil(t, d.Ingress.Spec.TLS, "no cluster issuer: no TLS")
+	assert.Nil(t, d.Ingress.Spec.IngressClassName)
+	assert.Empty(t, d.Deployment.Spec.Template.Annotations, "no Secrets: no hash")
+}
+
+func TestDesiredWorkload_Table(t *testing.T) {
+	for name, c := range map[string]struct {
+		mutate func(*plattrv1.Application)
+		host   string
+		w      Workload
+		check  func(t *testing.T, d Desired)
+	}{
+		"ingress disabled": {func(a *plattrv1.Application) { a.Spec.Ingress = &plattrv1.Ingress{Enabled: ptr.To(false)} }, "h", Workload{},
+			func(t *testing.T, d Desired) { assert.Nil(t, d.Ingress) }},
+		"no host": {func(*plattrv1.Application) {}, "", Workload{},
+			func(t *testing.T, d Desired) { assert.Nil(t, d.Ingress, "nothing to route without a host") }},
+		"TLS and class": {func(*plattrv1.Application) {}, "shop.example.com", Workload{IngressClass: "nginx", ClusterIssuer: "letsencrypt"},
+			func(t *testing.T, d Desired) {
+				assert.Equal(t, "nginx", *d.Ingress.Spec.IngressClassName)
+				assert.Equal(t, "letsencrypt", d.Ingress.Annotations[annotationIssuer])
+				assert.Equal(t, plattrv1.TLSSecretName("shop"), d.Ingress.Spec.TLS[0].SecretName)
+				assert.Equal(t, []string{"shop.example.com"}, d.Ingress.Spec.TLS[0].Hosts)
+			}},
+		"replicas": {func(a *plattrv1.Application) { a.Spec.Replicas = ptr.To[int32](3) }, "h", Workload{},
+			func(t *testing.T, d Desired) {
+				assert.Equal(t, int32(3), *d.Deployment.Spec.Replicas)
+				require.NotNil(t, d.PDB)
+				assert.Equal(t, int32(1), d.PDB.Spec.MaxUnavailable.IntVal)
+			}},
+		"health check": {func(a *plattrv1.Application) { a.Spec.HealthCheck = &plattrv1.HealthCheck{PeriodSeconds: 7} }, "h", Workload{},
+			func(t *testing.T, d Desired) {
+				p := container(d).ReadinessProbe
+				require.NotNil(t, p.HTTPGet)
+				assert.Equal(t, "/", p.HTTPGet.Path, "an empty path probes /")
+				assert.Equal(t, int32(7), p.PeriodSeconds)
+			}},
+		"own PORT and port": {func(a *plattrv1.Application) {
+			a.Spec.Port = 9000
+			a.Spec.Env = []plattrv1.EnvVar{{Name: "PORT", Value: "1234"}, {Name: "MODE", Value: "x"}}
+		}, "h", Workload{},
+			func(t *testing.T, d Desired) {
+				c := container(d)
+				assert.Equal(t, int32(9000), c.Ports[0].ContainerPort)
+				assert.Equal(t, map[string]string{"PORT": "1234", "MODE": "x"}, envOf(c), "the app's own PORT wins, once")
+				assert.Len(t, c.Env, 2)
+			}},
+		"secret env": {func(a *plattrv1.Application) {
+			a.Spec.SecretEnv = []plattrv1.SecretEnvVar{{Name: "API_KEY", SecretName: "shop-payments", Key: "key"}}
+		}, "h", Workload{},
+			func(t *testing.T, d Desired) {
+				var ref *corev1.SecretKeySelector
+				for _, e := range container(d).Env {
+					if e.Name == "API_KEY" {
+						ref = e.ValueFrom.SecretKeyRef
+					}
+				}
+				require.NotNil(t, ref)
+				assert.Equal(t, "shop-payments", ref.Name)
+				assert.Equal(t, "key", ref.Key)
+			}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			app := pureApp()
+			c.mutate(app)
+			c.check(t, DesiredWorkload(app, c.host, nil, "", c.w))
+		})
+	}
+}
+
+// The services' Secrets reach the container in order, and a change of their
+// content changes the pod template (so pods restart with new credentials).
+func TestDesiredWorkload_Secrets(t *testing.T) {
+	data := map[string]map[string][]byte{"shop-postgres": {"PGPASSWORD": []byte("a")}, "shop-redis": {"REDIS_PASSWORD": []byte("b")}}
+	hash := SecretsHash(data)
+	d := DesiredWorkload(pureApp(), "h", []string{"shop-postgres", "shop-redis"}, hash, Workload{})
+	var from []string
+	for _, e := range container(d).EnvFrom {
+		from = append(from, e.SecretRef.Name)
+	}
+	assert.Equal(t, []string{"shop-postgres", "shop-redis"}, from)
+	assert.Equal(t, hash, d.Deployment.Spec.Template.Annotations[annotationSecrets])
+
+	data["shop-redis"]["REDIS_PASSWORD"] = []byte("c")
+	assert.NotEqual(t, hash, SecretsHash(data), "new content, new hash")
+	assert.Equal(t, SecretsHash(data), SecretsHash(map[string]map[string][]byte{"shop-redis": data["shop-redis"], "shop-postgres": data["shop-postgres"]}), "order does not matter")
+	assert.Empty(t, SecretsHash(nil))
+	// A key moved between Secrets is a change.
+	assert.NotEqual(t, SecretsHash(map[string]map[string][]byte{"a": {"k": []byte("v")}}), SecretsHash(map[string]map[string][]byte{"b": {"k": []byte("v")}}))
+}
+
+// The desired-hash annotation says whether an object is up to date: the same
+// spec gives the same hash, another spec another.
+func TestDesiredWorkload_HashIsStable(t *testing.T) {
+	a := DesiredWorkload(pureApp(), "h", nil, "", Workload{})
+	b := DesiredWorkload(pureApp(), "h", nil, "", Workload{})
+	assert.Equal(t, a.Deployment.Annotations[annotationDesired], b.Deployment.Annotations[annotationDesired])
+	assert.Len(t, a.Deployment.Annotations[annotationDesired], 16)
+	changed := pureApp()
+	changed.Spec.Image = pureImage2
+	c := DesiredWorkload(changed, "h", nil, "", Workload{})
+	assert.NotEqual(t, a.Deployment.Annotations[annotationDesired], c.Deployment.Annotations[annotationDesired])
+	assert.Equal(t, a.Service.Annotations[annotationDesired], c.Service.Annotations[annotationDesired], "the Service did not change")
+}
+
+func TestHost(t *testing.T) {
+	r := &ApplicationReconciler{Config: Config{BaseDomain: "apps.example.com"}}
+	app := pureApp()
+	assert.Equal(t, "shop.staging.apps.example.com", r.host(app, "staging"))
+	assert.Equal(t, "shop.apps.example.com", r.host(app, "prod"), "the default production environment")
+	r.Config.ProductionEnv = "live"
+	assert.Equal(t, "shop.prod.apps.example.com", r.host(app, "prod"))
+	assert.Equal(t, "shop.apps.example.com", r.host(app, "live"))
+	app.Spec.Ingress = &plattrv1.Ingress{Host: "shop.example.org"}
+	assert.Equal(t, "shop.example.org", r.host(app, "live"), "the Application's own host wins")
+	assert.Empty(t, (&ApplicationReconciler{}).host(pureApp(), "staging"), "no base domain, no host")
+}
+
+func TestSummarize(t *testing.T) {
+	app := pureApp()
+	s := newStatus(app)
+	s.set(app, plattrv1.ConditionWorkloadReady, true, ReasonAvailable, "")
+	s.set(app, "DatabaseReady", true, ReasonProvisioned, "")
+	s.summarize(app)
+	assert.True(t, s.ready)
+	ready := findCondition(s, plattrv1.ConditionReady)
+	assert.Equal(t, metav1.ConditionTrue, ready.Status)
+	assert.Equal(t, int64(3), ready.ObservedGeneration)
+	assert.Nil(t, findCondition(s, plattrv1.ConditionStalled))
+
+	s.set(app, "RedisReady", false, ReasonProvisioningFailed, "no")
+	s.set(app, "CacheReady", false, ReasonProvisioningFailed, "no")
+	s.stalled = true
+	s.summarize(app)
+	assert.False(t, s.ready)
+	ready = findCondition(s, plattrv1.ConditionReady)
+	assert.Equal(t, "not ready: CacheReady, RedisReady", ready.Message, "the failing parts, sorted")
+	assert.Equal(t, metav1.ConditionTrue, findCondition(s, plattrv1.ConditionStalled).Status)
+
+	fresh := newStatus(pureApp())
+	fresh.summarize(app)
+	assert.Equal(t, "waiting for the workload", findCondition(fresh, plattrv1.ConditionReady).Message)
+
+	fresh.invalid(app, "bad spec")
+	assert.Equal(t, ReasonInvalid, findCondition(fresh, plattrv1.ConditionReady).Reason)
+	assert.True(t, fresh.stalled)
+}
+
+func findCondition(s *status, typ string) *metav1.Condition {
+	for i := range s.Conditions {
+		if s.Conditions[i].Type == typ {
+			return &s.Conditions[i]
+		}
+	}
+	return nil
+}
