@@ -17,6 +17,15 @@ type Config struct {
 	Account  string         `json:"account"`
 	Region   string         `json:"region"`
 	Delivery DeliveryConfig `json:"delivery"`
+	Data     *DataConfig    `json:"data,omitempty"`
+}
+
+// DataConfig is the Data stack's part of Config (no data stack without it).
+type DataConfig struct {
+	AvailabilityZones []string `json:"availabilityZones"`
+	PostgresMajor     int      `json:"postgresMajor"`
+	Production        bool     `json:"production,omitempty"`
+	MaxCapacity       float64  `json:"maxCapacity,omitempty"`
 }
 
 // DeliveryConfig is the Delivery stack's part of Config.
@@ -68,6 +77,13 @@ func SynthFile(config, out string) ([]string, error) {
 		AppRepos: d.AppRepos, AppBranches: d.AppBranches, PlattrRepo: d.PlattrRepo, AppImagePrefix: d.AppImagePrefix,
 		ExistingOIDCProviderArn: d.ExistingOIDCProviderArn}); err != nil {
 		return nil, fmt.Errorf("%s: delivery: %w", config, err)
+	}
+	if dc := c.Data; dc != nil {
+		if _, err := NewData(app, "PlattrData", DataProps{StackProps: awscdk.StackProps{Env: env},
+			AvailabilityZones: dc.AvailabilityZones, PostgresMajor: dc.PostgresMajor, Production: dc.Production,
+			MaxCapacity: dc.MaxCapacity}); err != nil {
+			return nil, fmt.Errorf("%s: data: %w", config, err)
+		}
 	}
 	asm := app.Synth(nil)
 	var files []string

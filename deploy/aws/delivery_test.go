@@ -183,16 +183,20 @@ func TestDelivery_ExistingOIDCProvider(t *testing.T) {
 	assert.Contains(t, string(data), p.ExistingOIDCProviderArn)
 }
 
-// The golden summary: each resource's type and logical id, for reviews.
-func TestDelivery_Summary(t *testing.T) {
-	tpl := template(t, props())
+// The golden summaries: each resource's type and logical id, for reviews.
+func TestDelivery_Summary(t *testing.T) { summary(t, template(t, props()), "delivery") }
+
+func TestData_Summary(t *testing.T) { summary(t, dataTemplate(t, dataProps(true)), "data-production") }
+
+func summary(t *testing.T, tpl map[string]any, name string) {
+	t.Helper()
 	var lines []string
 	for id, r := range tpl["Resources"].(map[string]any) {
 		lines = append(lines, r.(map[string]any)["Type"].(string)+" "+id)
 	}
 	sort.Strings(lines)
 	got := strings.Join(lines, "\n") + "\n"
-	golden := filepath.Join("testdata", "delivery.summary")
+	golden := filepath.Join("testdata", name+".summary")
 	if os.Getenv("UPDATE_GOLDEN") != "" {
 		require.NoError(t, os.MkdirAll("testdata", 0o755))
 		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))

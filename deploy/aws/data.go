@@ -1,0 +1,114 @@
+package aws
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DataProps configures the Data stack.
+type DataProps struct {
+	awscdk.StackProps
+	// AvailabilityZones of the VPC, given explicitly (no lookup): two or three.
+	AvailabilityZones []string
+	// PostgresMajor is Aurora PostgreSQL's major version: 16 or 17.
+	PostgresMajor int
+	// Production turns on deletion protection, snapshots on deletion and a
+	// 14-day backup retention (else 1 day, and the cluster goes with the stack).
+	Production bool
+	// MaxCapacity bounds Aurora Serverless v2 (ACUs, default 4; minimum 0.5).
+	MaxCapacity float64
+}
+
+// Check refuses settings the stack cannot honour.
+func (p *DataProps) Check() error {
+	if n := len(p.AvailabilityZones); n < 2 || n > 3 {
+		return fmt.Errorf("AvailabilityZones: give two or three (Aurora needs subnets in two), got %d", n)
+	}
+	if p.PostgresMajor != 16 && p.PostgresMajor != 17 {
+		return fmt.Errorf("PostgresMajor: 16 or 17, is %d", p.PostgresMajor)
+	}
+	if p.MaxCapacity != 0 && (p.MaxCapacity < 1 || p.MaxCapacity > 256) {
+		return fmt.Errorf("MaxCapacity: between 1 and 256 ACUs, is %g", p.MaxCapacity)
+	}
+	return nil
+}
+
+// Data is the network and the database, and what the cluster stack and
+// overlays/aws need of them.
+type Data struct {
+	awscdk.Stack
+	Vpc awsec2.Vpc
+	// ClientSecurityGroup is the one security group the database admits: give
+	// it to the cluster's nodes (or pods).
+	ClientSecurityGroup awsec2.SecurityGroup
+	Database            awsrds.DatabaseCluster
+}
+
+// NewData makes the Data stack: a VPC (public subnets for load balancers,
+// private ones with NAT for the cluster, isolated ones for the database) and an
+// Aurora PostgreSQL Serverless v2 cluster, encrypted, in the isolated subnets,
+// reachable on 5432 only from ClientSecurityGroup, its master credentials in
+// Secrets Manager.
+func NewData(scope awscdk.App, id string, p DataProps) (*Data, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if p.MaxCapacity == 0 {
+		p.MaxCapacity = 4
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	d := &Data{Stack: stack}
+	nat := 1.0
+	if p.Production {
+		nat = float64(len(p.AvailabilityZones)) // one per zone: a zone's failure does not cut the others off
+	}
+	d.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		AvailabilityZones: jsii.Strings(p.AvailabilityZones...),
+		NatGateways:       jsii.Number(nat),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("cluster"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(20)},
+			{Name: jsii.String("data"), SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, CidrMask: jsii.Number(24)},
+		},
+	})
+	d.ClientSecurityGroup = awsec2.NewSecurityGroup(stack, jsii.String("DatabaseClients"), &awsec2.SecurityGroupProps{
+		Vpc: d.Vpc, Description: jsii.String("Plattr: who may reach the database (the cluster)"), AllowAllOutbound: jsii.Bool(true),
+	})
+	dbSG := awsec2.NewSecurityGroup(stack, jsii.String("Database"), &awsec2.SecurityGroupProps{
+		Vpc: d.Vpc, Description: jsii.String("Plattr: the Aurora cluster"), AllowAllOutbound: jsii.Bool(false),
+	})
+	dbSG.AddIngressRule(d.ClientSecurityGroup, awsec2.Port_Tcp(jsii.Number(5432)), jsii.String("PostgreSQL from the cluster"), nil)
+
+	engine := awsrds.AuroraPostgresEngineVersion_VER_16_9()
+	if p.PostgresMajor == 17 {
+		engine = awsrds.AuroraPostgresEngineVersion_VER_17_9()
+	}
+	retention, removal := 1.0, awscdk.RemovalPolicy_DESTROY
+	if p.Production {
+		retention, removal = 14, awscdk.RemovalPolicy_SNAPSHOT
+	}
+	d.Database = awsrds.NewDatabaseCluster(stack, jsii.String("Aurora"), &awsrds.DatabaseClusterProps{
+		Engine:                  awsrds.DatabaseClusterEngine_AuroraPostgres(&awsrds.AuroraPostgresClusterEngineProps{Version: engine}),
+		Writer:                  awsrds.ClusterInstance_ServerlessV2(jsii.String("writer"), &awsrds.ServerlessV2ClusterInstanceProps{PubliclyAccessible: jsii.Bool(false)}),
+		ServerlessV2MinCapacity: jsii.Number(0.5),
+		ServerlessV2MaxCapacity: jsii.Number(p.MaxCapacity),
+		Credentials:             awsrds.Credentials_FromGeneratedSecret(jsii.String("postgres"), nil),
+		StorageEncrypted:        jsii.Bool(true),
+		IamAuthentication:       jsii.Bool(false),
+		DeletionProtection:      jsii.Bool(p.Production),
+		Backup:                  &awsrds.BackupProps{Retention: awscdk.Duration_Days(jsii.Number(retention))},
+		RemovalPolicy:           removal,
+		Vpc:                     d.Vpc,
+		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
+		SecurityGroups:          &[]awsec2.ISecurityGroup{dbSG},
+		CopyTagsToSnapshot:      jsii.Bool(true),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{Value: d.Database.ClusterEndpoint().Hostname()})
+	awscdk.NewCfnOutput(stack, jsii.String("DatabaseSecretArn"), &awscdk.CfnOutputProps{Value: d.Database.Secret().SecretArn()})
+	awscdk.NewCfnOutput(stack, jsii.String("ClientSecurityGroupId"), &awscdk.CfnOutputProps{Value: d.ClientSecurityGroup.SecurityGroupId()})
+	return d, nil
+}
