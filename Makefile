@@ -140,12 +140,13 @@ image: ## Build the operator's image as a tarball (no Docker daemon): _build/pla
 	done
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers; copy Argo CD's Application CRD.
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers; copy Argo CD's Application CRD; the commands' reference (docs/commands).
 	$(CONTROLLER_GEN) object paths=./operator/api/...
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:dir=bases/crds
 	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=bases/operator/rbac
 	cp "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && chmod 644 $(ARGOCD_APP_CRD_COPY)
 	cp bases/crds/plattr.dev_applications.yaml charts/plattr-operator/crds/
+	$(GO) run ./internal/cli/docgen docs/commands
 
 .PHONY: verify-generate
 verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRDs or deepcopy code are stale.

@@ -56,8 +56,8 @@ type IO struct{ Out, Err io.Writer }
 
 type usageError struct{ error }
 
-// Main runs plattr with args and returns the exit code: 0 ok, 1 failure, 2 usage.
-func Main(ctx context.Context, args []string, io IO) int {
+// Command is plattr's command tree (Main runs it; docs/commands is generated from it).
+func Command(io IO) *cobra.Command {
 	root := cmdgroup.Of(&cobra.Command{Use: "plattr", Short: "The developer's side of Plattr", SilenceErrors: true, SilenceUsage: true},
 		func(err error) error { return usageError{err} })
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -65,6 +65,12 @@ func Main(ctx context.Context, args []string, io IO) int {
 	})
 	root.AddCommand(newInitCmd(io), newDevCmd(io), newDeployCmd(io))
 	version.AddTo(root)
+	return root
+}
+
+// Main runs plattr with args and returns the exit code: 0 ok, 1 failure, 2 usage.
+func Main(ctx context.Context, args []string, io IO) int {
+	root := Command(io)
 	root.SetArgs(args)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
@@ -94,7 +100,7 @@ func newInitCmd(io IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init [--dir .] [--name NAME] [--env-repo OWNER/NAME] [--registry REGISTRY]",
 		Short: "Write plattr.yaml and the deploy workflow into an app's repository",
-		Long: "init writes plattr.yaml and .github/workflows/plattr-deploy.yml, asking nothing. It never overwrites a\n" +
+		Long: "init writes plattr.yaml, .github/workflows/plattr-deploy.yml and .github/dependabot.yml, asking nothing.\nIt never overwrites a " +
 			"file that exists unless --force, and prints what it wrote and what to set up next.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {

@@ -126,6 +126,10 @@ type dryRunTrouble struct{ error }
 
 func (d dryRunTrouble) Unwrap() error { return d.error }
 
+// Command is plattr-gen's command tree as its documentation shows it
+// (docs/commands is generated from it); Main runs the same tree.
+func Command(io IO) *cobra.Command { return newRoot(io, &invocation{}) }
+
 func newRoot(io IO, run *invocation) *cobra.Command {
 	root := cmdgroup.Of(&cobra.Command{
 		Use:   "plattr-gen",
