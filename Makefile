@@ -127,7 +127,7 @@ pin-actions: ## After committing a change to .github/actions: pin the deploy wor
 
 .PHONY: release-snapshot
 release-snapshot: release-tools ## The release pipeline offline into dist/: archives, checksums, SBOMs, the image layout, install.yaml, the chart (no push, no signature).
-	$(GORELEASER) release --snapshot --clean --skip=publish,sign
+	PLATTR_COMMIT=$$(git rev-parse HEAD) $(GORELEASER) release --snapshot --clean --skip=publish,sign
 	$(GO) run ./internal/release/cmd/plattr-release assets -image ghcr.io/plattr/plattr-operator
 
 .PHONY: image

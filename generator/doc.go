@@ -2,7 +2,7 @@
 //
 // It is pure: from plattr.yaml, an image reference, an environment (or pull
 // request) and the env repo's configuration, it returns files (path → bytes)
-// following the env repo contract of DESIGN.md. It reads the current repo only
+// following the env repo contract of docs/env-repo.md. It reads the current repo only
 // through the read-only Tree it is given, and it never writes, never touches git
 // or the network and never reads the clock, so the same inputs always give
 // byte-identical output. Validate builds every overlay a change touches with

@@ -21,6 +21,7 @@ const (
 
 var (
 	ownActionUses = regexp.MustCompile(`(?m)^(\s+- uses: plattr/plattr/\.github/actions/[a-z0-9-]+@)([0-9a-f]{40}) # (\S+)$`)
+	fullCommit    = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	deployVersion = regexp.MustCompile(`(?m)^(      plattr-version:\n(?:        .*\n)*?        default: )(\S+)$`)
 )
 
@@ -48,7 +49,7 @@ func PinActions(root string) (string, error) {
 		return "", fmt.Errorf("git log %s: %w", ownActionsDir, err)
 	}
 	commit := strings.TrimSpace(string(out))
-	if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(commit) {
+	if !fullCommit.MatchString(commit) {
 		return "", fmt.Errorf("no commit has changed %s yet: commit it first", ownActionsDir)
 	}
 	v, err := RepoVersion(root)

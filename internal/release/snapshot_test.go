@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -65,6 +66,17 @@ func TestReleaseSnapshot(t *testing.T) {
 				out, err := exec.Command(bin, "version").CombinedOutput()
 				require.NoError(t, err, "%s", out)
 				assert.True(t, strings.HasPrefix(string(out), program+" "+g.Version+" ("), "%s", out)
+				assert.Regexp(t, `\(commit [0-9a-f]{12}`, string(out), "the release says its commit")
+				if program == "plattr" {
+					// plattr init of a release pins the deploy workflow by the release's commit.
+					app := t.TempDir()
+					out, err := exec.Command(bin, "init", "--dir", app, "--name", "hello", "--env-repo", "acme/env").CombinedOutput()
+					require.NoError(t, err, "%s", out)
+					wf, err := os.ReadFile(filepath.Join(app, ".github", "workflows", "plattr-deploy.yml"))
+					require.NoError(t, err)
+					assert.Regexp(t, `uses: plattr/plattr/\.github/workflows/deploy\.yml@[0-9a-f]{40} # `+regexp.QuoteMeta(g.Version)+"\n", string(wf))
+					assert.NotContains(t, string(out), "development build")
+				}
 			} else {
 				// A binary of another platform: Go's build information says what
 				// it is, and the version it was linked with is in its data (-trimpath

@@ -152,7 +152,7 @@ func TestGeneratedReleases(t *testing.T) {
 	assert.GreaterOrEqual(t, len(dirs), 4*(1+len(apps)), "every environment's apps folder and every app overlay was checked")
 }
 
-// The operator reads its credentials from Secrets by reference (the seed plan's
+// The operator reads its credentials from Secrets by reference (the first version's
 // missing KEYCLOAK_ADMIN_PASSWORD wiring), never from literal values.
 func TestOperatorDeploymentCredentialsByReference(t *testing.T) {
 	root := repoRoot(t)

@@ -12,8 +12,9 @@ import (
 	"runtime/debug"
 )
 
-// version is set by the release's linker flags.
-var version string
+// version and commit are set by the release's linker flags (goreleaser's
+// builds carry no VCS information of Go's own).
+var version, commit string
 
 // Info is what a binary says about itself.
 type Info struct {
@@ -26,7 +27,10 @@ type Info struct {
 
 // Get returns the running binary's version information.
 func Get() Info {
-	info := Info{Version: version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if commit == "none" { // goreleaser's word for a commit it does not know
+		commit = ""
+	}
+	info := Info{Version: version, Commit: commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		if info.Version == "" {
@@ -37,7 +41,9 @@ func Get() Info {
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			info.Commit = s.Value
+			if info.Commit == "" { // the linker's, when given, is the release's
+				info.Commit = s.Value
+			}
 		case "vcs.modified":
 			info.Modified = s.Value == "true"
 		}

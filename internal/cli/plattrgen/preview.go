@@ -40,7 +40,7 @@ type previewReport struct {
 	Attempts int      `json:"attempts"`
 }
 
-// report says what a preview command did, as text or JSON, and in the job summary.
+// write says what a preview command did, as text or JSON, and in the job summary.
 func (r previewReport) write(io IO, output, nothing string) error {
 	if r.Removed == nil {
 		r.Removed = []string{}

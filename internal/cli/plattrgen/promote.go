@@ -69,6 +69,9 @@ type imageRow struct {
 }
 
 func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
 	switch {
 	case o.app == "" && !o.all:
 		return usagef("give --app APP, or --all")
@@ -78,8 +81,6 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--from and --to are required: environments from plattr-env.yaml")
 	case o.repo == "":
 		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
-	case checkOutput(o.output) != nil:
-		return checkOutput(o.output)
 	}
 	// Names first: they make the branch name, and "--app ../prod" is about the
 	// app, not about a branch.

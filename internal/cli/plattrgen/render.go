@@ -82,6 +82,9 @@ type renderReport struct {
 func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	// Everything that can be checked without the repo is checked first: bad
 	// input never reaches the network.
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
 	switch {
 	case o.env == "" && o.pr == 0:
 		return usagef("give --env ENV, or --pr N for a pull request preview")
@@ -91,8 +94,6 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--image is required: the image built by CI, pinned by digest (repository@sha256:…)")
 	case o.repo == "":
 		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
-	case checkOutput(o.output) != nil:
-		return checkOutput(o.output)
 	}
 	img, err := generator.ParseImage(o.image, o.allowTag)
 	if err != nil {

@@ -55,6 +55,9 @@ const maxDepth = 10000
 var commitPrefix = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 
 func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
 	switch {
 	case o.app == "" || o.env == "" || o.repo == "":
 		return usagef("--app, --env and --repo are required")
@@ -64,8 +67,6 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--depth must be between 1 and %d commits, is %d", maxDepth, o.depth)
 	case o.to != "" && !commitPrefix.MatchString(o.to):
 		return usagef("--to must be an env repo commit id, full or abbreviated to at least 7 hex digits (git log --format=%%h), is %q", o.to)
-	case checkOutput(o.output) != nil:
-		return checkOutput(o.output)
 	}
 	if err := checkNames(flagName{"--app", o.app, names.App}, flagName{"--env", o.env, names.Env}); err != nil {
 		return err
