@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"slices"
@@ -78,6 +79,18 @@ const (
 
 // MaxConfigSize bounds plattr-env.yaml.
 const MaxConfigSize = 64 << 10
+
+// ReadConfig reads and parses the env repo's plattr-env.yaml.
+func ReadConfig(tree Tree) (*Config, error) {
+	data, err := tree.ReadFile(ConfigFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the env repo has no %s: run 'plattr-gen env init' on it first", ConfigFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(data)
+}
 
 // ParseConfig decodes and validates plattr-env.yaml.
 func ParseConfig(data []byte) (*Config, error) {

@@ -23,12 +23,33 @@ type Image struct {
 	Tag    string
 }
 
-// ShortDigest is the digest shortened for commit messages: "sha256:ab12cd34ef56".
+// ShortDigest is the image as commit messages and pull requests show it: its
+// digest shortened, "sha256:ab12cd34ef56", or its tag when it has no digest.
 func (i Image) ShortDigest() string {
 	if i.Digest == "" {
 		return i.Tag
 	}
 	return i.Digest[:len("sha256:")+12]
+}
+
+// ShortImage is ShortDigest of a reference read back from a release: the
+// reference itself when it does not parse.
+func ShortImage(ref string) string {
+	img, err := ParseImage(ref, true)
+	if err != nil {
+		return ref
+	}
+	return img.ShortDigest()
+}
+
+// ImageDigest is a reference's digest ("sha256:…"), or the reference itself
+// when it has none (or does not parse).
+func ImageDigest(ref string) string {
+	img, err := ParseImage(ref, true)
+	if err != nil || img.Digest == "" {
+		return ref
+	}
+	return img.Digest
 }
 
 // ParseImage checks an image reference. Images must be pinned by digest

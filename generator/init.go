@@ -27,7 +27,7 @@ func InitRepo(cfg *Config) (Files, error) {
 	}
 	envs := append(cfg.EnvNames(), names.PreviewEnv)
 	for _, env := range envs {
-		apps := path.Join(EnvsDir, env, names.AppsDir)
+		apps := path.Join(EnvDir(env), names.AppsDir)
 		root := argoApplication(cfg, "plattr-"+env, apps, cfg.ArgoCD.Namespace)
 		root.Labels = map[string]string{plattrv1.LabelEnvironment: env}
 		if env == names.PreviewEnv {
@@ -62,66 +62,4 @@ func repoReadme(cfg *Config) string {
 	b.WriteString("| `envs/<env>/<app>/env.yaml` | per-environment settings: yours to edit, never overwritten |\n")
 	b.WriteString("| `envs/preview/<app>-pr-<n>/` | preview of a pull request, removed when it closes |\n")
 	return b.String()
-}
-
-// Message is a commit message: a subject line and trailers.
-// The trailers of Plattr's commits, which tools read back (git log --format=%(trailers)).
-const (
-	TrailerApp         = "Plattr-App"
-	TrailerEnvironment = "Plattr-Environment"
-	TrailerImage       = "Plattr-Image"
-	TrailerRollbackTo  = "Plattr-Rollback-To"
-)
-
-type Message struct {
-	Subject  string
-	Body     string
-	Trailers [][2]string
-}
-
-func (m Message) String() string {
-	var b strings.Builder
-	b.WriteString(m.Subject)
-	b.WriteString("\n")
-	if m.Body != "" {
-		b.WriteString("\n" + strings.TrimRight(m.Body, "\n") + "\n")
-	}
-	if len(m.Trailers) > 0 {
-		b.WriteString("\n")
-		for _, t := range m.Trailers {
-			fmt.Fprintf(&b, "%s: %s\n", t[0], t[1])
-		}
-	}
-	return b.String()
-}
-
-// RemovePreviewMessage says what removing the preview of a pull request did.
-func RemovePreviewMessage(app string, pr int) Message {
-	return Message{Subject: fmt.Sprintf("%s: remove preview of PR #%d", app, pr),
-		Trailers: [][2]string{{TrailerApp, app}, {TrailerEnvironment, names.PreviewEnv}}}
-}
-
-// DeployMessage says what a render did: "hello: deploy sha256:ab12cd34ef56
-// (source 3f9c1a2b) to staging", with trailers for the source and CI run.
-func DeployMessage(r Release, t Target) Message {
-	subject := fmt.Sprintf("%s: deploy %s", r.Manifest.Name, r.Image.ShortDigest())
-	if c := r.Source.Commit; c != "" {
-		subject += fmt.Sprintf(" (source %.8s)", c)
-	}
-	if r.PR != 0 {
-		subject += fmt.Sprintf(" to preview of PR #%d", r.PR)
-	} else {
-		subject += " to " + t.Env
-	}
-	m := Message{Subject: subject, Trailers: [][2]string{{TrailerApp, r.Manifest.Name}, {TrailerEnvironment, t.Env}, {TrailerImage, r.Image.Ref}}}
-	if r.Source.Repo != "" {
-		m.Trailers = append(m.Trailers, [2]string{"Plattr-Source-Repo", r.Source.Repo})
-	}
-	if r.Source.Commit != "" {
-		m.Trailers = append(m.Trailers, [2]string{"Plattr-Source-Commit", r.Source.Commit})
-	}
-	if r.Source.RunURL != "" {
-		m.Trailers = append(m.Trailers, [2]string{"Plattr-CI-Run", r.Source.RunURL})
-	}
-	return m
 }

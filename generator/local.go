@@ -18,7 +18,7 @@ func Local(m *manifest.Manifest, img Image, env string) (*plattrv1.Application, 
 	if err := names.Env(env); err != nil {
 		return nil, err
 	}
-	t := Target{Env: env, Namespace: env, Name: m.Name, Dir: path.Join(EnvsDir, env, m.Name)}
+	t := Target{Env: env, Namespace: env, Name: m.Name, Dir: AppDir(env, m.Name)}
 	r := Release{Manifest: m, Image: img, Env: env}
 	release := releaseApp(r, t)
 	checked := release.DeepCopy()
@@ -30,7 +30,7 @@ func Local(m *manifest.Manifest, img Image, env string) (*plattrv1.Application, 
 	}
 	files := Files{}
 	var err error
-	if files[path.Join(t.Dir, ReleaseFile)], err = withHeader(releaseHeader, release); err != nil {
+	if files[t.ReleasePath()], err = withHeader(releaseHeader, release); err != nil {
 		return nil, err
 	}
 	if files[path.Join(t.Dir, EnvPatchFile)], err = envPatch(defaultsOf(m, env), t); err != nil {

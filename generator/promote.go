@@ -48,7 +48,7 @@ func (c *Config) CheckPromotion(from, to string, force bool) error {
 
 // Apps lists the apps released into env (folders of envs/<env> with a release.yaml).
 func Apps(tree Tree, env string) ([]string, error) {
-	dir := path.Join(EnvsDir, env)
+	dir := EnvDir(env)
 	entries, err := tree.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -85,24 +85,24 @@ func Promote(cfg *Config, app, from, to string, tree Tree) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	release, err := tree.ReadFile(path.Join(src.Dir, ReleaseFile))
+	release, err := tree.ReadFile(src.ReleasePath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s has no release in %s (no %s): render it there first", app, from, path.Join(src.Dir, ReleaseFile))
+		return nil, fmt.Errorf("%s has no release in %s (no %s): render it there first", app, from, src.ReleasePath())
 	}
 	if err != nil {
 		return nil, err
 	}
 	if _, err := ParseRelease(release); err != nil {
-		return nil, fmt.Errorf("%s: %w", path.Join(src.Dir, ReleaseFile), err)
+		return nil, fmt.Errorf("%s: %w", src.ReleasePath(), err)
 	}
-	running, err := tree.ReadFile(path.Join(dst.Dir, ReleaseFile))
+	running, err := tree.ReadFile(dst.ReleasePath())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if bytes.Equal(running, release) {
 		return nil, nil // already released there
 	}
-	files := Files{path.Join(dst.Dir, ReleaseFile): release}
+	files := Files{dst.ReleasePath(): release}
 	if err := addAppScaffold(cfg, dst, nil, tree, files); err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func addAppScaffold(cfg *Config, t Target, m *manifestDefaults, tree Tree, files
 // previews: env "preview" and the preview's name), and rewrites the list of
 // children. Removing what is not there gives no files.
 func RemoveApp(env, name string, tree Tree) (Files, error) {
-	dir := path.Join(EnvsDir, env, name)
+	dir := AppDir(env, name)
 	files := Files{}
 	entries, err := tree.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -159,7 +159,7 @@ func RemoveApp(env, name string, tree Tree) (Files, error) {
 	if err := deleteAll(tree, dir, entries, files); err != nil {
 		return nil, err
 	}
-	child := path.Join(EnvsDir, env, names.AppsDir, name+".yaml")
+	child := ChildPath(env, name)
 	if ok, err := exists(tree, child); err != nil {
 		return nil, err
 	} else if ok {

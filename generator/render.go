@@ -100,7 +100,26 @@ type Target struct {
 }
 
 // ChildPath is the path of the target's Argo CD child Application.
-func (t Target) ChildPath() string { return path.Join(EnvsDir, t.Env, names.AppsDir, t.Name+".yaml") }
+func (t Target) ChildPath() string { return ChildPath(t.Env, t.Name) }
+
+// ReleasePath is the path of the target's release.yaml.
+func (t Target) ReleasePath() string { return path.Join(t.Dir, ReleaseFile) }
+
+// The env repo's paths: every caller builds them here.
+
+// EnvDir is an environment's folder: envs/<env>.
+func EnvDir(env string) string { return path.Join(EnvsDir, env) }
+
+// AppDir is the folder of an app (or a preview, in env "preview") in an
+// environment: envs/<env>/<name>.
+func AppDir(env, name string) string { return path.Join(EnvsDir, env, name) }
+
+// ReleasePath is the release of an app in an environment: envs/<env>/<name>/release.yaml.
+func ReleasePath(env, name string) string { return path.Join(AppDir(env, name), ReleaseFile) }
+
+// ChildPath is the Argo CD child Application of an app in an environment:
+// envs/<env>/apps/<name>.yaml.
+func ChildPath(env, name string) string { return path.Join(EnvsDir, env, names.AppsDir, name+".yaml") }
 
 // ChildName is the name of the target's Argo CD child Application.
 func (t Target) ChildName() string { return t.Env + "-" + t.Name }
@@ -116,7 +135,7 @@ func (c *Config) Resolve(app, env string, pr int) (Target, error) {
 		}
 		name := names.Preview(app, pr)
 		return Target{Env: names.PreviewEnv, Namespace: c.Preview.Namespace, Name: name,
-			Dir: path.Join(EnvsDir, names.PreviewEnv, name), Host: c.DefaultHost(name, names.PreviewEnv, Environment{})}, nil
+			Dir: AppDir(names.PreviewEnv, name), Host: c.DefaultHost(name, names.PreviewEnv, Environment{})}, nil
 	}
 	if err := names.Env(env); err != nil {
 		return Target{}, err
@@ -125,7 +144,7 @@ func (c *Config) Resolve(app, env string, pr int) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
-	return Target{Env: e.Name, Namespace: e.Namespace, Name: app, Dir: path.Join(EnvsDir, e.Name, app), Host: c.DefaultHost(app, e.Name, e), Production: e.Production}, nil
+	return Target{Env: e.Name, Namespace: e.Namespace, Name: app, Dir: AppDir(e.Name, app), Host: c.DefaultHost(app, e.Name, e), Production: e.Production}, nil
 }
 
 // DefaultHost is the host an app (a preview: "<app>-pr-<n>") is served at in an
@@ -159,7 +178,7 @@ func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {
 		return nil, Target{}, err
 	}
 	files := Files{}
-	if files[path.Join(t.Dir, ReleaseFile)], err = withHeader(releaseHeader, release); err != nil {
+	if files[t.ReleasePath()], err = withHeader(releaseHeader, release); err != nil {
 		return nil, Target{}, err
 	}
 	if err := addAppScaffold(cfg, t, defaultsOf(m, t.Env), tree, files); err != nil {

@@ -298,16 +298,6 @@ func TestValidate_RefusesBrokenOverlays(t *testing.T) {
 	}
 }
 
-func TestDeployMessage(t *testing.T) {
-	hello := loadManifest(t, filepath.Join("..", "examples", "hello", manifest.FileName))
-	img, _ := ParseImage("r.example.com/hello@"+digestA, false)
-	r := Release{Manifest: hello, Image: img, Env: "staging", Source: Source{Repo: "acme/hello", Commit: "3f9c1a2b4d5e6f70", RunURL: "https://ci/run/1"}}
-	msg := DeployMessage(r, Target{Env: "staging"}).String()
-	assert.Equal(t, "hello: deploy sha256:0123456789ab (source 3f9c1a2b) to staging\n\n"+
-		"Plattr-App: hello\nPlattr-Environment: staging\nPlattr-Image: r.example.com/hello@"+digestA+"\n"+
-		"Plattr-Source-Repo: acme/hello\nPlattr-Source-Commit: 3f9c1a2b4d5e6f70\nPlattr-CI-Run: https://ci/run/1\n", msg)
-}
-
 // hugeEnv is 100 variables of 2,100 bytes: within the CRD's limits, beyond what
 // an Argo CD annotation holds.
 func hugeEnv() string {

@@ -49,13 +49,13 @@ func Validate(changes Files, tree Tree) error {
 				if !e.Production {
 					continue
 				}
-				apps, err := after.ReadDir(path.Join(EnvsDir, e.Name))
+				apps, err := after.ReadDir(EnvDir(e.Name))
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
 				for _, a := range apps {
 					if a != names.AppsDir {
-						dirs[path.Join(EnvsDir, e.Name, a)] = true
+						dirs[AppDir(e.Name, a)] = true
 					}
 				}
 			}
@@ -187,7 +187,7 @@ func checkHostNotClaimed(tree Tree, cfg *Config, envName string, env Environment
 	if host == "" || cfg.BaseDomain == "" {
 		return nil
 	}
-	others, err := tree.ReadDir(path.Join(EnvsDir, envName))
+	others, err := tree.ReadDir(EnvDir(envName))
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func checkChild(tree Tree, cfg *Config, envName string, env Environment, app *ar
 		namespace = cfg.Preview.Namespace
 	}
 	folder, ok := strings.CutPrefix(app.Name, envName+"-")
-	dir := path.Join(EnvsDir, envName, folder)
+	dir := AppDir(envName, folder)
 	if !ok || names.PathElement(folder) != "" || folder == names.AppsDir {
 		return fmt.Errorf("Argo CD Application %q is not named %s-<app>: child Applications are written by plattr-gen", app.Name, envName)
 	}

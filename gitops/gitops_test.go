@@ -21,6 +21,7 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/internal/gittest"
+	"github.com/plattr/plattr/ops"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -36,11 +37,10 @@ func initRepo(t *testing.T, dir string) string {
 	r, err := Open(context.Background(), repo, generator.Validate)
 	require.NoError(t, err)
 	require.True(t, r.Head().IsZero(), "a new repo has no head")
-	files, err := generator.InitRepo(testConfig("https://example.com/env.git"))
+	op, err := ops.NewInit(testConfig("https://example.com/env.git"))
 	require.NoError(t, err)
-	res, err := r.Apply(context.Background(), func(generator.Tree) (generator.Files, string, error) {
-		return files, "init env repo\n", nil
-	}, ApplyOptions{})
+	var plan ops.Plan
+	res, err := r.Apply(context.Background(), ops.Change(op.Plan, &plan), ApplyOptions{})
 	require.NoError(t, err)
 	require.False(t, res.Commit.IsZero())
 	return repo
@@ -51,22 +51,9 @@ func renderChange(t *testing.T, app, image string) Change {
 	require.NoError(t, err)
 	img, err := generator.ParseImage(image, false)
 	require.NoError(t, err)
-	return func(tree generator.Tree) (generator.Files, string, error) {
-		cfgData, err := tree.ReadFile(generator.ConfigFile)
-		if err != nil {
-			return nil, "", err
-		}
-		cfg, err := generator.ParseConfig(cfgData)
-		if err != nil {
-			return nil, "", err
-		}
-		rel := generator.Release{Manifest: m, Image: img, Env: "staging"}
-		files, target, err := generator.Render(cfg, rel, tree)
-		if err != nil {
-			return nil, "", err
-		}
-		return files, generator.DeployMessage(rel, target).String(), nil
-	}
+	op := ops.Render{Release: generator.Release{Manifest: m, Image: img, Env: "staging"}, Branch: "main"}
+	var plan ops.RenderPlan
+	return ops.Change(op.Plan, &plan)
 }
 
 func TestRepo_InitAndRender(t *testing.T) {

@@ -92,7 +92,24 @@ func PR(n int) error {
 // Preview is the name of the preview of app for pull request n: "<app>-pr-<n>".
 // Callers validate app and n first.
 func Preview(app string, n int) string {
-	return app + "-pr-" + strconv.Itoa(n)
+	return app + previewInfix + strconv.Itoa(n)
+}
+
+const previewInfix = "-pr-"
+
+// ParsePreview reads a preview's name back: the app and the pull request number,
+// ok only when name is exactly what Preview makes of a valid app and number.
+func ParsePreview(name string) (app string, n int, ok bool) {
+	i := strings.LastIndex(name, previewInfix)
+	if i < 0 {
+		return "", 0, false
+	}
+	app, num := name[:i], name[i+len(previewInfix):]
+	n, err := strconv.Atoi(num)
+	if err != nil || App(app) != nil || PR(n) != nil || Preview(app, n) != name {
+		return "", 0, false
+	}
+	return app, n, true
 }
 
 // Limits of a repository name "owner/name", GitHub's own.

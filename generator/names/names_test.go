@@ -150,3 +150,16 @@ func TestRepo(t *testing.T) {
 		}
 	}
 }
+
+// ParsePreview reads back exactly what Preview makes, and nothing else: gc
+// removes what it parses.
+func TestParsePreview(t *testing.T) {
+	app, n, ok := ParsePreview(Preview("my-pr-app", 42))
+	assert.True(t, ok)
+	assert.Equal(t, "my-pr-app", app)
+	assert.Equal(t, 42, n)
+	for _, bad := range []string{"hello", "hello-pr-", "hello-pr-042", "hello-pr-0", "hello-pr-+4", "-pr-4", "Hello-pr-4", "hello-pr-4x", "hello-pr-99999999"} {
+		_, _, ok := ParsePreview(bad)
+		assert.False(t, ok, bad)
+	}
+}

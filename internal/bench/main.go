@@ -20,6 +20,7 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/ops"
 )
 
 var (
@@ -156,13 +157,8 @@ func run() error {
 		}
 		base := repo.Head()
 		u, err := measure(func() error {
-			res, err := repo.Stage(ctx, func(tree generator.Tree) (generator.Files, string, error) {
-				files, target, err := generator.Render(cfg, rel, tree)
-				if err != nil {
-					return nil, "", err
-				}
-				return files, generator.DeployMessage(rel, target).String(), nil
-			})
+			var plan ops.RenderPlan
+			res, err := repo.Stage(ctx, ops.Change(ops.Render{Release: rel, Branch: cfg.TargetRevision}.Plan, &plan))
 			if err == nil && res.Commit.IsZero() {
 				err = fmt.Errorf("render changed nothing")
 			}

@@ -1,7 +1,6 @@
 package plattrgen
 
 import (
-	"bytes"
 	"fmt"
 	"net/url"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
+	"github.com/plattr/plattr/ops"
 )
 
 func newEnvCmd(io IO) *cobra.Command {
@@ -71,7 +71,7 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	// Argo CD follows the branch this commit goes to.
 	cfg.TargetRevision = o.branch
 	cfg.ArgoCD.Namespace, cfg.ArgoCD.Project = o.argoNamespace, o.project
-	files, err := generator.InitRepo(cfg)
+	op, err := ops.NewInit(cfg)
 	if err != nil {
 		return usageError{initFlagError(err)}
 	}
@@ -79,13 +79,8 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
-		existing, err := tree.ReadFile(generator.ConfigFile)
-		if err == nil && !bytes.Equal(existing, files[generator.ConfigFile]) {
-			return nil, "", fmt.Errorf("the env repo is already initialised with other settings: edit %s there instead", generator.ConfigFile)
-		}
-		return files, fmt.Sprintf("init environment repo: %s\n", strings.Join(cfg.EnvNames(), " → ")), nil
-	}, gitops.ApplyOptions{})
+	var plan ops.Plan
+	res, err := repo.Apply(cmd.Context(), ops.Change(op.Plan, &plan), gitops.ApplyOptions{})
 	if err != nil {
 		return err
 	}
@@ -93,8 +88,8 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 		fmt.Fprintf(io.Out, "%s is already initialised: nothing to commit\n", repo.URL())
 		return nil
 	}
-	fmt.Fprintf(io.Out, "%s\ninitialised %s: environments %s, domain %s\nnext: kubectl apply -n %s -f bootstrap/ (from a checkout of the env repo)\n",
-		res.Commit, repo.URL(), strings.Join(cfg.EnvNames(), " → "), o.domain, o.argoNamespace)
+	fmt.Fprintf(io.Out, "initialised %s as commit %s: environments %s, domain %s\nnext: kubectl apply -n %s -f bootstrap/ (from a checkout of the env repo)\n",
+		repo.URL(), res.Commit, strings.Join(cfg.EnvNames(), " → "), o.domain, o.argoNamespace)
 	return nil
 }
 

@@ -1,18 +1,13 @@
 package plattrgen
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/gittest"
 )
 
@@ -92,33 +87,4 @@ func TestRollback_ToAbbreviatedCommit(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.err)
 	assert.Contains(t, r.out, "pushed branch plattr/rollback-staging-hello")
 	assert.Equal(t, firstRelease, gittest.Git(t, repo, "show", "plattr/rollback-staging-hello:envs/staging/hello/release.yaml")+"\n")
-}
-
-// A --to prefix that the commits of several releases start with is refused,
-// listing them; picking one (the first found) rolled back to a release nobody
-// chose. Seven-digit collisions cannot be made in a test's time, so the versions
-// are built here with the commit ids such a history would have.
-func TestRollback_AmbiguousPrefixListsTheCandidates(t *testing.T) {
-	at := func(id string, day int) gitops.Version {
-		when := time.Date(2026, 1, day, 12, 0, 0, 0, time.UTC)
-		return gitops.Version{Commit: &object.Commit{Hash: plumbing.NewHash(id), Committer: object.Signature{When: when}}, Content: []byte(fmt.Sprint(day))}
-	}
-	versions := []gitops.Version{
-		at("3f9c1a2b4d5e6f708192a3b4c5d6e7f809102132", 3),
-		at("1111111111111111111111111111111111111111", 2),
-		at("3f9c1a2ffffffffffffffffffffffffffffffff0", 1),
-	}
-	_, err := releaseAt(versions, "3F9C1A2")
-	require.Error(t, err)
-	assert.Equal(t, "--to 3f9c1a2 is ambiguous: the commits of 2 releases start with it: "+
-		"3f9c1a2b4d5e6f708192a3b4c5d6e7f809102132 (2026-01-03), 3f9c1a2ffffffffffffffffffffffffffffffff0 (2026-01-01); give more digits", err.Error())
-	var ue usageError
-	assert.ErrorAs(t, err, &ue, "exit 2")
-
-	v, err := releaseAt(versions, "3f9c1a2f")
-	require.NoError(t, err)
-	assert.Equal(t, "1", string(v.Content), "more digits pick one")
-	v, err = releaseAt(versions, "2222222")
-	require.NoError(t, err)
-	assert.Nil(t, v)
 }

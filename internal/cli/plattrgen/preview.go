@@ -2,19 +2,14 @@ package plattrgen
 
 import (
 	"fmt"
-	"path"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
-	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/ops"
 )
 
 func newPreviewCmd(io IO) *cobra.Command {
@@ -96,15 +91,14 @@ func (o *previewDeleteOptions) run(cmd *cobra.Command, io IO) error {
 	if err := names.App(o.app); err != nil {
 		return usageError{err}
 	}
-	name := names.Preview(o.app, int(o.pr))
+	op := ops.RemovePreview{App: o.app, PR: int(o.pr)}
+	name := op.Name()
 	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}
-	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
-		files, err := generator.RemoveApp(names.PreviewEnv, name, tree)
-		return files, generator.RemovePreviewMessage(o.app, int(o.pr)).String(), err
-	}, gitops.ApplyOptions{})
+	var plan ops.Plan
+	res, err := repo.Apply(cmd.Context(), ops.Change(op.Plan, &plan), gitops.ApplyOptions{})
 	if err != nil {
 		return err
 	}
@@ -140,8 +134,6 @@ func newPreviewGCCmd(io IO) *cobra.Command {
 	return cmd
 }
 
-var previewName = regexp.MustCompile(`^(.+)-pr-([0-9]+)$`)
-
 func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 	if o.repo == "" || o.appRepo == "" {
 		return usagef("--repo and --app-repo are required")
@@ -158,57 +150,18 @@ func (o *previewGCOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	var removed []string
-	states := map[int]string{} // asked once: Apply runs the change again after a rejected push
-	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
-		removed = removed[:0]
-		previews, err := generator.Apps(tree, names.PreviewEnv)
-		if err != nil {
-			return nil, "", err
-		}
-		files := generator.Files{}
-		for _, p := range previews {
-			m := previewName.FindStringSubmatch(p)
-			if m == nil {
-				continue
-			}
-			release, err := tree.ReadFile(path.Join(generator.EnvsDir, names.PreviewEnv, p, generator.ReleaseFile))
-			if err != nil {
-				return nil, "", err
-			}
-			app, err := generator.ParseRelease(release)
-			if err != nil || app.Annotations[plattrv1.AnnotationSourceRepo] != o.appRepo {
-				continue
-			}
-			n, _ := strconv.Atoi(m[2])
-			if _, ok := states[n]; !ok {
-				pr, err := gh.Get(cmd.Context(), n)
-				if err != nil {
-					return nil, "", err
-				}
-				states[n] = pr.State
-			}
-			if states[n] != "closed" {
-				continue
-			}
-			f, err := generator.RemoveApp(names.PreviewEnv, p, generator.Overlay{Base: tree, Changes: files})
-			if err != nil {
-				return nil, "", err
-			}
-			for k, v := range f {
-				files[k] = v
-			}
-			removed = append(removed, p)
-		}
-		sort.Strings(removed)
-		return files, fmt.Sprintf("remove previews of closed pull requests: %s\n", strings.Join(removed, ", ")), nil
-	}, gitops.ApplyOptions{})
+	op := &ops.GCPreviews{AppRepo: o.appRepo, State: func(n int) (string, error) {
+		pr, err := gh.Get(cmd.Context(), n)
+		return pr.State, err
+	}}
+	var plan ops.GCPlan
+	res, err := repo.Apply(cmd.Context(), ops.Change(op.Plan, &plan), gitops.ApplyOptions{})
 	if err != nil {
 		return err
 	}
 	r := previewReport{Kind: "preview-gc", Repo: repo.URL(), Branch: o.branch, Changed: res.Changed, Attempts: res.Attempts}
 	if !res.Commit.IsZero() {
-		r.Removed, r.Commit = removed, res.Commit.String()
+		r.Removed, r.Commit = plan.Removed, res.Commit.String()
 	}
 	return r.write(io, o.output, fmt.Sprintf("no preview of %s belongs to a closed pull request", o.appRepo))
 }

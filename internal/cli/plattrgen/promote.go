@@ -3,15 +3,13 @@ package plattrgen
 import (
 	"errors"
 	"fmt"
-	"path"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/ops"
 )
 
 type promoteOptions struct {
@@ -95,51 +93,16 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	branch := "plattr/promote-" + o.to + "-" + o.app
-	if o.all {
-		branch = "plattr/promote-" + o.from + "-to-" + o.to
-	}
-	var changes []generator.ReleaseChange
-	prop, err := repo.Propose(cmd.Context(), branch, func(tree generator.Tree) (generator.Files, string, error) {
-		cfg, err := readConfig(tree)
-		if err != nil {
-			return nil, "", err
-		}
-		if err := cfg.CheckPromotion(o.from, o.to, o.force); err != nil {
-			return nil, "", err
-		}
-		apps := []string{o.app}
-		if o.all {
-			if apps, err = generator.Apps(tree, o.from); err != nil {
-				return nil, "", err
-			}
-		}
-		files := generator.Files{}
-		changes = changes[:0]
-		for _, app := range apps {
-			f, err := generator.Promote(cfg, app, o.from, o.to, tree)
-			if err != nil {
-				return nil, "", err
-			}
-			if len(f) == 0 {
-				continue // already released there
-			}
-			target := path.Join(generator.EnvsDir, o.to, app, generator.ReleaseFile)
-			old, _ := tree.ReadFile(target) // Promote read it: absent or readable
-			changes = append(changes, generator.ReleaseChange{App: app, Old: old, New: f[target]})
-			for p, d := range f {
-				files[p] = d
-			}
-		}
-		return files, promoteMessage(o.from, o.to, changes), nil
-	})
+	op := ops.Promote{App: o.app, All: o.all, From: o.from, To: o.to, Force: o.force}
+	var plan ops.PromotePlan
+	prop, err := repo.Propose(cmd.Context(), op.Branch(), ops.Change(op.Plan, &plan))
 	if err != nil {
 		return err
 	}
 	report := proposalReport{Kind: "promotion", From: o.from, Environment: o.to, Repo: repo.URL(), Base: o.branch}
-	for _, c := range changes {
+	for _, c := range plan.Changes {
 		report.Apps = append(report.Apps, c.App)
-		report.Images = append(report.Images, imageRow{App: c.App, From: imageOf(c.Old), To: imageOf(c.New)})
+		report.Images = append(report.Images, imageRow{App: c.App, From: generator.ImageDigest(ops.ReleaseImageRef(c.Old)), To: generator.ImageDigest(ops.ReleaseImageRef(c.New))})
 	}
 	if prop.Commit.IsZero() {
 		if o.output == "json" {
@@ -148,14 +111,8 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 		fmt.Fprintf(io.Out, "nothing to promote: %s already runs what %s runs\n", o.to, o.from)
 		return nil
 	}
-	report.Branch, report.Commit = branch, prop.Commit.String()
-	title := fmt.Sprintf("Promote %s to %s", strings.Join(report.Apps, ", "), o.to)
-	if len(report.Apps) > 3 {
-		title = fmt.Sprintf("Promote %d apps from %s to %s", len(report.Apps), o.from, o.to)
-	}
-	body := generator.Describe(fmt.Sprintf("Promotes %s from **%s** to **%s**. Merging this pull request is the promotion; Argo CD then syncs %s.",
-		plural(len(changes), "app", "apps"), o.from, o.to, o.to), changes)
-	return finishProposal(cmd, io, gh, report, title, body, o.output, []string{"plattr/promotion", "env/" + o.to})
+	report.Branch, report.Commit = prop.Branch, prop.Commit.String()
+	return finishProposal(cmd, io, gh, report, op.Proposal(plan.Changes), o.output)
 }
 
 // flagName is a name given in a flag, and the rule it must pass.
@@ -180,9 +137,10 @@ func checkNames(fs ...flagName) error {
 
 // finishProposal opens or updates the pull request of a pushed branch (or says
 // how to merge it without GitHub) and reports.
-func finishProposal(cmd *cobra.Command, io IO, gh *pulls.Client, report proposalReport, title, body, output string, labels []string) error {
+func finishProposal(cmd *cobra.Command, io IO, gh *pulls.Client, report proposalReport, p ops.Proposal, output string) error {
+	title := p.Title
 	if gh != nil {
-		pr, created, err := gh.Ensure(cmd.Context(), pulls.Spec{Head: report.Branch, Base: report.Base, Title: title, Body: body, Labels: labels})
+		pr, created, err := gh.Ensure(cmd.Context(), pulls.Spec{Head: report.Branch, Base: report.Base, Title: title, Body: p.Body, Labels: p.Labels})
 		if err != nil {
 			return fmt.Errorf("branch %s is pushed, but the pull request failed: %w", report.Branch, err)
 		}
@@ -209,35 +167,4 @@ func finishProposal(cmd *cobra.Command, io IO, gh *pulls.Client, report proposal
 	fmt.Fprintf(io.Out, "review it:  git fetch %s %s && git diff %s...FETCH_HEAD\n", report.Repo, report.Branch, report.Base)
 	fmt.Fprintf(io.Out, "merge it:   git merge --ff-only FETCH_HEAD && git push origin %s   (or open a pull request from %s)\n", report.Base, report.Branch)
 	return nil
-}
-
-func promoteMessage(from, to string, changes []generator.ReleaseChange) string {
-	var apps []string
-	for _, c := range changes {
-		apps = append(apps, c.App)
-	}
-	sort.Strings(apps)
-	m := generator.Message{Subject: fmt.Sprintf("promote %s from %s to %s", strings.Join(apps, ", "), from, to),
-		Trailers: [][2]string{{"Plattr-Promotion", from + " -> " + to}}}
-	if len(changes) == 1 {
-		m.Subject = fmt.Sprintf("%s: promote %s from %s to %s", changes[0].App, imageOf(changes[0].New), from, to)
-	} else if len(apps) > 5 {
-		m.Subject = fmt.Sprintf("promote %d apps from %s to %s", len(apps), from, to)
-		m.Body = strings.Join(apps, "\n")
-	}
-	return m.String()
-}
-
-func imageOf(release []byte) string {
-	if release == nil {
-		return ""
-	}
-	app, err := generator.ParseRelease(release)
-	if err != nil {
-		return ""
-	}
-	if i := strings.Index(app.Spec.Image, "@"); i >= 0 {
-		return app.Spec.Image[i+1:]
-	}
-	return app.Spec.Image
 }

@@ -3,7 +3,6 @@ package plattrgen
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/gitops"
+	"github.com/plattr/plattr/ops"
 )
 
 type renderOptions struct {
@@ -106,32 +106,17 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	if err := o.source.Check(); err != nil {
 		return usageError{err}
 	}
-	release := generator.Release{Manifest: m, Image: img, Env: o.env, PR: int(o.pr), Source: o.source}
-	var target generator.Target
+	op := ops.Render{Release: generator.Release{Manifest: m, Image: img, Env: o.env, PR: int(o.pr), Source: o.source}, Branch: o.branch}
 	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}
-	res, err := repo.Apply(cmd.Context(), func(tree generator.Tree) (generator.Files, string, error) {
-		cfg, err := readConfig(tree)
-		if err != nil {
-			return nil, "", err
-		}
-		if cfg.TargetRevision != o.branch {
-			return nil, "", usagef("--branch %s: Argo CD follows %s (%s's targetRevision), so a commit to %s would never deploy: give --branch %s",
-				o.branch, cfg.TargetRevision, generator.ConfigFile, o.branch, cfg.TargetRevision)
-		}
-		files, t, err := generator.Render(cfg, release, tree)
-		if err != nil {
-			return nil, "", err
-		}
-		target = t
-		return files, generator.DeployMessage(release, t).String(), nil
-	}, gitops.ApplyOptions{DryRun: o.dryRun})
+	var plan ops.RenderPlan
+	res, err := repo.Apply(cmd.Context(), ops.Change(op.Plan, &plan), gitops.ApplyOptions{DryRun: o.dryRun})
 	if err != nil {
 		return err
 	}
-	report := renderReport{App: m.Name, Environment: target.Env, PR: int(o.pr), Image: img.Ref, Repo: repo.URL(), Branch: o.branch,
+	report := renderReport{App: m.Name, Environment: plan.Target.Env, PR: int(o.pr), Image: img.Ref, Repo: repo.URL(), Branch: o.branch,
 		Changed: res.Changed, DryRun: o.dryRun, Attempts: res.Attempts}
 	if report.Changed == nil {
 		report.Changed = []string{}
@@ -149,10 +134,7 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 		}
 		return writeStepSummary(io.Getenv, report)
 	}
-	where := target.Env
-	if o.pr != 0 {
-		where = fmt.Sprintf("preview of PR #%d", o.pr)
-	}
+	where := op.Where()
 	switch {
 	case o.dryRun:
 		fmt.Fprint(io.Out, unifiedDiff(res))
@@ -167,17 +149,6 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 			where, repo.URL(), res.Commit, len(res.Changed), plural(res.Attempts, "push", "pushes"))
 	}
 	return writeStepSummary(io.Getenv, report)
-}
-
-func readConfig(tree generator.Tree) (*generator.Config, error) {
-	data, err := tree.ReadFile(generator.ConfigFile)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("the env repo has no %s: run 'plattr-gen env init' on it first", generator.ConfigFile)
-		}
-		return nil, err
-	}
-	return generator.ParseConfig(data)
 }
 
 func plural(n int, one, many string) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	"github.com/plattr/plattr/internal/version"
+	"github.com/plattr/plattr/ops"
 )
 
 // Exit codes.
@@ -84,7 +85,8 @@ func Main(ctx context.Context, args []string, io IO) int {
 	}
 	var ue usageError
 	var tr dryRunTrouble
-	if errors.As(err, &ue) || errors.As(err, &tr) {
+	var ie ops.InputError
+	if errors.As(err, &ue) || errors.As(err, &tr) || errors.As(err, &ie) {
 		return ExitUsage
 	}
 	return ExitFailure

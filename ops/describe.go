@@ -1,4 +1,4 @@
-package generator
+package ops
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/plattr/plattr/generator"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
@@ -23,11 +24,7 @@ func shortImage(app *plattrv1.Application) string {
 	if app == nil {
 		return "(none)"
 	}
-	ref := app.Spec.Image
-	if i := strings.Index(ref, "@sha256:"); i >= 0 && len(ref) >= i+8+12 {
-		return ref[i+1 : i+8+12]
-	}
-	return ref
+	return generator.ShortImage(app.Spec.Image)
 }
 
 func source(app *plattrv1.Application) string {
@@ -47,8 +44,8 @@ func source(app *plattrv1.Application) string {
 // DatabaseChanged says whether two releases ask for different databases: a
 // rollback across such a change may meet a schema it does not know.
 func DatabaseChanged(a, b []byte) bool {
-	x, errA := ParseRelease(a)
-	y, errB := ParseRelease(b)
+	x, errA := generator.ParseRelease(a)
+	y, errB := generator.ParseRelease(b)
 	if errA != nil || errB != nil {
 		return false
 	}
@@ -86,8 +83,8 @@ func describe(intro string, changes []ReleaseChange, diffs bool) string {
 	b.WriteString(intro + "\n\n")
 	fmt.Fprintf(&b, "| app | image | source |\n|---|---|---|\n")
 	for _, c := range changes {
-		oldApp, _ := ParseRelease(c.Old)
-		newApp, _ := ParseRelease(c.New)
+		oldApp, _ := generator.ParseRelease(c.Old)
+		newApp, _ := generator.ParseRelease(c.New)
 		if c.Old == nil {
 			oldApp = nil
 		}

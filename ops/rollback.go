@@ -1,0 +1,111 @@
+package ops
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/plattr/plattr/generator"
+)
+
+// Rollback restores an earlier release of an app in an environment (rollback):
+// Steps releases back, or the one committed at To (a commit id, full or
+// abbreviated).
+type Rollback struct {
+	App, Env string
+	Steps    int
+	To       string
+}
+
+// Version is one content a release had, and the commit that wrote it (newest
+// first, as gitops.Repo.History gives them).
+type Version struct {
+	Commit  string // full id
+	When    time.Time
+	Subject string
+	Content []byte
+}
+
+// RollbackPlan is a rollback's plan; no files when the app already runs Target.
+type RollbackPlan struct {
+	Plan
+	Current, Target Version
+	// DatabaseChanged warns that the restored release asks for another database.
+	DatabaseChanged bool
+}
+
+// CommitPrefix is what --to takes: an abbreviated or full commit id. Seven digits
+// at least, as git abbreviates: fewer match too many commits to be meant.
+var CommitPrefix = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
+
+// File is the release the rollback restores: envs/<env>/<app>/release.yaml.
+func (r Rollback) File() string { return generator.ReleasePath(r.Env, r.App) }
+
+// Branch is the rollback's pull request branch: plattr/rollback-<env>-<app>.
+func (r Rollback) Branch() string { return rollbackBranch(r.App, r.Env) }
+
+// Plan chooses the release to restore among versions (read within depth commits).
+func (r Rollback) Plan(versions []Version, depth int) (RollbackPlan, error) {
+	if len(versions) == 0 {
+		return RollbackPlan{}, fmt.Errorf("%s has no release in %s (no %s)", r.App, r.Env, r.File())
+	}
+	plan := RollbackPlan{Current: versions[0]}
+	switch {
+	case r.To != "":
+		target, err := releaseAt(versions, r.To)
+		if err != nil {
+			return RollbackPlan{}, err
+		}
+		if target == nil {
+			return RollbackPlan{}, fmt.Errorf("no release of %s in %s was committed at %q within the last %d commits (see git log -- %s)", r.App, r.Env, r.To, depth, r.File())
+		}
+		plan.Target = *target
+	case r.Steps < len(versions):
+		plan.Target = versions[r.Steps]
+	default:
+		return RollbackPlan{}, fmt.Errorf("%s in %s has only %d earlier release(s) within the last %d commits: cannot go back %d", r.App, r.Env, len(versions)-1, depth, r.Steps)
+	}
+	if string(plan.Target.Content) == string(plan.Current.Content) {
+		return plan, nil
+	}
+	plan.Files = map[string][]byte{r.File(): plan.Target.Content}
+	plan.Message = rollbackMessage(r.App, r.Env, plan.Target)
+	plan.DatabaseChanged = DatabaseChanged(plan.Current.Content, plan.Target.Content)
+	return plan, nil
+}
+
+// Proposal is the rollback's pull request.
+func (r Rollback) Proposal(plan RollbackPlan) Proposal {
+	intro := fmt.Sprintf("Rolls **%s** in **%s** back to the release committed in %.12s (%s).", r.App, r.Env, plan.Target.Commit, plan.Target.Subject)
+	if plan.DatabaseChanged {
+		intro += "\n\n> [!WARNING]\n> The database block differs between the running release and this one: check that the older release works with the current schema before merging."
+	}
+	return Proposal{Branch: r.Branch(), Title: fmt.Sprintf("Roll back %s in %s", r.App, r.Env),
+		Body:   Describe(intro, []ReleaseChange{{App: r.App, Old: plan.Current.Content, New: plan.Target.Content}}),
+		Labels: []string{LabelRollback, envLabel(r.Env)}}
+}
+
+// releaseAt is the release committed at the commit whose id starts with prefix
+// (nil when none is), refusing a prefix that more than one release's commit
+// starts with: picking one would roll back to a release nobody chose.
+func releaseAt(versions []Version, prefix string) (*Version, error) {
+	prefix = strings.ToLower(prefix)
+	var found []*Version
+	for i := range versions {
+		if strings.HasPrefix(versions[i].Commit, prefix) {
+			found = append(found, &versions[i])
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	}
+	var list []string
+	for _, v := range found {
+		list = append(list, fmt.Sprintf("%s (%s)", v.Commit, v.When.UTC().Format(time.DateOnly)))
+	}
+	return nil, InputError{fmt.Errorf("--to %s is ambiguous: the commits of %d releases start with it: %s; give more digits", prefix, len(found), strings.Join(list, ", "))}
+}
