@@ -55,6 +55,9 @@ type world struct {
 
 func actPath(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the workflows under act with a release archive (-short)")
+	}
 	p := os.Getenv("PLATTR_ACT")
 	if p == "" {
 		root, err := testenv.RepoRoot()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plattr/plattr/operator"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/services"
 )
 
 // TestInjectedEnv_ListsEverySecretKey: each service package's exported Key*
@@ -96,4 +97,26 @@ func TestServiceSecrets_NamesEveryProvisioner(t *testing.T) {
 		assert.True(t, p.Enabled(enable[field]), "%s is enabled by spec.%s", p.Name(), field)
 	}
 	assert.Len(t, plattrv1.ServiceSecrets, len(names))
+}
+
+// A Secret's password is kept for its own user only; anything else gets a new one.
+func TestKeptPassword(t *testing.T) {
+	kept, err := services.KeptPassword(services.Credentials{"U": []byte("app"), "P": []byte("s3cret")}, "U", "P", "app")
+	require.NoError(t, err)
+	assert.Equal(t, "s3cret", kept)
+	for _, current := range []services.Credentials{nil, {"U": []byte("other"), "P": []byte("s3cret")}, {"U": []byte("app")}} {
+		p, err := services.KeptPassword(current, "U", "P", "app")
+		require.NoError(t, err)
+		assert.Len(t, p, 32)
+		assert.NotEqual(t, "s3cret", p)
+	}
+}
+
+func TestCheckNames(t *testing.T) {
+	assert.NoError(t, services.CheckNames(services.Instance{Env: "staging", App: "hello-pr-4"}, "things"))
+	for _, bad := range []services.Instance{{Env: "staging", App: "Hello"}, {Env: "st.aging", App: "a"}, {Env: "s", App: "-a"}, {Env: "s", App: strings.Repeat("a", 64)}} {
+		err := services.CheckNames(bad, "things")
+		assert.ErrorIs(t, err, services.ErrInvalid, bad)
+		assert.ErrorContains(t, err, "cannot name things (lower-case letters, digits, '-')")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
@@ -79,6 +80,39 @@ func NotConfigured(service, setting string) error {
 // ErrInvalid marks a request the service refuses for good (for example a reserved
 // name): retrying does not help; the Application must change.
 var ErrInvalid = errors.New("invalid request")
+
+// KeptPassword is the password of user in an app's Secret (current, whose
+// userKey names the user and passwordKey holds the password), or a new one
+// (Password) when the Secret has none for that user: the Secret is the truth, a
+// credential is generated once.
+func KeptPassword(current Credentials, userKey, passwordKey, user string) (string, error) {
+	if string(current[userKey]) == user {
+		if p := string(current[passwordKey]); p != "" {
+			return p, nil
+		}
+	}
+	p, err := Password()
+	if err != nil {
+		return "", fmt.Errorf("generate a password: %w", err)
+	}
+	return p, nil
+}
+
+// backendName is what every backend accepts in a name built from an
+// environment and an app: a DNS label's lower-case letters, digits and '-'.
+var backendName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// CheckNames refuses an instance whose environment or app cannot name the
+// backend's resources (what: "OpenSearch resources", "a Keycloak realm or
+// client"): a request refused for good (ErrInvalid).
+func CheckNames(inst Instance, what string) error {
+	for _, n := range []string{inst.Env, inst.App} {
+		if !backendName.MatchString(n) {
+			return fmt.Errorf("%q cannot name %s (lower-case letters, digits, '-'): %w", n, what, ErrInvalid)
+		}
+	}
+	return nil
+}
 
 const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 

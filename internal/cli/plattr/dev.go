@@ -24,6 +24,7 @@ import (
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/operator"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/services"
 )
 
@@ -99,10 +100,10 @@ type setting struct {
 // settings are keyed by services.Provisioner.Name. A service missing here is still
 // provisioned; its messages are only less specific.
 var settings = map[string]setting{
-	"postgres":   {"database", "--postgres-url or DB_ADMIN_URL"},
-	"redis":      {"redis", "--redis-url or REDIS_ADMIN_URL"},
-	"opensearch": {"search", "--opensearch-url or OPENSEARCH_URL (with OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD)"},
-	"oidc":       {"auth", "--keycloak-url or KEYCLOAK_URL (with KEYCLOAK_ADMIN_PASSWORD)"},
+	plattrv1.ServiceDatabase.Name: {plattrv1.ServiceDatabase.Field, "--postgres-url or DB_ADMIN_URL"},
+	plattrv1.ServiceRedis.Name:    {plattrv1.ServiceRedis.Field, "--redis-url or REDIS_ADMIN_URL"},
+	plattrv1.ServiceSearch.Name:   {plattrv1.ServiceSearch.Field, "--opensearch-url or OPENSEARCH_URL (with OPENSEARCH_USERNAME and OPENSEARCH_PASSWORD)"},
+	plattrv1.ServiceAuth.Name:     {plattrv1.ServiceAuth.Field, "--keycloak-url or KEYCLOAK_URL (with KEYCLOAK_ADMIN_PASSWORD)"},
 }
 
 func settingOf(p services.Provisioner) setting {
@@ -136,8 +137,8 @@ func (o *devOptions) servers(cfg operator.Config) map[string]string {
 		}
 		return u.Host
 	}
-	return map[string]string{"postgres": host(cfg.DBAdminURL), "redis": host(cfg.RedisAdminURL),
-		"opensearch": host(cfg.OpenSearchURL), "oidc": host(cfg.KeycloakURL)}
+	return map[string]string{plattrv1.ServiceDatabase.Name: host(cfg.DBAdminURL), plattrv1.ServiceRedis.Name: host(cfg.RedisAdminURL),
+		plattrv1.ServiceSearch.Name: host(cfg.OpenSearchURL), plattrv1.ServiceAuth.Name: host(cfg.KeycloakURL)}
 }
 
 // loadManifest reads dir/plattr.yaml; a missing file is a usage error.

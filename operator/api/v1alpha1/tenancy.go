@@ -6,10 +6,38 @@ import (
 	"strings"
 )
 
+// Service is a backing service's identity: every name it goes by, here only.
+type Service struct {
+	// Name is the provisioner's name (in logs, events and metrics) and the
+	// suffix of the app's Secret, "<app>-<Name>".
+	Name string
+	// Field is the ApplicationSpec field (plattr.yaml's block) that asks for it.
+	Field string
+	// Condition is its condition type in the Application's status.
+	Condition string
+	// Backend is the server that provides it, for people.
+	Backend string
+}
+
+// The backing services. The auth service's Secret keeps the suffix "oidc" it
+// has always had: renaming it would orphan the Secrets of running apps.
+var (
+	ServiceDatabase = Service{Name: "postgres", Field: "database", Condition: ConditionDatabaseReady, Backend: "PostgreSQL"}
+	ServiceRedis    = Service{Name: "redis", Field: "redis", Condition: ConditionRedisReady, Backend: "Redis"}
+	ServiceSearch   = Service{Name: "opensearch", Field: "search", Condition: ConditionSearchReady, Backend: "OpenSearch"}
+	ServiceAuth     = Service{Name: "oidc", Field: "auth", Condition: ConditionAuthReady, Backend: "Keycloak"}
+	Services        = []Service{ServiceDatabase, ServiceRedis, ServiceSearch, ServiceAuth}
+)
+
 // ServiceSecrets names the Secret of each backing service an application gets,
 // "<app>-<suffix>", by suffix, with the ApplicationSpec field of that service.
-// Every provisioner's Name is one of these suffixes.
-var ServiceSecrets = map[string]string{"postgres": "database", "redis": "redis", "opensearch": "search", "oidc": "auth"}
+var ServiceSecrets = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range Services {
+		m[s.Name] = s.Field
+	}
+	return m
+}()
 
 // ServiceSecretName is the Secret a service writes for an app: "<app>-<suffix>".
 func ServiceSecretName(app, suffix string) string { return app + "-" + suffix }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -62,17 +61,15 @@ func NewWithPassword(base, user string, password func(context.Context) (string, 
 }
 
 // Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return "oidc" }
+func (p *Provisioner) Name() string { return plattrv1.ServiceAuth.Name }
 
 // Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ConditionAuthReady }
+func (p *Provisioner) Condition() string { return plattrv1.ServiceAuth.Condition }
 
 // Enabled implements services.Provisioner.
 func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
 	return spec.Auth != nil && spec.Auth.Enabled
 }
-
-var safe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Realm is the realm of an environment.
 func Realm(env string) string { return "plattr-" + env }
@@ -83,10 +80,8 @@ func (p *Provisioner) usable(inst services.Instance) error {
 	if p.kc == nil {
 		return services.NotConfigured("Keycloak", "KEYCLOAK_URL and KEYCLOAK_ADMIN_PASSWORD")
 	}
-	for _, n := range []string{inst.Env, inst.App} {
-		if !safe.MatchString(n) {
-			return fmt.Errorf("%q cannot name a Keycloak realm or client: %w", n, services.ErrInvalid)
-		}
+	if err := services.CheckNames(inst, "a Keycloak realm or client"); err != nil {
+		return err
 	}
 	return nil
 }

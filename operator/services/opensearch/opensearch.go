@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"time"
 
@@ -84,25 +83,21 @@ func New(url, user, password string) (*Provisioner, error) {
 }
 
 // Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return "opensearch" }
+func (p *Provisioner) Name() string { return plattrv1.ServiceSearch.Name }
 
 // Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ConditionSearchReady }
+func (p *Provisioner) Condition() string { return plattrv1.ServiceSearch.Condition }
 
 // Enabled implements services.Provisioner.
 func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
 	return spec.Search != nil && spec.Search.Enabled
 }
 
-var safe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 type names struct{ user, role, prefix string }
 
 func namesOf(inst services.Instance) (names, error) {
-	for _, n := range []string{inst.Env, inst.App} {
-		if !safe.MatchString(n) {
-			return names{}, fmt.Errorf("%q cannot name OpenSearch resources (lower-case letters, digits, '-'): %w", n, services.ErrInvalid)
-		}
+	if err := services.CheckNames(inst, "OpenSearch resources"); err != nil {
+		return names{}, err
 	}
 	base := inst.Env + "." + inst.App
 	return names{user: base, role: "plattr." + base, prefix: base + "."}, nil
@@ -267,14 +262,9 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	} else if code := status(role, err); code != http.StatusNotFound {
 		return nil, wrap("read role", n.role, code, err)
 	}
-	password := ""
-	if current != nil && string(current[KeyUser]) == n.user {
-		password = string(current[KeyPassword])
-	}
-	if password == "" {
-		if password, err = services.Password(); err != nil {
-			return nil, fmt.Errorf("generate a password: %w", err)
-		}
+	password, err := services.KeptPassword(current, KeyUser, KeyPassword, n.user)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := p.sec.Roles.Put(ctx, security.RolesPutReq{Role: n.role, Body: role(inst, n)})
 	if err != nil {

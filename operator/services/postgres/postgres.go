@@ -111,10 +111,10 @@ func New(adminURL string, opts ...Option) (*Provisioner, error) {
 var errNotPostgresURL = errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
 
 // Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return "postgres" }
+func (p *Provisioner) Name() string { return plattrv1.ServiceDatabase.Name }
 
 // Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ConditionDatabaseReady }
+func (p *Provisioner) Condition() string { return plattrv1.ServiceDatabase.Condition }
 
 // Enabled implements services.Provisioner.
 func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
@@ -403,14 +403,9 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	if err := s.mayManage(name); err != nil {
 		return nil, err
 	}
-	password := ""
-	if current != nil && string(current[KeyUser]) == name {
-		password = string(current[KeyPassword])
-	}
-	if password == "" {
-		if password, err = services.Password(); err != nil {
-			return nil, fmt.Errorf("generate a password: %w", err)
-		}
+	password, err := services.KeptPassword(current, KeyUser, KeyPassword, name)
+	if err != nil {
+		return nil, err
 	}
 	verifier, err := scramVerifier(password)
 	if err != nil {

@@ -24,6 +24,9 @@ var (
 // regression that lets one through must not wipe a server other packages share.
 func privateSetup(t *testing.T) (*Provisioner, *testenv.Redis) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a Redis server of its own (-short)")
+	}
 	privateOnce.Do(func() { privateRedis = testenv.StartPrivateRedis(t) })
 	p, err := New(privateRedis.AdminURL)
 	require.NoError(t, err)

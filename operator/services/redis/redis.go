@@ -86,10 +86,10 @@ func WithWatchInterval(d time.Duration) func(*Provisioner) {
 }
 
 // Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return "redis" }
+func (p *Provisioner) Name() string { return plattrv1.ServiceRedis.Name }
 
 // Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ConditionRedisReady }
+func (p *Provisioner) Condition() string { return plattrv1.ServiceRedis.Condition }
 
 // Enabled implements services.Provisioner.
 func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
@@ -329,14 +329,9 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 		return nil, err
 	}
 	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
-	password := ""
-	if string(current[KeyUser]) == user {
-		password = string(current[KeyPassword])
-	}
-	if password == "" {
-		if password, err = services.Password(); err != nil {
-			return nil, fmt.Errorf("generate a password: %w", err)
-		}
+	password, err := services.KeptPassword(current, KeyUser, KeyPassword, user)
+	if err != nil {
+		return nil, err
 	}
 	args := append([]any{"ACL", "SETUSER", user}, p.rules(prefix, password)...)
 	if err := c.Do(ctx, args...).Err(); err != nil {
