@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/internal/gittest"
@@ -295,12 +297,21 @@ func TestRepo_PartialClone(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
 			repo := initRepo(t, filepath.Join(root, "env.git"))
-			for i := 0; i < 20; i++ { // content the render never reads
-				r, err := Open(context.Background(), repo, generator.Validate)
-				require.NoError(t, err)
-				_, err = r.Apply(context.Background(), renderChange(t, fmt.Sprintf("other%d", i), "r.example.com/x@"+digest), ApplyOptions{})
-				require.NoError(t, err)
-			}
+			// Content the render never reads: 20 apps, in one commit.
+			r, err := Open(context.Background(), repo, generator.Validate)
+			require.NoError(t, err)
+			_, err = r.Apply(context.Background(), func(tree envfiles.Tree) (envfiles.Files, string, error) {
+				files := envfiles.Files{}
+				for i := 0; i < 20; i++ {
+					f, _, err := renderChange(t, fmt.Sprintf("other%d", i), "r.example.com/x@"+digest)(envfiles.Overlay{Base: tree, Changes: files})
+					if err != nil {
+						return nil, "", err
+					}
+					maps.Copy(files, f)
+				}
+				return files, "release 20 apps\n", nil
+			}, ApplyOptions{})
+			require.NoError(t, err)
 			for _, kv := range tc.config {
 				gittest.Git(t, repo, "config", kv[0], kv[1])
 			}
@@ -317,7 +328,7 @@ func TestRepo_PartialClone(t *testing.T) {
 				h.ServeHTTP(w, req)
 			}))
 			defer srv.Close()
-			r, err := Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP())
+			r, err = Open(context.Background(), srv.URL+"/env.git", generator.Validate, WithAllowHTTP())
 			require.NoError(t, err)
 			assert.Equal(t, tc.partial, r.partial, tc.reason)
 			assert.Equal(t, tc.blobsAtOpen, len(r.st.Blobs) > 0, "blobs fetched by the clone")

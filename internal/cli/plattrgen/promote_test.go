@@ -1,8 +1,10 @@
 package plattrgen
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/envfiles"
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/manifest"
+	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/fakegithub"
 	"github.com/plattr/plattr/internal/gittest"
+	"github.com/plattr/plattr/ops"
 )
 
 const token = "ghp_test-s3cret-token"
@@ -123,12 +130,11 @@ func TestPromote_AllInOnePullRequest(t *testing.T) {
 	defer s.Close()
 	repo := newEnvRepo(t)
 	const n = 50
+	var apps []string
 	for i := 0; i < n; i++ {
-		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte(fmt.Sprintf("name: app%02d\n", i)), 0o644))
-		r := plattrGen(t, nil, "render", "--app-dir", dir, "--env", "staging", "--image", image, "--repo", repo)
-		require.Equal(t, 0, r.code, r.err)
+		apps = append(apps, fmt.Sprintf("app%02d", i))
 	}
+	require.NoError(t, releaseApps(t.Context(), repo, "staging", apps, ""))
 	start := time.Now()
 	r := plattrGen(t, ghEnv(s), "promote", "--all", "--from", "staging", "--to", "uat", "--repo", repo, "--github-repo", "acme/env", "--allow-http")
 	require.Equal(t, 0, r.code, r.err)
@@ -270,12 +276,12 @@ func BenchmarkPromote100(b *testing.B) {
 		}
 	}
 	run(nil, "env", "init", "--repo", repo, "--domain", "apps.example.com")
+	var apps []string
 	for i := 0; i < 100; i++ {
-		dir := b.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte(fmt.Sprintf("name: app%03d\ndatabase:\n  enabled: true\n", i)), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		run(nil, "render", "--app-dir", dir, "--env", "staging", "--image", image, "--repo", repo)
+		apps = append(apps, fmt.Sprintf("app%03d", i))
+	}
+	if err := releaseApps(b.Context(), repo, "staging", apps, "database:\n  enabled: true\n"); err != nil {
+		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -361,4 +367,34 @@ func TestPreviewJSONAndSummaries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(data), "### Plattr: removed preview hello-pr-7")
 	assert.Contains(t, string(data), "(https://github.com/acme/env/pull/1)", "the promotion's pull request")
+}
+
+// releaseApps releases apps (each plattr.yaml "name: <app>\n" + extra) of image
+// into env of repo in one commit, planning as render does, without a CLI run
+// per app: a fixture of many apps in a second.
+func releaseApps(ctx context.Context, repo, env string, apps []string, extra string) error {
+	r, err := gitops.Open(ctx, repo, generator.Validate)
+	if err != nil {
+		return err
+	}
+	img, err := generator.ParseImage(image, false)
+	if err != nil {
+		return err
+	}
+	_, err = r.Apply(ctx, func(tree envfiles.Tree) (envfiles.Files, string, error) {
+		files := envfiles.Files{}
+		for _, app := range apps {
+			m, err := manifest.Parse(manifest.FileName, []byte("name: "+app+"\n"+extra))
+			if err != nil {
+				return nil, "", err
+			}
+			plan, err := ops.Render{Release: generator.Release{Manifest: m, Image: img, Env: env}, Branch: "main"}.Plan(envfiles.Overlay{Base: tree, Changes: files})
+			if err != nil {
+				return nil, "", err
+			}
+			maps.Copy(files, plan.Files)
+		}
+		return files, fmt.Sprintf("release %d apps into %s\n", len(apps), env), nil
+	}, gitops.ApplyOptions{})
+	return err
 }
