@@ -146,7 +146,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator'
 	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=bases/operator/rbac
 	cp "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && chmod 644 $(ARGOCD_APP_CRD_COPY)
 	cp bases/crds/plattr.dev_applications.yaml charts/plattr-operator/crds/
-	$(GO) run ./internal/cli/docgen docs/commands
+	$(GO) run ./internal/cli/docgen
 
 .PHONY: verify-generate
 verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRDs or deepcopy code are stale.

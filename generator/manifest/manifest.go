@@ -60,37 +60,49 @@ type Manifest struct {
 
 // HealthCheck configures the HTTP probes.
 type HealthCheck struct {
-	Path                string `yaml:"path"`
-	InitialDelaySeconds int32  `yaml:"initialDelaySeconds"`
-	PeriodSeconds       int32  `yaml:"periodSeconds"`
+	// Path probed over HTTP for readiness and liveness (default /).
+	Path string `yaml:"path"`
+	// InitialDelaySeconds before the first probe (0 to 600).
+	InitialDelaySeconds int32 `yaml:"initialDelaySeconds"`
+	// PeriodSeconds between probes (1 to 300; default 10, Kubernetes' own).
+	PeriodSeconds int32 `yaml:"periodSeconds"`
 }
 
 // Resources are compute requests and limits.
 type Resources struct {
+	// Requests are what the scheduler reserves for the container.
 	Requests *Quantities `yaml:"requests"`
-	Limits   *Quantities `yaml:"limits"`
+	// Limits are what the container may not exceed.
+	Limits *Quantities `yaml:"limits"`
 }
 
 // Quantities are Kubernetes quantities ("250m", "512Mi").
 type Quantities struct {
-	CPU    string `yaml:"cpu"`
+	// CPU as a Kubernetes quantity: 250m, 1.
+	CPU string `yaml:"cpu"`
+	// Memory as a Kubernetes quantity: 512Mi, 1Gi.
 	Memory string `yaml:"memory"`
 }
 
 // Toggle is a backing service with no options.
 type Toggle struct {
+	// Enabled provisions the service for the app.
 	Enabled bool `yaml:"enabled"`
 }
 
 // Database asks for PostgreSQL.
 type Database struct {
-	Enabled    bool     `yaml:"enabled"`
+	// Enabled provisions the app's database and role.
+	Enabled bool `yaml:"enabled"`
+	// Extensions to create in the database (those the server allows).
 	Extensions []string `yaml:"extensions"`
 }
 
 // Auth asks for an OIDC client.
 type Auth struct {
-	Enabled       bool     `yaml:"enabled"`
+	// Enabled provisions the app's OIDC client.
+	Enabled bool `yaml:"enabled"`
+	// RedirectPaths are the app's OIDC callback paths on its host.
 	RedirectPaths []string `yaml:"redirectPaths"`
 }
 
@@ -103,7 +115,9 @@ type Dev struct {
 
 // Overrides are the defaults of one environment.
 type Overrides struct {
-	Replicas  *int32     `yaml:"replicas"`
+	// Replicas in this environment (0 to 100).
+	Replicas *int32 `yaml:"replicas"`
+	// Resources in this environment.
 	Resources *Resources `yaml:"resources"`
 }
 
@@ -219,10 +233,26 @@ func (m *Manifest) Enabled() (database, redis, search, auth bool) {
 		m.Search != nil && m.Search.Enabled, m.Auth != nil && m.Auth.Enabled
 }
 
+// The rules plattr.yaml's loader checks and its JSON Schema states (Schema):
+// patterns of names and ranges of numbers, by field path ("*" a map's values).
+// Where a range starts at 1, zero (or no value) stands for the default.
+const (
+	envVarPattern    = `^[A-Za-z_][A-Za-z0-9_]*$`
+	extensionPattern = `^[a-z][a-z0-9_]*$`
+	urlPathPattern   = `^/[^*\s]*$`
+)
+
 var (
-	envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	extension  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	urlPath    = regexp.MustCompile(`^/[^*\s]*$`)
+	envVarName = regexp.MustCompile(envVarPattern)
+	extension  = regexp.MustCompile(extensionPattern)
+	urlPath    = regexp.MustCompile(urlPathPattern)
+	ranges     = map[string][2]int64{
+		"port":                            {1, 65535},
+		"replicas":                        {0, 100},
+		"environments.*.replicas":         {0, 100},
+		"healthCheck.initialDelaySeconds": {0, 600},
+		"healthCheck.periodSeconds":       {1, 300},
+	}
 )
 
 func (m *Manifest) validate() error {
@@ -232,10 +262,10 @@ func (m *Manifest) validate() error {
 	if err := names.App(m.Name); err != nil {
 		return m.Errorf("name", "%s", err.(*names.Error).Reason)
 	}
-	if m.Port != 0 && (m.Port < 1 || m.Port > 65535) {
-		return m.Errorf("port", "must be between 1 and 65535, is %d", m.Port)
+	if err := m.checkRange("port", m.Port); err != nil {
+		return err
 	}
-	if err := m.checkReplicas("replicas", m.Replicas); err != nil {
+	if err := m.checkReplicas("replicas", "replicas", m.Replicas); err != nil {
 		return err
 	}
 	for _, k := range sortedKeys(m.Env) {
@@ -250,11 +280,11 @@ func (m *Manifest) validate() error {
 		if hc.Path != "" && !urlPath.MatchString(hc.Path) {
 			return m.Errorf("healthCheck.path", "must be an absolute URL path such as /healthz, is %q", hc.Path)
 		}
-		if hc.InitialDelaySeconds < 0 || hc.InitialDelaySeconds > 600 {
-			return m.Errorf("healthCheck.initialDelaySeconds", "must be between 0 and 600")
+		if err := m.checkRange("healthCheck.initialDelaySeconds", hc.InitialDelaySeconds); err != nil {
+			return err
 		}
-		if hc.PeriodSeconds < 0 || hc.PeriodSeconds > 300 {
-			return m.Errorf("healthCheck.periodSeconds", "must be between 1 and 300")
+		if err := m.checkRange("healthCheck.periodSeconds", hc.PeriodSeconds); err != nil {
+			return err
 		}
 	}
 	if err := m.checkResources("resources", m.Resources); err != nil {
@@ -290,7 +320,7 @@ func (m *Manifest) validate() error {
 			}
 		}
 		o := m.Environments[env]
-		if err := m.checkReplicas(field+".replicas", o.Replicas); err != nil {
+		if err := m.checkReplicas(field+".replicas", "environments.*.replicas", o.Replicas); err != nil {
 			return err
 		}
 		if err := m.checkResources(field+".resources", o.Resources); err != nil {
@@ -300,9 +330,20 @@ func (m *Manifest) validate() error {
 	return nil
 }
 
-func (m *Manifest) checkReplicas(field string, r *int32) error {
-	if r != nil && (*r < 0 || *r > 100) {
-		return m.Errorf(field, "must be between 0 and 100, is %d", *r)
+func (m *Manifest) checkReplicas(field, rule string, r *int32) error {
+	if r == nil {
+		return nil
+	}
+	return m.checkRangeOf(field, rule, *r)
+}
+
+// checkRange checks a number against its range in ranges (field is the rule's path).
+func (m *Manifest) checkRange(field string, v int32) error { return m.checkRangeOf(field, field, v) }
+
+func (m *Manifest) checkRangeOf(field, rule string, v int32) error {
+	r := ranges[rule]
+	if (int64(v) < r[0] && v != 0) || int64(v) > r[1] {
+		return m.Errorf(field, "must be between %d and %d, is %d", r[0], r[1], v)
 	}
 	return nil
 }

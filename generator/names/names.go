@@ -32,9 +32,11 @@ const (
 	AppsDir = "apps"
 )
 
-// dns1035 is a DNS-1035 label: it starts with a letter, so the name is also a valid
-// Service name.
-var dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+// DNS1035 is the pattern of app and environment names: a DNS-1035 label, which
+// starts with a letter, so the name is also a valid Service name.
+const DNS1035 = `^[a-z]([-a-z0-9]*[a-z0-9])?$`
+
+var dns1035 = regexp.MustCompile(DNS1035)
 
 // Error is a name that is not allowed. It says which name, what kind and why.
 type Error struct {

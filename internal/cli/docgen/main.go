@@ -1,31 +1,87 @@
-// Command docgen writes the reference of plattr's and plattr-gen's commands
-// into docs/commands (make generate), one Markdown file per command, from the
-// commands themselves: their usage, flags and defaults as the programs have
-// them. A test fails when the committed files differ.
+// Command docgen writes the references made from the code (make generate): of
+// plattr's and plattr-gen's commands into docs/commands, one Markdown file per
+// command, from the commands themselves (their usage, flags and defaults as the
+// programs have them); and plattr.yaml's JSON Schema into
+// docs/plattr.schema.json, from the manifest's fields, rules and Go comments.
+// A test fails when the committed files differ.
 package main
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/internal/cli/plattr"
 	"github.com/plattr/plattr/internal/cli/plattrgen"
 )
 
+// Run from the repository's root.
 func main() {
-	dir := "docs/commands"
-	if len(os.Args) > 1 {
-		dir = os.Args[1]
+	err := write(filepath.Join("docs", "commands"))
+	if err == nil {
+		err = writeSchema(".", filepath.Join("docs", SchemaFile))
 	}
-	if err := write(dir); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "docgen:", err)
 		os.Exit(1)
 	}
+}
+
+// SchemaFile is plattr.yaml's JSON Schema, in docs/.
+const SchemaFile = "plattr.schema.json"
+
+// writeSchema writes plattr.yaml's JSON Schema to file, with the Go comments
+// of the manifest's fields (in root's generator/manifest) as descriptions.
+func writeSchema(root, file string) error {
+	docs, err := fieldDocs(filepath.Join(root, "generator", "manifest", "manifest.go"))
+	if err != nil {
+		return err
+	}
+	data, err := manifest.Schema(docs)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o644)
+}
+
+// fieldDocs reads the comments of the struct fields of a Go file: "Type.Field"
+// to the comment's text on one line.
+func fieldDocs(file string) (map[string]string, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	docs := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok {
+			return true
+		}
+		st, ok := ts.Type.(*ast.StructType)
+		if !ok {
+			return false
+		}
+		for _, field := range st.Fields.List {
+			if field.Doc == nil {
+				continue
+			}
+			text := strings.Join(strings.Fields(field.Doc.Text()), " ")
+			for _, name := range field.Names {
+				docs[ts.Name.Name+"."+name.Name] = text
+			}
+		}
+		return false
+	})
+	return docs, nil
 }
 
 // write generates the reference into dir, replacing what is there. Flag

@@ -34,3 +34,16 @@ func TestCommandsReferenceIsCurrent(t *testing.T) {
 	}
 	assert.Len(t, names, len(want), "docs/commands has files no command makes: run make generate")
 }
+
+// docs/plattr.schema.json is what the manifest's fields, rules and comments say.
+func TestSchemaIsCurrent(t *testing.T) {
+	root := filepath.Join("..", "..", "..")
+	file := filepath.Join(t.TempDir(), SchemaFile)
+	require.NoError(t, writeSchema(root, file))
+	gen, err := os.ReadFile(file)
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(root, "docs", SchemaFile))
+	require.NoError(t, err, "run make generate")
+	assert.Equal(t, string(gen), string(got), "docs/%s is stale: run make generate", SchemaFile)
+	assert.Contains(t, string(gen), `"description": "CPU as a Kubernetes quantity: 250m, 1."`, "the Go comments are the descriptions")
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plattr/plattr/generator/manifest"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	"github.com/plattr/plattr/internal/version"
@@ -157,7 +158,7 @@ func (o *initOptions) run(io IO) error {
 	}
 	uses, released := workflowRef(version.Get())
 	data := map[string]any{"Name": name, "EnvRepo": o.envRepo, "Registry": o.registry, "Uses": uses,
-		"ECR": ecrHost.MatchString(strings.ToLower(o.registry))}
+		"ECR": ecrHost.MatchString(strings.ToLower(o.registry)), "SchemaModeline": manifest.SchemaModeline}
 	files := []struct{ tmpl, path string }{
 		{"plattr.yaml.tmpl", "plattr.yaml"},
 		{"plattr-deploy.yml.tmpl", filepath.Join(".github", "workflows", "plattr-deploy.yml")},
