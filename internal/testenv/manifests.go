@@ -56,5 +56,5 @@ func (c *Cluster) ApplyObject(ctx context.Context, fieldOwner string, o *unstruc
 	obj := o.DeepCopy()
 	obj.SetManagedFields(nil)
 	opts = append(opts, client.FieldOwner(fieldOwner), client.ForceOwnership)
-	return c.Client.Patch(ctx, obj, client.Apply, opts...) //nolint:staticcheck
+	return c.Client.Patch(ctx, obj, client.Apply, opts...)
 }

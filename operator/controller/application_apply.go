@@ -94,7 +94,7 @@ func (r *ApplicationReconciler) apply(ctx context.Context, app *plattrv1.Applica
 	if err := controllerutil.SetControllerReference(app, o, r.Scheme()); err != nil {
 		return err
 	}
-	//nolint:staticcheck // client.Apply with a typed object is the stable server-side apply of controller-runtime v0.22.
+	// Server-side apply of a typed object: Client.Apply would need apply configurations.
 	if err := r.Patch(ctx, o, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply %s %q: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
 	}

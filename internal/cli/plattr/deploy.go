@@ -111,7 +111,7 @@ func (o *deployOptions) run(ctx context.Context, io IO) error {
 	if err := applyNamespace(ctx, c, LocalEnv); err != nil {
 		return err
 	}
-	//nolint:staticcheck // client.Apply with a typed object is the stable server-side apply of controller-runtime v0.22.
+	// Server-side apply of a typed object: Client.Apply would need apply configurations.
 	if err := c.Patch(ctx, app, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply Application %s/%s: %w", app.Namespace, app.Name, err)
 	}
@@ -203,7 +203,7 @@ func applyNamespace(ctx context.Context, c client.Client, env string) error {
 		ObjectMeta: metav1.ObjectMeta{Name: env, Labels: map[string]string{
 			plattrv1.LabelEnvironment: env, plattrv1.LabelDevelopment: "true", "app.kubernetes.io/part-of": "plattr"}},
 	}
-	//nolint:staticcheck // see the Application's apply.
+	// Server-side apply, as the Application's.
 	if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply namespace %q: %w", env, err)
 	}
