@@ -3,9 +3,11 @@ package generator
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,7 +167,7 @@ func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {
 	if err != nil {
 		return nil, Target{}, err
 	}
-	for _, env := range sortedKeys(m.Environments) {
+	for _, env := range slices.Sorted(maps.Keys(m.Environments)) {
 		if env == names.PreviewEnv {
 			continue
 		}
@@ -263,7 +265,7 @@ func releaseApp(r Release, t Target) *plattrv1.Application {
 			app.Annotations[plattrv1.AnnotationSourceCommit] = r.Source.Commit
 		}
 	}
-	for _, k := range sortedKeys(m.Env) {
+	for _, k := range slices.Sorted(maps.Keys(m.Env)) {
 		app.Spec.Env = append(app.Spec.Env, plattrv1.EnvVar{Name: k, Value: m.Env[k]})
 	}
 	if hc := m.HealthCheck; hc != nil {
@@ -438,13 +440,4 @@ func withHeader(header string, v any) ([]byte, error) {
 		return nil, fmt.Errorf("render YAML: %w", err)
 	}
 	return append([]byte(header), body...), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

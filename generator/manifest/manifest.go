@@ -10,9 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -268,7 +269,7 @@ func (m *Manifest) validate() error {
 	if err := m.checkReplicas("replicas", "replicas", m.Replicas); err != nil {
 		return err
 	}
-	for _, k := range sortedKeys(m.Env) {
+	for _, k := range slices.Sorted(maps.Keys(m.Env)) {
 		if !envVarName.MatchString(k) {
 			return m.Errorf("env."+k, "variable names are letters, digits and '_', not starting with a digit")
 		}
@@ -312,7 +313,7 @@ func (m *Manifest) validate() error {
 			return m.Errorf("dev.command[0]", "must name the program to run, such as npm")
 		}
 	}
-	for _, env := range sortedKeys(m.Environments) {
+	for _, env := range slices.Sorted(maps.Keys(m.Environments)) {
 		field := "environments." + env
 		if env != names.PreviewEnv {
 			if err := names.Env(env); err != nil {
@@ -369,13 +370,4 @@ func (m *Manifest) checkResources(field string, r *Resources) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

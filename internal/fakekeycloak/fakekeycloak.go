@@ -14,10 +14,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
+
+	"github.com/plattr/plattr/internal/fakehttp"
 )
 
 // Client is a client as the fake keeps it.
@@ -47,86 +47,49 @@ type clientIn struct {
 
 // Server is the fake.
 type Server struct {
-	*httptest.Server
+	fakehttp.Base
 	AdminUser, AdminPassword string
 
-	mu           sync.Mutex
 	tokens       map[string]bool
 	realms       map[string]map[string]*Client
-	faults       []int
 	methodFaults []methodFault
 	hideFind     int
 	issued       int // admin tokens issued
-	requests     int // every request, the token endpoint's too
-	stall        bool
-	closed       chan struct{}
 }
 
 // New starts a fake whose master-realm admin is user/password.
 func New(user, password string) *Server {
-	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}},
-		closed: make(chan struct{})}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}}}
+	s.Start(s.serve)
 	return s
-}
-
-// Close releases stalled requests and stops the server.
-func (s *Server) Close() {
-	close(s.closed)
-	s.Server.Close()
-}
-
-// Stall makes every admin API request (not the token endpoint) hang without an
-// answer until the client gives up, as a Keycloak stuck in a long GC pause does;
-// Stall(false) ends it.
-func (s *Server) Stall(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stall = on
-}
-
-// Requests is how many requests the server has received.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
 }
 
 // SetAdminPassword changes the master admin's password.
 func (s *Server) SetAdminPassword(pw string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.AdminPassword = pw
 }
 
 // TokensIssued is how many admin tokens the server has issued.
 func (s *Server) TokensIssued() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	return s.issued
 }
 
 // ExpireTokens makes every token issued so far invalid (401), as when they expire.
 func (s *Server) ExpireTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.tokens = map[string]bool{}
-}
-
-// FailNext makes the next n admin API requests answer status.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.faults = append(s.faults, status)
-	}
 }
 
 // FailNextMethod makes the next admin API request with method answer status
 // with a body, as Keycloak's own 4xx and 5xx answers have one.
 func (s *Server) FailNextMethod(method string, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.methodFaults = append(s.methodFaults, methodFault{method, status})
 }
 
@@ -137,15 +100,15 @@ type methodFault struct {
 
 // HideFromNextFind makes the next client search come back empty.
 func (s *Server) HideFromNextFind() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.hideFind++
 }
 
 // Clients returns copies of a realm's clients.
 func (s *Server) Clients(realm string) []Client {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	var out []Client
 	for _, c := range s.realms[realm] {
 		out = append(out, c.clone())
@@ -163,8 +126,8 @@ func (c *Client) clone() Client {
 
 // HasRealm says whether a realm exists.
 func (s *Server) HasRealm(realm string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	return s.realms[realm] != nil
 }
 
@@ -176,17 +139,10 @@ func id() string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests++
-	if s.stall && strings.HasPrefix(r.URL.Path, "/admin/") {
-		s.mu.Unlock()
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
+	if !s.Enter(r, strings.HasPrefix(r.URL.Path, "/admin/")) {
 		return
 	}
-	defer s.mu.Unlock()
+	defer s.Unlock()
 	if r.URL.Path == "/realms/master/protocol/openid-connect/token" && r.Method == http.MethodPost {
 		_ = r.ParseForm()
 		if r.Form.Get("client_id") != "admin-cli" || r.Form.Get("username") != s.AdminUser || r.Form.Get("password") != s.AdminPassword {
@@ -203,9 +159,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if len(s.faults) > 0 {
-		status := s.faults[0]
-		s.faults = s.faults[1:]
+	if status, ok := s.NextFault(); ok {
 		writeJSON(w, status, map[string]string{"error": "unknown_error"})
 		return
 	}

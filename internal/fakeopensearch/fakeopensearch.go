@@ -16,11 +16,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/plattr/plattr/internal/fakehttp"
 )
 
 // Role is a security role.
@@ -66,18 +66,13 @@ type mapping struct {
 
 // Server is the fake.
 type Server struct {
-	*httptest.Server
+	fakehttp.Base
 	AdminUser, AdminPassword string
 
-	mu       sync.Mutex
 	roles    map[string]*Role
 	users    map[string]*user
 	mappings map[string]*mapping
 	indices  map[string]map[string]json.RawMessage
-	faults   []int
-	requests int
-	stall    bool
-	closed   chan struct{}
 }
 
 // New starts a fake whose admin is admin/password, with OpenSearch's reserved
@@ -88,36 +83,15 @@ func New(admin, password string) *Server {
 		users: map[string]*user{admin: {password: password, reserved: true}},
 		// As OpenSearch's default roles_mapping.yml: the backend role "admin" is all_access.
 		mappings: map[string]*mapping{"all_access": {Users: []string{admin}, BackendRoles: []string{"admin"}, Reserved: true}},
-		indices:  map[string]map[string]json.RawMessage{}, closed: make(chan struct{})}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+		indices:  map[string]map[string]json.RawMessage{}}
+	s.Start(s.serve)
 	return s
-}
-
-// Close releases stalled requests and stops the server.
-func (s *Server) Close() {
-	close(s.closed)
-	s.Server.Close()
-}
-
-// Stall makes every request hang without an answer until the client gives up,
-// as a node stuck in a long GC pause does; Stall(false) ends it.
-func (s *Server) Stall(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stall = on
-}
-
-// Requests is how many requests the server has received.
-func (s *Server) Requests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests
 }
 
 // Role returns a copy of a role as stored, nil when absent.
 func (s *Server) Role(name string) *Role {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	r := s.roles[name]
 	if r == nil {
 		return nil
@@ -128,19 +102,10 @@ func (s *Server) Role(name string) *Role {
 	return &out
 }
 
-// FailNext makes the next n requests answer status (for example 503).
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.faults = append(s.faults, status)
-	}
-}
-
 // Has says whether a role, internal user or role mapping exists ("roles", "internalusers", "rolesmapping").
 func (s *Server) Has(kind, name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	switch kind {
 	case "roles":
 		return s.roles[name] != nil
@@ -153,15 +118,15 @@ func (s *Server) Has(kind, name string) bool {
 
 // AddReservedRole adds a reserved role, as OpenSearch's own static roles are.
 func (s *Server) AddReservedRole(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	s.roles[name] = &Role{Reserved: true, Description: "reserved"}
 }
 
 // RoleDescription is a role's description ("" when absent).
 func (s *Server) RoleDescription(name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	if r := s.roles[name]; r != nil {
 		return r.Description
 	}
@@ -170,8 +135,8 @@ func (s *Server) RoleDescription(name string) string {
 
 // Indices lists the indices, sorted.
 func (s *Server) Indices() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.Lock()
+	defer s.Unlock()
 	var out []string
 	for n := range s.indices {
 		out = append(out, n)
@@ -183,20 +148,11 @@ func (s *Server) Indices() []string {
 const securityAPI = "/_plugins/_security/api/"
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests++
-	if s.stall {
-		s.mu.Unlock()
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
+	if !s.Enter(r, true) {
 		return
 	}
-	defer s.mu.Unlock()
-	if len(s.faults) > 0 {
-		status := s.faults[0]
-		s.faults = s.faults[1:]
+	defer s.Unlock()
+	if status, ok := s.NextFault(); ok {
 		writeJSON(w, status, map[string]any{"status": http.StatusText(status), "message": "injected fault"})
 		return
 	}
