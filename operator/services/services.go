@@ -81,6 +81,19 @@ func NotConfigured(service, setting string) error {
 // name): retrying does not help; the Application must change.
 var ErrInvalid = errors.New("invalid request")
 
+// Identity gives a provisioner, by embedding, the Name, Condition and Enabled
+// of its service (plattrv1.Services).
+type Identity struct{ Service plattrv1.Service }
+
+// Name implements Provisioner.
+func (i Identity) Name() string { return i.Service.Name }
+
+// Condition implements Provisioner.
+func (i Identity) Condition() string { return i.Service.Condition }
+
+// Enabled implements Provisioner.
+func (i Identity) Enabled(spec *plattrv1.ApplicationSpec) bool { return i.Service.Enabled(spec) }
+
 // KeptPassword is the password of user in an app's Secret (current, whose
 // userKey names the user and passwordKey holds the password), or a new one
 // (Password) when the Secret has none for that user: the Secret is the truth, a

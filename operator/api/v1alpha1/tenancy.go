@@ -7,6 +7,7 @@ import (
 )
 
 // Service is a backing service's identity: every name it goes by, here only.
+// +kubebuilder:object:generate=false
 type Service struct {
 	// Name is the provisioner's name (in logs, events and metrics) and the
 	// suffix of the app's Secret, "<app>-<Name>".
@@ -17,16 +18,25 @@ type Service struct {
 	Condition string
 	// Backend is the server that provides it, for people.
 	Backend string
+
+	enabled func(*ApplicationSpec) bool
 }
+
+// Enabled says whether spec asks for the service.
+func (s Service) Enabled(spec *ApplicationSpec) bool { return s.enabled(spec) }
 
 // The backing services. The auth service's Secret keeps the suffix "oidc" it
 // has always had: renaming it would orphan the Secrets of running apps.
 var (
-	ServiceDatabase = Service{Name: "postgres", Field: "database", Condition: ConditionDatabaseReady, Backend: "PostgreSQL"}
-	ServiceRedis    = Service{Name: "redis", Field: "redis", Condition: ConditionRedisReady, Backend: "Redis"}
-	ServiceSearch   = Service{Name: "opensearch", Field: "search", Condition: ConditionSearchReady, Backend: "OpenSearch"}
-	ServiceAuth     = Service{Name: "oidc", Field: "auth", Condition: ConditionAuthReady, Backend: "Keycloak"}
-	Services        = []Service{ServiceDatabase, ServiceRedis, ServiceSearch, ServiceAuth}
+	ServiceDatabase = Service{Name: "postgres", Field: "database", Condition: ConditionDatabaseReady, Backend: "PostgreSQL",
+		enabled: func(s *ApplicationSpec) bool { return s.Database != nil && s.Database.Enabled }}
+	ServiceRedis = Service{Name: "redis", Field: "redis", Condition: ConditionRedisReady, Backend: "Redis",
+		enabled: func(s *ApplicationSpec) bool { return s.Redis != nil && s.Redis.Enabled }}
+	ServiceSearch = Service{Name: "opensearch", Field: "search", Condition: ConditionSearchReady, Backend: "OpenSearch",
+		enabled: func(s *ApplicationSpec) bool { return s.Search != nil && s.Search.Enabled }}
+	ServiceAuth = Service{Name: "oidc", Field: "auth", Condition: ConditionAuthReady, Backend: "Keycloak",
+		enabled: func(s *ApplicationSpec) bool { return s.Auth != nil && s.Auth.Enabled }}
+	Services = []Service{ServiceDatabase, ServiceRedis, ServiceSearch, ServiceAuth}
 )
 
 // ServiceSecrets names the Secret of each backing service an application gets,

@@ -33,6 +33,7 @@ const DefaultRedirectPath = "/oauth2/callback"
 
 // Provisioner is the Keycloak backing service.
 type Provisioner struct {
+	services.Identity
 	base string
 	kc   *Client
 }
@@ -43,7 +44,7 @@ var _ services.Provisioner = (*Provisioner)(nil)
 // reports services.ErrNotConfigured on every call.
 func New(base, user, password string) *Provisioner {
 	if password == "" {
-		return &Provisioner{base: base}
+		return &Provisioner{Identity: services.Identity{Service: plattrv1.ServiceAuth}, base: base}
 	}
 	return NewWithPassword(base, user, Static(password))
 }
@@ -53,22 +54,11 @@ func NewWithPassword(base, user string, password func(context.Context) (string, 
 	if user == "" {
 		user = "admin"
 	}
-	p := &Provisioner{base: base}
+	p := &Provisioner{Identity: services.Identity{Service: plattrv1.ServiceAuth}, base: base}
 	if base != "" && password != nil {
 		p.kc = NewClientWithPassword(base, user, password)
 	}
 	return p
-}
-
-// Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return plattrv1.ServiceAuth.Name }
-
-// Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ServiceAuth.Condition }
-
-// Enabled implements services.Provisioner.
-func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
-	return spec.Auth != nil && spec.Auth.Enabled
 }
 
 // Realm is the realm of an environment.

@@ -56,6 +56,7 @@ var requestTimeout = RequestTimeout
 
 // Provisioner is the OpenSearch backing service.
 type Provisioner struct {
+	services.Identity
 	url string
 	sec *security.Client
 	api *opensearchapi.Client
@@ -66,7 +67,7 @@ var _ services.Provisioner = (*Provisioner)(nil)
 // New returns a provisioner for the cluster at url, managed as admin. An empty
 // url reports services.ErrNotConfigured on every call.
 func New(url, user, password string) (*Provisioner, error) {
-	p := &Provisioner{url: url}
+	p := &Provisioner{Identity: services.Identity{Service: plattrv1.ServiceSearch}, url: url}
 	if url == "" {
 		return p, nil
 	}
@@ -80,17 +81,6 @@ func New(url, user, password string) (*Provisioner, error) {
 		return nil, fmt.Errorf("OPENSEARCH_URL: %w", err)
 	}
 	return p, nil
-}
-
-// Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return plattrv1.ServiceSearch.Name }
-
-// Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ServiceSearch.Condition }
-
-// Enabled implements services.Provisioner.
-func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
-	return spec.Search != nil && spec.Search.Enabled
 }
 
 type names struct{ user, role, prefix string }

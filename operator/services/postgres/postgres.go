@@ -48,6 +48,7 @@ const (
 
 // Provisioner is the PostgreSQL backing service.
 type Provisioner struct {
+	services.Identity
 	adminURL string
 	host     string
 	port     string
@@ -90,7 +91,7 @@ func WithAppCA(pathInPod string) Option { return func(p *Provisioner) { p.appCA 
 // provisioner whose every call reports services.ErrNotConfigured. The admin
 // URL's sslmode is the apps' too, so they connect the way the operator does.
 func New(adminURL string, opts ...Option) (*Provisioner, error) {
-	p := &Provisioner{adminURL: adminURL}
+	p := &Provisioner{Identity: services.Identity{Service: plattrv1.ServiceDatabase}, adminURL: adminURL}
 	if adminURL != "" {
 		u, err := url.Parse(adminURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
@@ -109,17 +110,6 @@ func New(adminURL string, opts ...Option) (*Provisioner, error) {
 }
 
 var errNotPostgresURL = errors.New("DB_ADMIN_URL is not a valid PostgreSQL URL")
-
-// Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return plattrv1.ServiceDatabase.Name }
-
-// Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ServiceDatabase.Condition }
-
-// Enabled implements services.Provisioner.
-func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
-	return spec.Database != nil && spec.Database.Enabled
-}
 
 // Close releases the connection pool.
 func (p *Provisioner) Close() {

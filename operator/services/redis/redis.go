@@ -43,6 +43,7 @@ const (
 
 // Provisioner is the Redis backing service.
 type Provisioner struct {
+	services.Identity
 	adminURL   string
 	opt        *goredis.Options
 	watchEvery time.Duration
@@ -64,7 +65,7 @@ var (
 // New returns a provisioner for the server at adminURL (a user allowed ACL,
 // INFO, SCAN and UNLINK). An empty adminURL reports services.ErrNotConfigured on every call.
 func New(adminURL string, opts ...func(*Provisioner)) (*Provisioner, error) {
-	p := &Provisioner{adminURL: adminURL, watchEvery: 2 * time.Second}
+	p := &Provisioner{Identity: services.Identity{Service: plattrv1.ServiceRedis}, adminURL: adminURL, watchEvery: 2 * time.Second}
 	for _, o := range opts {
 		o(p)
 	}
@@ -83,17 +84,6 @@ func New(adminURL string, opts ...func(*Provisioner)) (*Provisioner, error) {
 // WithWatchInterval sets how often Watch reads the server's run id (default 2 s).
 func WithWatchInterval(d time.Duration) func(*Provisioner) {
 	return func(p *Provisioner) { p.watchEvery = d }
-}
-
-// Name implements services.Provisioner.
-func (p *Provisioner) Name() string { return plattrv1.ServiceRedis.Name }
-
-// Condition implements services.Provisioner.
-func (p *Provisioner) Condition() string { return plattrv1.ServiceRedis.Condition }
-
-// Enabled implements services.Provisioner.
-func (p *Provisioner) Enabled(spec *plattrv1.ApplicationSpec) bool {
-	return spec.Redis != nil && spec.Redis.Enabled
 }
 
 // Close releases the connection pool.
