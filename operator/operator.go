@@ -6,6 +6,8 @@ package operator
 import (
 	"context"
 	"fmt"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"strings"
 	"time"
 
@@ -50,6 +52,15 @@ type Config struct {
 	DBAppCA string
 	// RedisAdminURL (REDIS_ADMIN_URL): a Redis user allowed to manage ACLs.
 	RedisAdminURL string
+	// ElastiCache, when ElastiCacheUserGroup is set (ELASTICACHE_USER_GROUP,
+	// ELASTICACHE_ENDPOINT, ELASTICACHE_ENGINE), is the Redis service's backend
+	// instead of RedisAdminURL: users through the ElastiCache API, with the AWS
+	// credentials of the operator's identity (Pod Identity).
+	ElastiCacheUserGroup, ElastiCacheEndpoint, ElastiCacheEngine string
+	// ElastiCacheOptions adjust the ElastiCache client (tests point it at a
+	// fake), and ElastiCachePoll how often a change is looked at (default 5 s).
+	ElastiCacheOptions []func(*elasticache.Options)
+	ElastiCachePoll    time.Duration
 	// Resync is how often Applications with backing services are observed again
 	// (reads only) to find and undo drift in a backend. Zero: never.
 	Resync time.Duration
@@ -110,7 +121,7 @@ func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	rd, err := redis.New(cfg.RedisAdminURL)
+	rd, err := redisProvisioner(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,6 +134,23 @@ func Provisioners(cfg Config, reader client.Reader) ([]services.Provisioner, fun
 		auth = keycloak.NewWithPassword(cfg.KeycloakURL, cfg.KeycloakUser, secretPassword(reader, cfg.KeycloakAdminSecret))
 	}
 	return []services.Provisioner{pg, rd, search, auth}, func() { pg.Close(); rd.Close() }, nil
+}
+
+// redisProvisioner is the Redis service's backend: ElastiCache's API when a
+// user group is configured, else ACLs through RedisAdminURL.
+func redisProvisioner(cfg Config) (interface {
+	services.Provisioner
+	Close()
+}, error) {
+	if cfg.ElastiCacheUserGroup == "" {
+		return redis.New(cfg.RedisAdminURL)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("ElastiCache: AWS configuration: %w", err)
+	}
+	return redis.NewElastiCache(elasticache.NewFromConfig(awsCfg, cfg.ElastiCacheOptions...), redis.ElastiCacheConfig{
+		UserGroup: cfg.ElastiCacheUserGroup, Endpoint: cfg.ElastiCacheEndpoint, Engine: cfg.ElastiCacheEngine, Poll: cfg.ElastiCachePoll})
 }
 
 // Setup registers the Application controller with mgr.

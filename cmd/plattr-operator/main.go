@@ -55,6 +55,8 @@ func main() {
 	// Credentials are never flags: flags show in process listings.
 	cfg.DBAdminURL = os.Getenv("DB_ADMIN_URL")
 	cfg.RedisAdminURL = os.Getenv("REDIS_ADMIN_URL")
+	cfg.ElastiCacheUserGroup, cfg.ElastiCacheEndpoint = os.Getenv("ELASTICACHE_USER_GROUP"), os.Getenv("ELASTICACHE_ENDPOINT")
+	cfg.ElastiCacheEngine = os.Getenv("ELASTICACHE_ENGINE")
 	cfg.OpenSearchURL = os.Getenv("OPENSEARCH_URL")
 	cfg.OpenSearchUser = os.Getenv("OPENSEARCH_USERNAME")
 	cfg.OpenSearchPassword = os.Getenv("OPENSEARCH_PASSWORD")
@@ -89,7 +91,7 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		fail(log, "add the readiness check", err)
 	}
-	log.Info("starting", "version", version.Version(), "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "opensearch", cfg.OpenSearchURL != "", "keycloak", cfg.KeycloakURL != "")
+	log.Info("starting", "version", version.Version(), "baseDomain", cfg.BaseDomain, "postgres", cfg.DBAdminURL != "", "redis", cfg.RedisAdminURL != "", "elasticache", cfg.ElastiCacheUserGroup, "opensearch", cfg.OpenSearchURL != "", "keycloak", cfg.KeycloakURL != "")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		fail(log, "run the manager", err)
 	}

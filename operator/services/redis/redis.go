@@ -138,7 +138,17 @@ func validName(s string) error {
 // and KILL, CONFIG, MONITOR, DEBUG, SLOWLOG, LATENCY, MEMORY, OBJECT, ACL but
 // WHOAMI, WAIT, persistence, replication, SHUTDOWN).
 func (p *Provisioner) commandRules() []any {
-	return []any{
+	var out []any
+	for _, r := range commandRules(p.opt.DB) {
+		out = append(out, r)
+	}
+	return out
+}
+
+// commandRules are the ACL rules of an app's commands on database db, shared by
+// both backends (ACL SETUSER here, an ElastiCache access string there).
+func commandRules(db int) []string {
+	return []string{
 		"-@all",
 		"+@string", "+@hash", "+@list", "+@set", "+@sortedset", "+@stream", "+@bitmap", "+@hyperloglog", "+@geo",
 		"+@pubsub", "+@transaction",
@@ -146,7 +156,7 @@ func (p *Provisioner) commandRules() []any {
 		"+del", "+unlink", "+exists", "+type", "+touch", "+rename", "+renamenx", "+persist",
 		"+expire", "+pexpire", "+expireat", "+pexpireat", "+expiretime", "+pexpiretime", "+ttl", "+pttl",
 		"+eval", "+evalsha", "+eval_ro", "+evalsha_ro", "+script|load",
-		"+ping", "+echo", "+auth", "+hello", "+quit", "+reset", fmt.Sprintf("+select|%d", p.opt.DB),
+		"+ping", "+echo", "+auth", "+hello", "+quit", "+reset", fmt.Sprintf("+select|%d", db),
 		"+client|setname", "+client|getname", "+client|id", "+client|info", "+acl|whoami", "+command",
 	}
 }
