@@ -178,7 +178,9 @@ type apiError struct {
 	code, msg string
 }
 
-func invalid(msg string) *apiError { return &apiError{http.StatusBadRequest, "InvalidParameterValue", msg} }
+func invalid(msg string) *apiError {
+	return &apiError{http.StatusBadRequest, "InvalidParameterValue", msg}
+}
 
 // members reads a query-protocol list: name.member.1, name.member.2, …
 func members(f map[string][]string, name string) []string {
