@@ -18,6 +18,20 @@ type Config struct {
 	Region   string         `json:"region"`
 	Delivery DeliveryConfig `json:"delivery"`
 	Data     *DataConfig    `json:"data,omitempty"`
+	Cluster  *ClusterConfig `json:"cluster,omitempty"`
+}
+
+// ClusterConfig is the Cluster stack's part of Config (it needs data's network).
+type ClusterConfig struct {
+	Name               string   `json:"name,omitempty"`
+	Version            string   `json:"version,omitempty"`
+	AdminPrincipalArns []string `json:"adminPrincipalArns"`
+	PublicAccessCidrs  []string `json:"publicAccessCidrs,omitempty"`
+	InstanceTypes      []string `json:"instanceTypes,omitempty"`
+	MinNodes           float64  `json:"minNodes,omitempty"`
+	Nodes              float64  `json:"nodes,omitempty"`
+	MaxNodes           float64  `json:"maxNodes,omitempty"`
+	Production         bool     `json:"production,omitempty"`
 }
 
 // DataConfig is the Data stack's part of Config (no data stack without it).
@@ -26,6 +40,7 @@ type DataConfig struct {
 	PostgresMajor     int      `json:"postgresMajor"`
 	Production        bool     `json:"production,omitempty"`
 	MaxCapacity       float64  `json:"maxCapacity,omitempty"`
+	Cache             bool     `json:"cache,omitempty"`
 }
 
 // DeliveryConfig is the Delivery stack's part of Config.
@@ -78,11 +93,27 @@ func SynthFile(config, out string) ([]string, error) {
 		ExistingOIDCProviderArn: d.ExistingOIDCProviderArn}); err != nil {
 		return nil, fmt.Errorf("%s: delivery: %w", config, err)
 	}
+	var data *Data
 	if dc := c.Data; dc != nil {
-		if _, err := NewData(app, "PlattrData", DataProps{StackProps: awscdk.StackProps{Env: env},
+		if data, err = NewData(app, "PlattrData", DataProps{StackProps: awscdk.StackProps{Env: env},
 			AvailabilityZones: dc.AvailabilityZones, PostgresMajor: dc.PostgresMajor, Production: dc.Production,
-			MaxCapacity: dc.MaxCapacity}); err != nil {
+			MaxCapacity: dc.MaxCapacity, Cache: dc.Cache}); err != nil {
 			return nil, fmt.Errorf("%s: data: %w", config, err)
+		}
+	}
+	if cc := c.Cluster; cc != nil {
+		if data == nil {
+			return nil, fmt.Errorf("%s: cluster: needs the data section (the cluster runs in its network)", config)
+		}
+		group := ""
+		if c.Data.Cache {
+			group = CacheUserGroupID
+		}
+		if _, err := NewCluster(app, "PlattrCluster", ClusterProps{StackProps: awscdk.StackProps{Env: env},
+			Vpc: data.Vpc, ClientSecurityGroup: data.ClientSecurityGroup, Name: cc.Name, Version: cc.Version,
+			AdminPrincipalArns: cc.AdminPrincipalArns, PublicAccessCidrs: cc.PublicAccessCidrs, InstanceTypes: cc.InstanceTypes,
+			MinNodes: cc.MinNodes, Nodes: cc.Nodes, MaxNodes: cc.MaxNodes, CacheUserGroupID: group, Production: cc.Production}); err != nil {
+			return nil, fmt.Errorf("%s: cluster: %w", config, err)
 		}
 	}
 	asm := app.Synth(nil)

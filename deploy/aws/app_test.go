@@ -21,7 +21,8 @@ func TestPlattrAWS_SynthesisesTheExample(t *testing.T) {
 	stdout, err := cmd.Output()
 	require.NoError(t, err, "%s", stdout)
 	path := filepath.Join(out, "PlattrDelivery.template.json")
-	assert.ElementsMatch(t, []string{path, filepath.Join(out, "PlattrData.template.json")}, strings.Fields(string(stdout)))
+	assert.ElementsMatch(t, []string{path, filepath.Join(out, "PlattrData.template.json"), filepath.Join(out, "PlattrCluster.template.json")},
+		strings.Fields(string(stdout)))
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	var tpl map[string]any

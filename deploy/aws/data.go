@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -21,7 +22,16 @@ type DataProps struct {
 	Production bool
 	// MaxCapacity bounds Aurora Serverless v2 (ACUs, default 4; minimum 0.5).
 	MaxCapacity float64
+	// Cache adds the apps' shared cache: ElastiCache Serverless for Valkey, TLS
+	// only, encrypted, in the isolated subnets, reachable only from
+	// ClientSecurityGroup, with the user group the operator adds each app's user
+	// to (RBAC: no shared password).
+	Cache bool
 }
+
+// CacheUserGroupID is the user group of the apps' cache: the operator's
+// ELASTICACHE_USER_GROUP, and what its identity may modify.
+const CacheUserGroupID = "plattr-apps"
 
 // Check refuses settings the stack cannot honour.
 func (p *DataProps) Check() error {
@@ -46,6 +56,8 @@ type Data struct {
 	// it to the cluster's nodes (or pods).
 	ClientSecurityGroup awsec2.SecurityGroup
 	Database            awsrds.DatabaseCluster
+	// Cache is the apps' cache (nil without DataProps.Cache).
+	Cache awselasticache.CfnServerlessCache
 }
 
 // NewData makes the Data stack: a VPC (public subnets for load balancers,
@@ -107,8 +119,43 @@ func NewData(scope awscdk.App, id string, p DataProps) (*Data, error) {
 		SecurityGroups:          &[]awsec2.ISecurityGroup{dbSG},
 		CopyTagsToSnapshot:      jsii.Bool(true),
 	})
+	if p.Cache {
+		d.addCache(stack)
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{Value: d.Database.ClusterEndpoint().Hostname()})
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseSecretArn"), &awscdk.CfnOutputProps{Value: d.Database.Secret().SecretArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("ClientSecurityGroupId"), &awscdk.CfnOutputProps{Value: d.ClientSecurityGroup.SecurityGroupId()})
 	return d, nil
+}
+
+// addCache makes the apps' cache: ElastiCache Serverless for Valkey with a user
+// group whose only user is the required "default", switched off. The operator
+// adds each app's user (ELASTICACHE_USER_GROUP).
+func (d *Data) addCache(stack awscdk.Stack) {
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("Cache"), &awsec2.SecurityGroupProps{
+		Vpc: d.Vpc, Description: jsii.String("Plattr: the apps' cache"), AllowAllOutbound: jsii.Bool(false),
+	})
+	// Serverless caches answer on 6379 (primary) and 6380 (reads from replicas).
+	sg.AddIngressRule(d.ClientSecurityGroup, awsec2.Port_TcpRange(jsii.Number(6379), jsii.Number(6380)), jsii.String("Valkey from the cluster"), nil)
+	off := awselasticache.NewCfnUser(stack, jsii.String("CacheDefaultUser"), &awselasticache.CfnUserProps{
+		UserId: jsii.String("plattr-default-off"), UserName: jsii.String("default"), Engine: jsii.String("valkey"),
+		AccessString: jsii.String("off -@all"), NoPasswordRequired: jsii.Bool(true),
+	})
+	group := awselasticache.NewCfnUserGroup(stack, jsii.String("CacheUsers"), &awselasticache.CfnUserGroupProps{
+		UserGroupId: jsii.String(CacheUserGroupID), Engine: jsii.String("valkey"), UserIds: jsii.Strings("plattr-default-off"),
+	})
+	group.AddDependency(off)
+	var subnets []any
+	for _, s := range *d.Vpc.IsolatedSubnets() {
+		subnets = append(subnets, s.SubnetId())
+	}
+	d.Cache = awselasticache.NewCfnServerlessCache(stack, jsii.String("AppCache"), &awselasticache.CfnServerlessCacheProps{
+		ServerlessCacheName: jsii.String("plattr-apps"), Engine: jsii.String("valkey"), MajorEngineVersion: jsii.String("8"),
+		SubnetIds: &subnets, SecurityGroupIds: &[]any{sg.SecurityGroupId()}, UserGroupId: group.UserGroupId(),
+		Description: jsii.String("Plattr: the apps' cache, one user per app (RBAC)"),
+	})
+	d.Cache.AddDependency(group)
+	awscdk.NewCfnOutput(stack, jsii.String("CacheEndpoint"), &awscdk.CfnOutputProps{
+		Value: awscdk.Fn_Join(jsii.String(":"), &[]*string{d.Cache.AttrEndpointAddress(), d.Cache.AttrEndpointPort()})})
+	awscdk.NewCfnOutput(stack, jsii.String("CacheUserGroupId"), &awscdk.CfnOutputProps{Value: jsii.String(CacheUserGroupID)})
 }

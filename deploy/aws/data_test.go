@@ -99,3 +99,31 @@ func TestData_Refuses(t *testing.T) {
 	cluster := one(t, dataTemplate(t, p), "AWS::RDS::DBCluster", "Aurora")
 	assert.True(t, strings.HasPrefix(cluster["EngineVersion"].(string), "17."))
 }
+
+// The apps' cache: Valkey over TLS (serverless), in the isolated subnets,
+// reachable only from the clients' group, with a user group whose default user
+// is off: every app authenticates as its own user.
+func TestData_Cache(t *testing.T) {
+	p := dataProps(false)
+	p.Cache = true
+	tpl := dataTemplate(t, p)
+	cache := one(t, tpl, "AWS::ElastiCache::ServerlessCache", "AppCache")
+	assert.Equal(t, "valkey", cache["Engine"])
+	assert.Contains(t, jsonOf(cache["SubnetIds"]), "dataSubnet")
+	group := one(t, tpl, "AWS::ElastiCache::UserGroup", "CacheUsers")
+	assert.Equal(t, CacheUserGroupID, group["UserGroupId"])
+	def := one(t, tpl, "AWS::ElastiCache::User", "CacheDefaultUser")
+	assert.Equal(t, "default", def["UserName"])
+	assert.Equal(t, "off -@all", def["AccessString"])
+	var cacheRules []string
+	for _, r := range resources(tpl, "AWS::EC2::SecurityGroupIngress") {
+		if strings.Contains(jsonOf(propsOf(r)["GroupId"]), "Cache") {
+			cacheRules = append(cacheRules, jsonOf(propsOf(r)))
+		}
+	}
+	require.Len(t, cacheRules, 1)
+	assert.Contains(t, cacheRules[0], `"FromPort":6379`)
+	assert.Contains(t, cacheRules[0], "DatabaseClients")
+	assert.NotContains(t, cacheRules[0], "CidrIp")
+	assert.Empty(t, resources(dataTemplate(t, dataProps(false)), "AWS::ElastiCache::ServerlessCache"), "no cache unless asked")
+}
