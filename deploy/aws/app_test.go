@@ -44,3 +44,35 @@ func TestReadConfig_Refuses(t *testing.T) {
 	_, err := SynthFile(filepath.Join("testdata", "missing.json"), t.TempDir())
 	assert.Error(t, err)
 }
+
+// The runbook's plattr-aws commands (docs/aws.md) run as written, offline: with
+// the example settings and outputs in place of yours.
+func TestRunbook_CommandsRun(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "aws.md"))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		i := strings.Index(line, "go run ./cmd/plattr-aws")
+		if i < 0 || strings.Contains(line, "--app '") {
+			continue
+		}
+		cmdline := strings.TrimSpace(strings.SplitN(line[i:], "`", 2)[0])
+		cmdline = strings.SplitN(cmdline, "  #", 2)[0]
+		if seen[cmdline] {
+			continue
+		}
+		seen[cmdline] = true
+		out := t.TempDir()
+		r := strings.NewReplacer("plattr-aws.json", "plattr-aws.example.json", "cdk-outputs.json", filepath.Join("testdata", "outputs.example.json"),
+			"-out cdk.out", "-out "+out, "-out ../../overlays/aws/outputs", "-out "+out)
+		args := strings.Fields(r.Replace(cmdline))
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=none-here")
+		stdout, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s: %s", cmdline, stdout)
+		entries, err := os.ReadDir(out)
+		require.NoError(t, err)
+		assert.NotEmpty(t, entries, cmdline)
+	}
+	assert.Len(t, seen, 3, "the runbook's synth, overlay and check commands: %v", seen)
+}
