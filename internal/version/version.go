@@ -27,10 +27,11 @@ type Info struct {
 
 // Get returns the running binary's version information.
 func Get() Info {
-	if commit == "none" { // goreleaser's word for a commit it does not know
-		commit = ""
+	c := commit
+	if c == "none" { // goreleaser's word for a commit it does not know
+		c = ""
 	}
-	info := Info{Version: version, Commit: commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	info := Info{Version: version, Commit: c, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		if info.Version == "" {

@@ -50,7 +50,11 @@ var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // ecrHost matches Amazon ECR's registry hosts, which the workflow logs in to
 // through GitHub's OIDC (id-token: write) instead of a password.
-var ecrHost = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(/|$)`)
+var ecrHost = regexp.MustCompile(`^` + ECRHostPattern + `(/|$)`)
+
+// ECRHostPattern is an ECR registry's host (its group: the region); the deploy
+// workflow's settings job checks the registry with the same pattern.
+const ECRHostPattern = `[0-9]{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?`
 
 // IO are the streams of one invocation.
 type IO struct{ Out, Err io.Writer }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plattr/plattr/generator/manifest"
+	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/internal/version"
 )
 
@@ -165,4 +166,13 @@ func TestUnknownCommand(t *testing.T) {
 	code, _, errOut := run(t, "bogus")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `unknown command "bogus" for "plattr"`)
+}
+
+// The deploy workflow's settings job checks the app's name and the registry with
+// the rules plattr and plattr-gen use, written as the same patterns.
+func TestDeployWorkflow_SharesTheNameRules(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", ".github", "workflows", "deploy.yml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `[[ "$APP" =~ `+names.DNS1035+` ]]`)
+	assert.Contains(t, string(data), `[[ "$host" =~ ^`+ECRHostPattern+`$ ]]`)
 }
