@@ -41,6 +41,7 @@ type DataConfig struct {
 	Production        bool     `json:"production,omitempty"`
 	MaxCapacity       float64  `json:"maxCapacity,omitempty"`
 	Cache             bool     `json:"cache,omitempty"`
+	Search            bool     `json:"search,omitempty"`
 }
 
 // DeliveryConfig is the Delivery stack's part of Config.
@@ -97,7 +98,7 @@ func SynthFile(config, out string) ([]string, error) {
 	if dc := c.Data; dc != nil {
 		if data, err = NewData(app, "PlattrData", DataProps{StackProps: awscdk.StackProps{Env: env},
 			AvailabilityZones: dc.AvailabilityZones, PostgresMajor: dc.PostgresMajor, Production: dc.Production,
-			MaxCapacity: dc.MaxCapacity, Cache: dc.Cache}); err != nil {
+			MaxCapacity: dc.MaxCapacity, Cache: dc.Cache, Search: dc.Search}); err != nil {
 			return nil, fmt.Errorf("%s: data: %w", config, err)
 		}
 	}

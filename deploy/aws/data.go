@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsopensearchservice"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -27,6 +29,12 @@ type DataProps struct {
 	// ClientSecurityGroup, with the user group the operator adds each app's user
 	// to (RBAC: no shared password).
 	Cache bool
+	// Search adds the apps' search: an Amazon OpenSearch Service domain with
+	// fine-grained access control over its internal user database (the
+	// operator's OPENSEARCH_* admin manages each app's role and user through the
+	// security plugin's REST API), HTTPS only, encrypted at rest and between
+	// nodes, in the isolated subnets, reachable only from ClientSecurityGroup.
+	Search bool
 }
 
 // CacheUserGroupID is the user group of the apps' cache: the operator's
@@ -58,6 +66,8 @@ type Data struct {
 	Database            awsrds.DatabaseCluster
 	// Cache is the apps' cache (nil without DataProps.Cache).
 	Cache awselasticache.CfnServerlessCache
+	// Search is the apps' search domain (nil without DataProps.Search).
+	Search awsopensearchservice.Domain
 }
 
 // NewData makes the Data stack: a VPC (public subnets for load balancers,
@@ -122,6 +132,9 @@ func NewData(scope awscdk.App, id string, p DataProps) (*Data, error) {
 	if p.Cache {
 		d.addCache(stack)
 	}
+	if p.Search {
+		d.addSearch(stack, p)
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseEndpoint"), &awscdk.CfnOutputProps{Value: d.Database.ClusterEndpoint().Hostname()})
 	awscdk.NewCfnOutput(stack, jsii.String("DatabaseSecretArn"), &awscdk.CfnOutputProps{Value: d.Database.Secret().SecretArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("ClientSecurityGroupId"), &awscdk.CfnOutputProps{Value: d.ClientSecurityGroup.SecurityGroupId()})
@@ -133,7 +146,7 @@ func NewData(scope awscdk.App, id string, p DataProps) (*Data, error) {
 // adds each app's user (ELASTICACHE_USER_GROUP).
 func (d *Data) addCache(stack awscdk.Stack) {
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("Cache"), &awsec2.SecurityGroupProps{
-		Vpc: d.Vpc, Description: jsii.String("Plattr: the apps' cache"), AllowAllOutbound: jsii.Bool(false),
+		Vpc: d.Vpc, Description: jsii.String("Plattr: the cache of the apps"), AllowAllOutbound: jsii.Bool(false),
 	})
 	// Serverless caches answer on 6379 (primary) and 6380 (reads from replicas).
 	sg.AddIngressRule(d.ClientSecurityGroup, awsec2.Port_TcpRange(jsii.Number(6379), jsii.Number(6380)), jsii.String("Valkey from the cluster"), nil)
@@ -158,4 +171,51 @@ func (d *Data) addCache(stack awscdk.Stack) {
 	awscdk.NewCfnOutput(stack, jsii.String("CacheEndpoint"), &awscdk.CfnOutputProps{
 		Value: awscdk.Fn_Join(jsii.String(":"), &[]*string{d.Cache.AttrEndpointAddress(), d.Cache.AttrEndpointPort()})})
 	awscdk.NewCfnOutput(stack, jsii.String("CacheUserGroupId"), &awscdk.CfnOutputProps{Value: jsii.String(CacheUserGroupID)})
+}
+
+// addSearch makes the apps' search domain. Its master user (in the internal
+// user database, its password generated into Secrets Manager) is the operator's
+// OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD. In production: three data nodes over
+// the zones (zone awareness) and the domain kept when the stack goes; else one
+// small node, deleted with the stack.
+func (d *Data) addSearch(stack awscdk.Stack, p DataProps) {
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("Search"), &awsec2.SecurityGroupProps{
+		Vpc: d.Vpc, Description: jsii.String("Plattr: the search domain of the apps"), AllowAllOutbound: jsii.Bool(false),
+	})
+	sg.AddIngressRule(d.ClientSecurityGroup, awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from the cluster"), nil)
+	nodes, instance, removal := 1.0, "t3.small.search", awscdk.RemovalPolicy_DESTROY
+	subnets := &[]*awsec2.SubnetSelection{{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, OnePerAz: jsii.Bool(true)}}
+	var zones *awsopensearchservice.ZoneAwarenessConfig
+	if p.Production {
+		nodes, instance, removal = float64(len(p.AvailabilityZones)), "m6g.large.search", awscdk.RemovalPolicy_RETAIN
+		zones = &awsopensearchservice.ZoneAwarenessConfig{Enabled: jsii.Bool(true), AvailabilityZoneCount: jsii.Number(float64(len(p.AvailabilityZones)))}
+	} else {
+		first := (*d.Vpc.IsolatedSubnets())[0]
+		subnets = &[]*awsec2.SubnetSelection{{Subnets: &[]awsec2.ISubnet{first}}}
+	}
+	admin := awssecretsmanager.NewSecret(stack, jsii.String("SearchAdmin"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Plattr: the search domain's master user (the operator's OPENSEARCH_USERNAME/PASSWORD)"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(`{"username":"plattr-admin"}`), GenerateStringKey: jsii.String("password"),
+			PasswordLength: jsii.Number(32), ExcludePunctuation: jsii.Bool(true),
+		},
+	})
+	d.Search = awsopensearchservice.NewDomain(stack, jsii.String("SearchDomain"), &awsopensearchservice.DomainProps{
+		Version:                  awsopensearchservice.EngineVersion_OPENSEARCH_2_19(),
+		Capacity:                 &awsopensearchservice.CapacityConfig{DataNodes: jsii.Number(nodes), DataNodeInstanceType: jsii.String(instance)},
+		Ebs:                      &awsopensearchservice.EbsOptions{VolumeSize: jsii.Number(10)},
+		ZoneAwareness:            zones,
+		Vpc:                      d.Vpc,
+		VpcSubnets:               subnets,
+		SecurityGroups:           &[]awsec2.ISecurityGroup{sg},
+		EnforceHttps:             jsii.Bool(true),
+		TlsSecurityPolicy:        awsopensearchservice.TLSSecurityPolicy_TLS_1_2,
+		NodeToNodeEncryption:     jsii.Bool(true),
+		EncryptionAtRest:         &awsopensearchservice.EncryptionAtRestOptions{Enabled: jsii.Bool(true)},
+		FineGrainedAccessControl: &awsopensearchservice.AdvancedSecurityOptions{MasterUserName: jsii.String("plattr-admin"),
+			MasterUserPassword: admin.SecretValueFromJson(jsii.String("password"))},
+		RemovalPolicy:            removal,
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("SearchEndpoint"), &awscdk.CfnOutputProps{Value: d.Search.DomainEndpoint()})
+	awscdk.NewCfnOutput(stack, jsii.String("SearchAdminSecretArn"), &awscdk.CfnOutputProps{Value: admin.SecretArn()})
 }

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -126,4 +127,55 @@ func TestData_Cache(t *testing.T) {
 	assert.Contains(t, cacheRules[0], "DatabaseClients")
 	assert.NotContains(t, cacheRules[0], "CidrIp")
 	assert.Empty(t, resources(dataTemplate(t, dataProps(false)), "AWS::ElastiCache::ServerlessCache"), "no cache unless asked")
+}
+
+// The apps' search: OpenSearch with fine-grained access control over its
+// internal users (the security plugin's REST API the operator uses), HTTPS and
+// TLS 1.2, encrypted at rest and between nodes, inside the VPC, reachable on 443
+// only from the clients' group; the master password is generated into Secrets
+// Manager and no output carries it.
+func TestData_Search(t *testing.T) {
+	for _, production := range []bool{false, true} {
+		p := dataProps(production)
+		p.Search = true
+		tpl := dataTemplate(t, p)
+		domain := one(t, tpl, "AWS::OpenSearchService::Domain", "SearchDomain")
+		sec := domain["AdvancedSecurityOptions"].(map[string]any)
+		assert.Equal(t, true, sec["Enabled"])
+		assert.Equal(t, true, sec["InternalUserDatabaseEnabled"])
+		assert.Contains(t, jsonOf(sec["MasterUserOptions"]), "resolve:secretsmanager", "the password is never in the template")
+		assert.Equal(t, map[string]any{"EnforceHTTPS": true, "TLSSecurityPolicy": "Policy-Min-TLS-1-2-2019-07"}, domain["DomainEndpointOptions"])
+		assert.Equal(t, map[string]any{"Enabled": true}, domain["NodeToNodeEncryptionOptions"])
+		assert.Equal(t, true, domain["EncryptionAtRestOptions"].(map[string]any)["Enabled"])
+		assert.Contains(t, jsonOf(domain["VPCOptions"]), "dataSubnet")
+		cluster := domain["ClusterConfig"].(map[string]any)
+		if production {
+			assert.EqualValues(t, 3, cluster["InstanceCount"])
+			assert.Equal(t, true, cluster["ZoneAwarenessEnabled"])
+		} else {
+			assert.EqualValues(t, 1, cluster["InstanceCount"])
+		}
+		for _, o := range tpl["Outputs"].(map[string]any) {
+			assert.NotContains(t, jsonOf(o), "resolve:secretsmanager", "no output carries a secret")
+		}
+		var rules []string
+		for _, r := range resources(tpl, "AWS::EC2::SecurityGroupIngress") {
+			if strings.Contains(jsonOf(propsOf(r)["GroupId"]), "Search") {
+				rules = append(rules, jsonOf(propsOf(r)))
+			}
+		}
+		require.Len(t, rules, 1)
+		assert.Contains(t, rules[0], `"FromPort":443`)
+		assert.Contains(t, rules[0], "DatabaseClients")
+	}
+}
+
+// Every security group's description is one CloudFormation accepts (no quotes).
+func TestData_SecurityGroupDescriptions(t *testing.T) {
+	p := dataProps(true)
+	p.Cache, p.Search = true, true
+	valid := regexp.MustCompile(`^([a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*])*$`)
+	for id, sg := range resources(dataTemplate(t, p), "AWS::EC2::SecurityGroup") {
+		assert.Regexp(t, valid, propsOf(sg)["GroupDescription"], id)
+	}
 }

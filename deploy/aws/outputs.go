@@ -36,6 +36,7 @@ var overlaySettings = []struct{ key, stack, output string }{
 	{"DB_APP_HOST", "PlattrData", "DatabaseEndpoint"},
 	{"ELASTICACHE_ENDPOINT", "PlattrData", "CacheEndpoint"},
 	{"ELASTICACHE_USER_GROUP", "PlattrData", "CacheUserGroupId"},
+	{"OPENSEARCH_URL", "PlattrData", "SearchEndpoint"},
 }
 
 var hostPort = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
@@ -60,6 +61,9 @@ func OverlayComponent(o Outputs) ([]byte, error) {
 		}
 		if !hostPort.MatchString(v) && s.key != "ELASTICACHE_USER_GROUP" || strings.ContainsAny(v, " \n\"'") {
 			return nil, fmt.Errorf("outputs: %s.%s is %q, not a host name (or host:port)", s.stack, s.output, v)
+		}
+		if s.key == "OPENSEARCH_URL" {
+			v = "https://" + v // the domain's endpoint is a host; the operator takes a URL
 		}
 		set[s.key] = v
 	}
