@@ -7,8 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticache"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsopensearchservice"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -201,20 +201,20 @@ func (d *Data) addSearch(stack awscdk.Stack, p DataProps) {
 		},
 	})
 	d.Search = awsopensearchservice.NewDomain(stack, jsii.String("SearchDomain"), &awsopensearchservice.DomainProps{
-		Version:                  awsopensearchservice.EngineVersion_OPENSEARCH_2_19(),
-		Capacity:                 &awsopensearchservice.CapacityConfig{DataNodes: jsii.Number(nodes), DataNodeInstanceType: jsii.String(instance)},
-		Ebs:                      &awsopensearchservice.EbsOptions{VolumeSize: jsii.Number(10)},
-		ZoneAwareness:            zones,
-		Vpc:                      d.Vpc,
-		VpcSubnets:               subnets,
-		SecurityGroups:           &[]awsec2.ISecurityGroup{sg},
-		EnforceHttps:             jsii.Bool(true),
-		TlsSecurityPolicy:        awsopensearchservice.TLSSecurityPolicy_TLS_1_2,
-		NodeToNodeEncryption:     jsii.Bool(true),
-		EncryptionAtRest:         &awsopensearchservice.EncryptionAtRestOptions{Enabled: jsii.Bool(true)},
+		Version:              awsopensearchservice.EngineVersion_OPENSEARCH_2_19(),
+		Capacity:             &awsopensearchservice.CapacityConfig{DataNodes: jsii.Number(nodes), DataNodeInstanceType: jsii.String(instance)},
+		Ebs:                  &awsopensearchservice.EbsOptions{VolumeSize: jsii.Number(10)},
+		ZoneAwareness:        zones,
+		Vpc:                  d.Vpc,
+		VpcSubnets:           subnets,
+		SecurityGroups:       &[]awsec2.ISecurityGroup{sg},
+		EnforceHttps:         jsii.Bool(true),
+		TlsSecurityPolicy:    awsopensearchservice.TLSSecurityPolicy_TLS_1_2,
+		NodeToNodeEncryption: jsii.Bool(true),
+		EncryptionAtRest:     &awsopensearchservice.EncryptionAtRestOptions{Enabled: jsii.Bool(true)},
 		FineGrainedAccessControl: &awsopensearchservice.AdvancedSecurityOptions{MasterUserName: jsii.String("plattr-admin"),
 			MasterUserPassword: admin.SecretValueFromJson(jsii.String("password"))},
-		RemovalPolicy:            removal,
+		RemovalPolicy: removal,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("SearchEndpoint"), &awscdk.CfnOutputProps{Value: d.Search.DomainEndpoint()})
 	awscdk.NewCfnOutput(stack, jsii.String("SearchAdminSecretArn"), &awscdk.CfnOutputProps{Value: admin.SecretArn()})
