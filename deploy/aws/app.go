@@ -31,6 +31,7 @@ type ClusterConfig struct {
 	MinNodes           float64  `json:"minNodes,omitempty"`
 	Nodes              float64  `json:"nodes,omitempty"`
 	MaxNodes           float64  `json:"maxNodes,omitempty"`
+	HostedZoneID       string   `json:"hostedZoneId,omitempty"`
 	Production         bool     `json:"production,omitempty"`
 }
 
@@ -113,7 +114,7 @@ func SynthFile(config, out string) ([]string, error) {
 		if _, err := NewCluster(app, "PlattrCluster", ClusterProps{StackProps: awscdk.StackProps{Env: env},
 			Vpc: data.Vpc, ClientSecurityGroup: data.ClientSecurityGroup, Name: cc.Name, Version: cc.Version,
 			AdminPrincipalArns: cc.AdminPrincipalArns, PublicAccessCidrs: cc.PublicAccessCidrs, InstanceTypes: cc.InstanceTypes,
-			MinNodes: cc.MinNodes, Nodes: cc.Nodes, MaxNodes: cc.MaxNodes, CacheUserGroupID: group, Production: cc.Production}); err != nil {
+			MinNodes: cc.MinNodes, Nodes: cc.Nodes, MaxNodes: cc.MaxNodes, CacheUserGroupID: group, HostedZoneID: cc.HostedZoneID, Production: cc.Production}); err != nil {
 			return nil, fmt.Errorf("%s: cluster: %w", config, err)
 		}
 	}

@@ -45,15 +45,26 @@ type ClusterProps struct {
 	// CacheUserGroupID, when the Data stack has the cache, is the user group the
 	// operator may add users to (its identity's ElastiCache permissions).
 	CacheUserGroupID string
+	// HostedZoneID, when given, is the Route 53 zone of the apps' domain: the
+	// ExternalDNS add-on (external-dns/external-dns) gets a role that may change
+	// its records, and only its records.
+	HostedZoneID string
 	// Production turns on the cluster's deletion protection.
 	Production bool
 }
+
+// ExternalDNS's Kubernetes identity (bases/addons/external-dns names it).
+const (
+	ExternalDNSNamespace      = "external-dns"
+	ExternalDNSServiceAccount = "external-dns"
+)
 
 var (
 	principalArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$`)
 	cidr         = regexp.MustCompile(`^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$`)
 	clusterName  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,99}$`)
 	k8sVersion   = regexp.MustCompile(`^1\.[0-9]{2}$`)
+	hostedZone   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
 // Check refuses props that would leave the cluster without an administrator,
@@ -77,6 +88,9 @@ func (p *ClusterProps) Check() error {
 	}
 	if p.Version != "" && !k8sVersion.MatchString(p.Version) {
 		return fmt.Errorf("Version: %q is not a Kubernetes version such as %s", p.Version, KubernetesVersion)
+	}
+	if p.HostedZoneID != "" && !hostedZone.MatchString(p.HostedZoneID) {
+		return fmt.Errorf("HostedZoneID: %q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", p.HostedZoneID)
 	}
 	if p.Vpc == nil || p.ClientSecurityGroup == nil {
 		return fmt.Errorf("Vpc and ClientSecurityGroup: give the Data stack's")
@@ -164,6 +178,9 @@ func NewCluster(scope awscdk.App, id string, p ClusterProps) (*Cluster, error) {
 		})
 	}
 	c.addOperatorIdentity(stack, p)
+	if p.HostedZoneID != "" {
+		c.addExternalDNSIdentity(stack, p.HostedZoneID)
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("ClusterName"), &awscdk.CfnOutputProps{Value: c.EKS.Ref()})
 	awscdk.NewCfnOutput(stack, jsii.String("OperatorRoleArn"), &awscdk.CfnOutputProps{Value: c.OperatorRole.RoleArn()})
 	return c, nil
@@ -196,17 +213,43 @@ func (c *Cluster) addNodes(stack awscdk.Stack, p ClusterProps, subnets []*string
 	})
 }
 
+// podIdentityTrust is the trust of a role assumed through EKS Pod Identity in
+// this account, for this cluster only.
+func (c *Cluster) podIdentityTrust(stack awscdk.Stack) awsiam.IPrincipal {
+	return awsiam.NewSessionTagsPrincipal(awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil).WithConditions(&map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		"ArnEquals":    map[string]any{"aws:SourceArn": c.EKS.AttrArn()},
+	}))
+}
+
+// addExternalDNSIdentity gives ExternalDNS a role that may change the records of
+// one hosted zone (listing zones cannot be narrowed in IAM).
+func (c *Cluster) addExternalDNSIdentity(stack awscdk.Stack, zone string) {
+	role := awsiam.NewRole(stack, jsii.String("ExternalDNSRole"), &awsiam.RoleProps{
+		AssumedBy:   c.podIdentityTrust(stack),
+		Description: jsii.String("Plattr: ExternalDNS (external-dns/external-dns), through EKS Pod Identity"),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AppRecords"),
+		Actions:   jsii.Strings("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListTagsForResources"),
+		Resources: &[]*string{awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:route53:::hostedzone/"+zone), nil)},
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ListZones"), Actions: jsii.Strings("route53:ListHostedZones"), Resources: jsii.Strings("*"),
+	}))
+	awseks.NewCfnPodIdentityAssociation(stack, jsii.String("ExternalDNSPodIdentity"), &awseks.CfnPodIdentityAssociationProps{
+		ClusterName: c.EKS.Ref(), Namespace: jsii.String(ExternalDNSNamespace), ServiceAccount: jsii.String(ExternalDNSServiceAccount),
+		RoleArn: role.RoleArn(),
+	})
+}
+
 // addOperatorIdentity makes the operator's role: trusted by EKS Pod Identity in
 // this account for this cluster only, associated with
 // plattr-system/plattr-operator, allowed to manage the users of the apps' cache
 // (users named plattr-*, the cache's user group) and nothing else.
 func (c *Cluster) addOperatorIdentity(stack awscdk.Stack, p ClusterProps) {
-	trust := awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil).WithConditions(&map[string]any{
-		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-		"ArnEquals":    map[string]any{"aws:SourceArn": c.EKS.AttrArn()},
-	})
 	c.OperatorRole = awsiam.NewRole(stack, jsii.String("OperatorRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewSessionTagsPrincipal(trust),
+		AssumedBy:   c.podIdentityTrust(stack),
 		Description: jsii.String("Plattr: the operator (plattr-system/plattr-operator), through EKS Pod Identity"),
 	})
 	if p.CacheUserGroupID != "" {

@@ -153,3 +153,30 @@ func TestCluster_Refuses(t *testing.T) {
 		assert.ErrorContains(t, err, c.want)
 	}
 }
+
+// ExternalDNS may change the records of the apps' zone only, through Pod
+// Identity for external-dns/external-dns; without a zone it has no role.
+func TestCluster_ExternalDNSIdentity(t *testing.T) {
+	tpl := clusterTemplate(t, func(p *ClusterProps) { p.HostedZoneID = "Z0123456789ABCDEFGHIJ" })
+	assoc := one(t, tpl, "AWS::EKS::PodIdentityAssociation", "ExternalDNSPodIdentity")
+	assert.Equal(t, "external-dns", assoc["Namespace"])
+	assert.Equal(t, "external-dns", assoc["ServiceAccount"])
+	role := one(t, tpl, "AWS::IAM::Role", "ExternalDNSRole")
+	assert.Contains(t, jsonOf(role["AssumeRolePolicyDocument"]), "pods.eks.amazonaws.com")
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		if !strings.Contains(jsonOf(propsOf(p)["Roles"]), "ExternalDNSRole") {
+			continue
+		}
+		for _, s := range propsOf(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := s.(map[string]any)
+			if jsonOf(st["Resource"]) == `"*"` {
+				assert.Equal(t, "route53:ListHostedZones", st["Action"], "only listing zones is on every resource")
+			} else {
+				assert.Contains(t, jsonOf(st["Resource"]), "hostedzone/Z0123456789ABCDEFGHIJ")
+			}
+		}
+	}
+	assert.Empty(t, resources(clusterTemplate(t, nil), "AWS::EKS::PodIdentityAssociation")["ExternalDNSPodIdentity"])
+	_, err := NewCluster(awscdk.NewApp(nil), "X", ClusterProps{HostedZoneID: "../zone", AdminPrincipalArns: []string{"arn:aws:iam::123456789012:role/a"}})
+	assert.ErrorContains(t, err, "HostedZoneID")
+}
