@@ -32,6 +32,7 @@ type ClusterConfig struct {
 	Nodes              float64  `json:"nodes,omitempty"`
 	MaxNodes           float64  `json:"maxNodes,omitempty"`
 	HostedZoneID       string   `json:"hostedZoneId,omitempty"`
+	ExistingName       string   `json:"existingClusterName,omitempty"`
 	Production         bool     `json:"production,omitempty"`
 }
 
@@ -104,17 +105,21 @@ func SynthFile(config, out string) ([]string, error) {
 		}
 	}
 	if cc := c.Cluster; cc != nil {
-		if data == nil {
-			return nil, fmt.Errorf("%s: cluster: needs the data section (the cluster runs in its network)", config)
+		if data == nil && cc.ExistingName == "" {
+			return nil, fmt.Errorf("%s: cluster: needs the data section (the cluster runs in its network), or existingClusterName", config)
 		}
 		group := ""
-		if c.Data.Cache {
+		if c.Data != nil && c.Data.Cache {
 			group = CacheUserGroupID
 		}
-		if _, err := NewCluster(app, "PlattrCluster", ClusterProps{StackProps: awscdk.StackProps{Env: env},
-			Vpc: data.Vpc, ClientSecurityGroup: data.ClientSecurityGroup, Name: cc.Name, Version: cc.Version,
-			AdminPrincipalArns: cc.AdminPrincipalArns, PublicAccessCidrs: cc.PublicAccessCidrs, InstanceTypes: cc.InstanceTypes,
-			MinNodes: cc.MinNodes, Nodes: cc.Nodes, MaxNodes: cc.MaxNodes, CacheUserGroupID: group, HostedZoneID: cc.HostedZoneID, Production: cc.Production}); err != nil {
+		props := ClusterProps{StackProps: awscdk.StackProps{Env: env}, ExistingClusterName: cc.ExistingName, Name: cc.Name,
+			Version: cc.Version, AdminPrincipalArns: cc.AdminPrincipalArns, PublicAccessCidrs: cc.PublicAccessCidrs,
+			InstanceTypes: cc.InstanceTypes, MinNodes: cc.MinNodes, Nodes: cc.Nodes, MaxNodes: cc.MaxNodes,
+			CacheUserGroupID: group, HostedZoneID: cc.HostedZoneID, Production: cc.Production}
+		if data != nil {
+			props.Vpc, props.ClientSecurityGroup = data.Vpc, data.ClientSecurityGroup
+		}
+		if _, err := NewCluster(app, "PlattrCluster", props); err != nil {
 			return nil, fmt.Errorf("%s: cluster: %w", config, err)
 		}
 	}

@@ -51,6 +51,11 @@ type ClusterProps struct {
 	HostedZoneID string
 	// Production turns on the cluster's deletion protection.
 	Production bool
+	// ExistingClusterName imports a cluster made elsewhere (it must run the EKS
+	// Pod Identity agent): the stack then makes only the platform's identities
+	// and their associations, and Vpc, ClientSecurityGroup and
+	// AdminPrincipalArns are not used.
+	ExistingClusterName string
 }
 
 // ExternalDNS's Kubernetes identity (bases/addons/external-dns names it).
@@ -70,6 +75,15 @@ var (
 // Check refuses props that would leave the cluster without an administrator,
 // open it to the internet, or are malformed.
 func (p *ClusterProps) Check() error {
+	if p.ExistingClusterName != "" {
+		if !clusterName.MatchString(p.ExistingClusterName) {
+			return fmt.Errorf("ExistingClusterName: %q is not an EKS cluster name", p.ExistingClusterName)
+		}
+		if p.HostedZoneID != "" && !hostedZone.MatchString(p.HostedZoneID) {
+			return fmt.Errorf("HostedZoneID: %q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", p.HostedZoneID)
+		}
+		return nil
+	}
 	if len(p.AdminPrincipalArns) == 0 {
 		return fmt.Errorf("AdminPrincipalArns: name at least one IAM role of the platform team: without one, nobody can reach the cluster")
 	}
@@ -101,8 +115,11 @@ func (p *ClusterProps) Check() error {
 // Cluster is the Cluster stack and what overlays/aws needs of it.
 type Cluster struct {
 	awscdk.Stack
+	// EKS is the cluster the stack made (nil for an existing one).
 	EKS          awseks.CfnCluster
 	OperatorRole awsiam.Role
+	// name and arn are the cluster's, made or imported.
+	name, arn *string
 }
 
 // NewCluster makes the Cluster stack: an EKS cluster (access entries only, its
@@ -129,6 +146,12 @@ func NewCluster(scope awscdk.App, id string, p ClusterProps) (*Cluster, error) {
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
 	c := &Cluster{Stack: stack}
+	if p.ExistingClusterName != "" {
+		c.name = jsii.String(p.ExistingClusterName)
+		c.arn = awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/"+p.ExistingClusterName), nil)
+		c.addIdentities(stack, p)
+		return c, nil
+	}
 
 	clusterRole := awsiam.NewRole(stack, jsii.String("ClusterRole"), &awsiam.RoleProps{
 		AssumedBy:       awsiam.NewServicePrincipal(jsii.String("eks.amazonaws.com"), nil),
@@ -162,6 +185,7 @@ func NewCluster(scope awscdk.App, id string, p ClusterProps) (*Cluster, error) {
 		}},
 		DeletionProtection: jsii.Bool(p.Production),
 	})
+	c.name, c.arn = c.EKS.Ref(), c.EKS.AttrArn()
 	for i, arn := range p.AdminPrincipalArns {
 		awseks.NewCfnAccessEntry(stack, jsii.String(fmt.Sprintf("Admin%d", i)), &awseks.CfnAccessEntryProps{
 			ClusterName: c.EKS.Ref(), PrincipalArn: jsii.String(arn),
@@ -177,13 +201,18 @@ func NewCluster(scope awscdk.App, id string, p ClusterProps) (*Cluster, error) {
 			ClusterName: c.EKS.Ref(), AddonName: jsii.String(addon), ResolveConflicts: jsii.String("OVERWRITE"),
 		})
 	}
+	c.addIdentities(stack, p)
+	return c, nil
+}
+
+// addIdentities makes the platform's identities on the cluster, and the outputs.
+func (c *Cluster) addIdentities(stack awscdk.Stack, p ClusterProps) {
 	c.addOperatorIdentity(stack, p)
 	if p.HostedZoneID != "" {
 		c.addExternalDNSIdentity(stack, p.HostedZoneID)
 	}
-	awscdk.NewCfnOutput(stack, jsii.String("ClusterName"), &awscdk.CfnOutputProps{Value: c.EKS.Ref()})
+	awscdk.NewCfnOutput(stack, jsii.String("ClusterName"), &awscdk.CfnOutputProps{Value: c.name})
 	awscdk.NewCfnOutput(stack, jsii.String("OperatorRoleArn"), &awscdk.CfnOutputProps{Value: c.OperatorRole.RoleArn()})
-	return c, nil
 }
 
 // addNodes makes the managed node group: private subnets, the cluster's own
@@ -218,7 +247,7 @@ func (c *Cluster) addNodes(stack awscdk.Stack, p ClusterProps, subnets []*string
 func (c *Cluster) podIdentityTrust(stack awscdk.Stack) awsiam.IPrincipal {
 	return awsiam.NewSessionTagsPrincipal(awsiam.NewServicePrincipal(jsii.String("pods.eks.amazonaws.com"), nil).WithConditions(&map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-		"ArnEquals":    map[string]any{"aws:SourceArn": c.EKS.AttrArn()},
+		"ArnEquals":    map[string]any{"aws:SourceArn": c.arn},
 	}))
 }
 
@@ -238,7 +267,7 @@ func (c *Cluster) addExternalDNSIdentity(stack awscdk.Stack, zone string) {
 		Sid: jsii.String("ListZones"), Actions: jsii.Strings("route53:ListHostedZones"), Resources: jsii.Strings("*"),
 	}))
 	awseks.NewCfnPodIdentityAssociation(stack, jsii.String("ExternalDNSPodIdentity"), &awseks.CfnPodIdentityAssociationProps{
-		ClusterName: c.EKS.Ref(), Namespace: jsii.String(ExternalDNSNamespace), ServiceAccount: jsii.String(ExternalDNSServiceAccount),
+		ClusterName: c.name, Namespace: jsii.String(ExternalDNSNamespace), ServiceAccount: jsii.String(ExternalDNSServiceAccount),
 		RoleArn: role.RoleArn(),
 	})
 }
@@ -268,7 +297,7 @@ func (c *Cluster) addOperatorIdentity(stack awscdk.Stack, p ClusterProps) {
 		}))
 	}
 	awseks.NewCfnPodIdentityAssociation(stack, jsii.String("OperatorPodIdentity"), &awseks.CfnPodIdentityAssociationProps{
-		ClusterName: c.EKS.Ref(), Namespace: jsii.String(OperatorNamespace), ServiceAccount: jsii.String(OperatorServiceAccount),
+		ClusterName: c.name, Namespace: jsii.String(OperatorNamespace), ServiceAccount: jsii.String(OperatorServiceAccount),
 		RoleArn: c.OperatorRole.RoleArn(),
 	})
 }

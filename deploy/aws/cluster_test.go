@@ -180,3 +180,24 @@ func TestCluster_ExternalDNSIdentity(t *testing.T) {
 	_, err := NewCluster(awscdk.NewApp(nil), "X", ClusterProps{HostedZoneID: "../zone", AdminPrincipalArns: []string{"arn:aws:iam::123456789012:role/a"}})
 	assert.ErrorContains(t, err, "HostedZoneID")
 }
+
+// An existing cluster is imported by name: the stack makes only the platform's
+// identities, trusted for that cluster's ARN.
+func TestCluster_Existing(t *testing.T) {
+	c, err := NewCluster(awscdk.NewApp(nil), "PlattrCluster", ClusterProps{StackProps: awscdk.StackProps{Env: env},
+		ExistingClusterName: "shared-prod", CacheUserGroupID: CacheUserGroupID, HostedZoneID: "Z0123456789ABCDEFGHIJ"})
+	require.NoError(t, err)
+	var tpl map[string]any
+	data, err := json.Marshal(assertions.Template_FromStack(c.Stack, nil).ToJSON())
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &tpl))
+	assert.Empty(t, resources(tpl, "AWS::EKS::Cluster"))
+	assert.Empty(t, resources(tpl, "AWS::EKS::Nodegroup"))
+	assert.Len(t, resources(tpl, "AWS::EKS::PodIdentityAssociation"), 2)
+	for _, a := range resources(tpl, "AWS::EKS::PodIdentityAssociation") {
+		assert.Equal(t, "shared-prod", propsOf(a)["ClusterName"])
+	}
+	assert.Contains(t, jsonOf(one(t, tpl, "AWS::IAM::Role", "OperatorRole")["AssumeRolePolicyDocument"]), ":cluster/shared-prod")
+	_, err = NewCluster(awscdk.NewApp(nil), "X", ClusterProps{ExistingClusterName: "bad name"})
+	assert.ErrorContains(t, err, "ExistingClusterName")
+}
