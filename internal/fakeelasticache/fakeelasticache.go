@@ -7,7 +7,7 @@
 // UserNotFound 404, UserGroupNotFound 404, InvalidUserGroupState 400,
 // InvalidUserState 400, UserQuotaExceeded 400, InvalidParameterValue 400,
 // Throttling 400 on demand, InvalidClientTokenId 403 for another access key).
-// Changes take a while, as on AWS: a user is "creating" or "modifying", a user
+// Changes take a while, as on AWS: a user is "modifying" (the states the API documents: active, modifying, deleting), a user
 // group "modifying" with its pending changes, until Settle more Describe calls
 // have seen it; a user group that is modifying refuses another change.
 package fakeelasticache
@@ -220,7 +220,7 @@ func (s *Server) createUser(id, name, engine, access string, passwords []string)
 	if len(s.users) >= MaxUsersPerAccount {
 		return nil, &apiError{http.StatusBadRequest, "UserQuotaExceeded", "The quota of users per account has been reached."}
 	}
-	u := &User{UserID: id, UserName: name, Engine: engine, AccessString: access, Passwords: passwords, Status: "creating", pending: s.Settle}
+	u := &User{UserID: id, UserName: name, Engine: engine, AccessString: access, Passwords: passwords, Status: "modifying", pending: s.Settle}
 	s.users[id] = u
 	return s.userXML(u), nil
 }

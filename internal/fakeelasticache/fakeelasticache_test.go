@@ -31,7 +31,7 @@ func TestFake_ThroughTheSDK(t *testing.T) {
 	out, err := api.CreateUser(ctx, in)
 	require.NoError(t, err)
 	assert.Equal(t, "plattr-one", aws.ToString(out.UserId), "stored lower-case")
-	assert.Equal(t, "creating", aws.ToString(out.Status))
+	assert.Equal(t, "modifying", aws.ToString(out.Status), "a new user is not active yet")
 
 	_, err = api.CreateUser(ctx, in)
 	var exists *types.UserAlreadyExistsFault
@@ -39,12 +39,12 @@ func TestFake_ThroughTheSDK(t *testing.T) {
 
 	_, err = api.ModifyUserGroup(ctx, &elasticache.ModifyUserGroupInput{UserGroupId: aws.String("apps"), UserIdsToAdd: []string{"plattr-one"}})
 	var state *types.InvalidUserStateFault
-	assert.ErrorAs(t, err, &state, "a user still creating cannot join")
+	assert.ErrorAs(t, err, &state, "a user not yet active cannot join")
 
 	d, err := api.DescribeUsers(ctx, &elasticache.DescribeUsersInput{UserId: aws.String("plattr-one")})
 	require.NoError(t, err)
 	require.Len(t, d.Users, 1)
-	assert.Equal(t, "creating", aws.ToString(d.Users[0].Status), "Settle describes see it pending")
+	assert.Equal(t, "modifying", aws.ToString(d.Users[0].Status), "Settle describes see it pending")
 	d, err = api.DescribeUsers(ctx, &elasticache.DescribeUsersInput{UserId: aws.String("plattr-one")})
 	require.NoError(t, err)
 	assert.Equal(t, "active", aws.ToString(d.Users[0].Status))
