@@ -7,9 +7,10 @@
 // UserNotFound 404, UserGroupNotFound 404, InvalidUserGroupState 400,
 // InvalidUserState 400, UserQuotaExceeded 400, InvalidParameterValue 400,
 // Throttling 400 on demand, InvalidClientTokenId 403 for another access key).
-// Changes take a while, as on AWS: a user is "modifying" (the states the API documents: active, modifying, deleting), a user
-// group "modifying" with its pending changes, until Settle more Describe calls
-// have seen it; a user group that is modifying refuses another change.
+// Changes take a while, as on AWS: a user is "modifying" (the API documents
+// active, modifying and deleting), a user group "modifying" with its pending
+// changes, until Settle more Describe calls have seen it; a user group that is
+// modifying refuses another change.
 package fakeelasticache
 
 import (
