@@ -268,6 +268,9 @@ func releaseApp(r Release, t Target) *plattrv1.Application {
 	for _, k := range slices.Sorted(maps.Keys(m.Env)) {
 		app.Spec.Env = append(app.Spec.Env, plattrv1.EnvVar{Name: k, Value: m.Env[k]})
 	}
+	for _, k := range slices.Sorted(maps.Keys(m.Secrets)) {
+		app.Spec.ExternalSecrets = append(app.Spec.ExternalSecrets, plattrv1.ExternalSecretVar{Name: k, Key: m.Secrets[k]})
+	}
 	if hc := m.HealthCheck; hc != nil {
 		app.Spec.HealthCheck = &plattrv1.HealthCheck{Path: hc.Path, InitialDelaySeconds: hc.InitialDelaySeconds, PeriodSeconds: hc.PeriodSeconds}
 	}

@@ -272,3 +272,18 @@ func TestPlans_PathsAreChecked(t *testing.T) {
 		assert.Equal(t, p, filepath.ToSlash(p))
 	}
 }
+
+// plattr.yaml's secrets reach the release as externalSecrets: names and keys
+// relative to the app's prefix, never a value.
+func TestRender_SecretsBecomeExternalSecrets(t *testing.T) {
+	tree := envRepo(t)
+	m, err := manifest.Parse(manifest.FileName, []byte("name: shop\nsecrets:\n  STRIPE_KEY: stripe/api-key\n  A_TOKEN: a\n"))
+	require.NoError(t, err)
+	img, err := generator.ParseImage("r.example.com/shop@"+digestA, false)
+	require.NoError(t, err)
+	plan, err := Render{Release: generator.Release{Manifest: m, Image: img, Env: "staging"}, Branch: "main"}.Plan(tree)
+	require.NoError(t, err)
+	rel := string(plan.Files["envs/staging/shop/release.yaml"])
+	assert.Contains(t, rel, "  externalSecrets:\n  - key: a\n    name: A_TOKEN\n  - key: stripe/api-key\n    name: STRIPE_KEY\n")
+	assert.NotContains(t, rel, "plattr/staging", "the operator adds the prefix")
+}

@@ -36,6 +36,10 @@ type Manifest struct {
 	Replicas *int32 `yaml:"replicas"`
 	// Env holds plain environment variables (never secrets).
 	Env map[string]string `yaml:"env"`
+	// Secrets maps variables to the app's own secrets in the platform's secret
+	// store, by key under plattr/<env>/<app>/ (API_KEY: stripe/api-key): the
+	// values never enter git.
+	Secrets map[string]string `yaml:"secrets"`
 	// HealthCheck configures the HTTP probes.
 	HealthCheck *HealthCheck `yaml:"healthCheck"`
 	// Resources are the container's requests and limits.
@@ -275,6 +279,19 @@ func (m *Manifest) validate() error {
 		}
 		if svc, ok := plattrv1.InjectedEnv[k]; ok {
 			return m.Errorf("env."+k, "is set by Plattr from the %s service's Secret; remove it", svc)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Secrets)) {
+		switch _, inEnv := m.Env[k]; {
+		case !envVarName.MatchString(k):
+			return m.Errorf("secrets."+k, "variable names are letters, digits and '_', not starting with a digit")
+		case plattrv1.InjectedEnv[k] != "":
+			return m.Errorf("secrets."+k, "is set by Plattr from the %s service's Secret; remove it", plattrv1.InjectedEnv[k])
+		case inEnv:
+			return m.Errorf("secrets."+k, "is also in env: a variable comes from one place")
+		}
+		if err := plattrv1.CheckExternalSecretKey(m.Secrets[k]); err != nil {
+			return m.Errorf("secrets."+k, "%v", err)
 		}
 	}
 	if hc := m.HealthCheck; hc != nil {

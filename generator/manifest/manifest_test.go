@@ -37,7 +37,7 @@ func TestParse_Errors(t *testing.T) {
 		want   string // the whole error must contain this
 	}{
 		"unknown field": {"a typo is not ignored", "name: a\ndatabse:\n  enabled: true\n",
-			`plattr.yaml:2: databse: unknown field (allowed here: auth, database, dev, env, environments, healthCheck, name, port, redis, replicas, resources, search)`},
+			`plattr.yaml:2: databse: unknown field (allowed here: auth, database, dev, env, environments, healthCheck, name, port, redis, replicas, resources, search, secrets)`},
 		"unknown nested": {"nested typos name the full path", "name: a\ndatabase:\n  enable: true\n",
 			`plattr.yaml:3: database.enable: unknown field (allowed here: enabled, extensions)`},
 		"bad bool": {"a string where a bool goes", "name: a\nredis:\n  enabled: yes please\n",

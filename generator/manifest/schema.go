@@ -50,6 +50,7 @@ var patterns = map[string]string{
 	"healthCheck.path":      urlPathPattern,
 	"database.extensions[]": extensionPattern,
 	"auth.redirectPaths[]":  urlPathPattern,
+	"secrets.*":             plattrv1.ExternalSecretKeyPattern,
 }
 
 func schemaOf(t reflect.Type, path string, docs map[string]string) map[string]any {
@@ -79,7 +80,7 @@ func schemaOf(t reflect.Type, path string, docs map[string]string) map[string]an
 		s["type"] = []string{"object", "null"}
 		s["additionalProperties"] = schemaOf(t.Elem(), join(path, "*"), docs)
 		switch path {
-		case "env":
+		case "env", "secrets":
 			reserved := make([]string, 0, len(plattrv1.InjectedEnv))
 			for k := range plattrv1.InjectedEnv {
 				reserved = append(reserved, k)
@@ -99,6 +100,9 @@ func schemaOf(t reflect.Type, path string, docs map[string]string) map[string]an
 		s["type"] = anyScalar
 		if p, ok := patterns[path]; ok {
 			s["pattern"] = p
+		}
+		if path == "secrets.*" {
+			s["maxLength"] = plattrv1.MaxExternalSecretKeyLen
 		}
 	case reflect.Bool:
 		s["type"] = []string{"boolean", "null"}

@@ -54,6 +54,7 @@ func TestSchema_AgreesWithTheLoader(t *testing.T) {
 		"name: hello\nenvironments:\n  prod:\n    replicas: 3\n    resources: {limits: {memory: 2Gi}}\n  preview:\n    replicas: 1\n",
 		"name: hello\ndev:\n  command: [npm, run, dev]\n",
 		"name: hello\ndatabase:\nredis:\n",
+		"name: hello\nsecrets:\n  STRIPE_API_KEY: stripe/api-key\n  SMTP_PASSWORD: mail.smtp@prod\n",
 	}
 	examples, err := filepath.Glob(filepath.Join("..", "..", "examples", "*", FileName))
 	require.NoError(t, err)
@@ -93,6 +94,11 @@ func TestSchema_AgreesWithTheLoader(t *testing.T) {
 		"environment replica": "name: hello\nenvironments:\n  prod:\n    replicas: 1000\n",
 		"dev command empty":   "name: hello\ndev:\n  command: []\n",
 		"not a mapping":       "- name: hello\n",
+		"secret name":         "name: hello\nsecrets:\n  1KEY: a\n",
+		"secret reserved":     "name: hello\nsecrets:\n  REDIS_URL: a\n",
+		"secret climbs":       "name: hello\nsecrets:\n  K: ../billing/stripe\n",
+		"secret absolute":     "name: hello\nsecrets:\n  K: /plattr/prod/billing/k\n",
+		"secret list":         "name: hello\nsecrets: [a]\n",
 	}
 	for reason, doc := range invalid {
 		_, err := Parse(FileName, []byte(doc))
@@ -104,6 +110,7 @@ func TestSchema_AgreesWithTheLoader(t *testing.T) {
 		"quantity":      "name: hello\nresources:\n  limits: {cpu: lots}\n",
 		"dev program":   "name: hello\ndev:\n  command: [\" \"]\n",
 		"apps reserved": "name: apps\n",
+		"secret in env": "name: hello\nenv:\n  K: v\nsecrets:\n  K: k\n",
 	} {
 		_, err := Parse(FileName, []byte(doc))
 		assert.Error(t, err, "the loader: %s", reason)
@@ -123,5 +130,5 @@ func TestSchema_HasEveryField(t *testing.T) {
 	for k := range s.Properties {
 		keys = append(keys, k)
 	}
-	assert.ElementsMatch(t, []string{"name", "port", "replicas", "env", "healthCheck", "resources", "database", "redis", "search", "auth", "environments", "dev"}, keys)
+	assert.ElementsMatch(t, []string{"name", "port", "replicas", "env", "healthCheck", "resources", "database", "redis", "search", "auth", "environments", "dev", "secrets"}, keys)
 }

@@ -65,6 +65,16 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:MaxItems=50
 	SecretEnv []SecretEnvVar `json:"secretEnv,omitempty"`
 
+	// ExternalSecrets sets variables from the app's own secrets in the
+	// platform's secret store (AWS Secrets Manager, through External Secrets
+	// Operator). Each key is relative to the app's prefix, plattr/<env>/<app>/,
+	// which the operator adds: no app can name another's.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=50
+	ExternalSecrets []ExternalSecretVar `json:"externalSecrets,omitempty"`
+
 	// HealthCheck configures the readiness and liveness probes.
 	// +optional
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
@@ -110,6 +120,20 @@ type EnvVar struct {
 	// +kubebuilder:validation:MaxLength=32768
 	// +optional
 	Value string `json:"value,omitempty"`
+}
+
+// ExternalSecretVar is a variable taken from one of the app's secrets in the
+// platform's secret store.
+type ExternalSecretVar struct {
+	// Name of the variable.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+	// Key of the secret, relative to plattr/<env>/<app>/: parts of letters,
+	// digits and _+=.@- separated by '/' (ExternalSecretKeyPattern).
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_+=@-][A-Za-z0-9_+=.@-]*(/[A-Za-z0-9_+=@-][A-Za-z0-9_+=.@-]*)*$`
+	// +kubebuilder:validation:MaxLength=256
+	Key string `json:"key"`
 }
 
 // SecretEnvVar is a variable taken from a key of a Secret.

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -59,10 +60,40 @@ const TLSSecretSuffix = "tls"
 // TLSSecretName is the Secret holding an app's certificate and private key.
 func TLSSecretName(app string) string { return app + "-" + TLSSecretSuffix }
 
+// ExternalSecretSuffix names the Secret External Secrets Operator makes from an
+// app's externalSecrets: "<app>-external".
+const ExternalSecretSuffix = "external"
+
+// ExternalSecretName is the Secret (and the ExternalSecret) of an app's own secrets.
+func ExternalSecretName(app string) string { return app + "-" + ExternalSecretSuffix }
+
+// ExternalSecretKeyPattern is what an externalSecrets key is (the CRD states
+// the same pattern, a test keeps them equal): parts of letters, digits and
+// _+=.@- separated by '/', none starting with '.'.
+const ExternalSecretKeyPattern = `^[A-Za-z0-9_+=@-][A-Za-z0-9_+=.@-]*(/[A-Za-z0-9_+=@-][A-Za-z0-9_+=.@-]*)*$`
+
+var externalSecretKey = regexp.MustCompile(ExternalSecretKeyPattern)
+
+// MaxExternalSecretKeyLen bounds a key (Secrets Manager's names are at most 512).
+const MaxExternalSecretKeyLen = 256
+
+// CheckExternalSecretKey checks a key relative to the app's prefix.
+func CheckExternalSecretKey(key string) error {
+	if len(key) > MaxExternalSecretKeyLen || !externalSecretKey.MatchString(key) {
+		return fmt.Errorf("%q is not a key under the app's prefix: parts of letters, digits and _+=.@- separated by '/', none starting with '.', at most %d characters",
+			key, MaxExternalSecretKeyLen)
+	}
+	return nil
+}
+
+// ExternalSecretPath is the full name of an app's secret in the store:
+// plattr/<env>/<app>/<key>. Only the operator composes it.
+func ExternalSecretPath(env, app, key string) string { return "plattr/" + env + "/" + app + "/" + key }
+
 // ownedSecretSuffixes are the suffixes of every Secret Plattr makes, or has made,
 // for an app.
 func ownedSecretSuffixes() []string {
-	out := []string{TLSSecretSuffix}
+	out := []string{TLSSecretSuffix, ExternalSecretSuffix}
 	for suffix := range ServiceSecrets {
 		out = append(out, suffix)
 	}
@@ -76,7 +107,10 @@ func ownedSecretSuffixes() []string {
 //   - env and secretEnv may not set a variable the operator injects from a
 //     service's Secret (InjectedEnv): the app's own entry would win over it;
 //   - secretEnv may not read another app's service Secret ("<other>-postgres"
-//     and the like, ServiceSecrets) nor its certificate ("<other>-tls").
+//     and the like, ServiceSecrets), its certificate ("<other>-tls") nor its
+//     own secrets ("<other>-external");
+//   - externalSecrets may not set an injected variable, and its keys stay under
+//     the app's prefix (CheckExternalSecretKey).
 //
 // The operator refuses such an Application as Invalid and plattr-gen refuses to
 // commit one: env.yaml is a person's patch, so checking plattr.yaml is not enough.
@@ -85,6 +119,14 @@ func CheckTenancy(app string, spec *ApplicationSpec) error {
 	for i, e := range spec.Env {
 		if svc, ok := InjectedEnv[e.Name]; ok {
 			return fmt.Errorf("spec.env[%d].name: %s is set by Plattr from the %s service's Secret; remove it", i, e.Name, svc)
+		}
+	}
+	for i, e := range spec.ExternalSecrets {
+		if svc, ok := InjectedEnv[e.Name]; ok {
+			return fmt.Errorf("spec.externalSecrets[%d].name: %s is set by Plattr from the %s service's Secret; remove it", i, e.Name, svc)
+		}
+		if err := CheckExternalSecretKey(e.Key); err != nil {
+			return fmt.Errorf("spec.externalSecrets[%d].key: %w", i, err)
 		}
 	}
 	for i, e := range spec.SecretEnv {

@@ -1,9 +1,13 @@
 package v1alpha1
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCheckTenancy(t *testing.T) {
@@ -31,4 +35,35 @@ func TestCheckTenancy(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want, tc.reason)
 		})
 	}
+}
+
+// An app's own secrets stay its own: another app's "-external" Secret cannot be
+// read through secretEnv, keys cannot leave the prefix the operator adds, and an
+// injected variable cannot be set from the store.
+func TestCheckTenancy_ExternalSecrets(t *testing.T) {
+	ok := &ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "STRIPE_KEY", Key: "stripe/api-key"}, {Name: "A", Key: "a.b@c=d+e_f-g"}},
+		SecretEnv: []SecretEnvVar{{Name: "OWN", SecretName: "shop-external", Key: "X"}}}
+	assert.NoError(t, CheckTenancy("shop", ok))
+	for _, c := range []struct {
+		spec ApplicationSpec
+		want string
+	}{
+		{ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "K", SecretName: "billing-external", Key: "STRIPE_KEY"}}}, `"billing-external" is the name of another app's external Secret`},
+		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "DATABASE_URL", Key: "db"}}}, "spec.externalSecrets[0].name: DATABASE_URL is set by Plattr"},
+		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: "../billing/stripe"}}}, "spec.externalSecrets[0].key:"},
+		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: "/etc"}}}, "none starting with '.'"},
+		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: "a//b"}}}, "spec.externalSecrets[0].key:"},
+		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: "a/./b"}}}, "spec.externalSecrets[0].key:"},
+		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: strings.Repeat("a", 257)}}}, "at most 256"},
+	} {
+		assert.ErrorContains(t, CheckTenancy("shop", &c.spec), c.want)
+	}
+	assert.Equal(t, "plattr/staging/shop/stripe/api-key", ExternalSecretPath("staging", "shop", "stripe/api-key"))
+}
+
+// The CRD states the key's pattern the operator and plattr-gen check.
+func TestExternalSecretKeyPattern_IsTheCRDs(t *testing.T) {
+	crd, err := os.ReadFile(filepath.Join("..", "..", "..", "bases", "crds", "plattr.dev_applications.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(crd), "pattern: "+ExternalSecretKeyPattern+"\n")
 }
