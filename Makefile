@@ -31,6 +31,11 @@ RACE_PKGS_RE := ^github.com/plattr/plattr/(gitops|operator)(/.*)?$$
 # the one in the Argo CD module of go.mod, made by make generate.
 ARGOCD_APP_CRD      = $(shell $(GO) mod download -json github.com/argoproj/argo-cd/v3 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/manifests/crds/application-crd.yaml
 ARGOCD_APP_CRD_COPY := generator/crdschema/argocd-application-crd.yaml
+# The tests' API server serves External Secrets Operator's ExternalSecret (the operator makes
+# one per app with externalSecrets): a copy of the CRD of the version pinned here.
+ESO_VERSION  := v0.16.2
+ESO_CRD      = $(shell $(GO) mod download -json github.com/external-secrets/external-secrets@$(ESO_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/config/crds/bases/external-secrets.io_externalsecrets.yaml
+ESO_CRD_COPY := internal/testenv/crds/external-secrets.io_externalsecrets.yaml
 # goreleaser and cyclonedx-gomod: pinned by tools/goreleaser/go.mod (a module of their own).
 GORELEASER := $(TOOLS_BIN)/goreleaser
 CYCLONEDX  := $(TOOLS_BIN)/cyclonedx-gomod
@@ -146,6 +151,7 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator'
 	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=bases/operator/rbac
 	cp "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && chmod 644 $(ARGOCD_APP_CRD_COPY)
 	cp bases/crds/plattr.dev_applications.yaml charts/plattr-operator/crds/
+	cp "$(ESO_CRD)" $(ESO_CRD_COPY) && chmod 644 $(ESO_CRD_COPY)
 	$(GO) run ./internal/cli/docgen
 
 .PHONY: verify-generate
@@ -158,6 +164,7 @@ verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRDs or deepcopy c
 	diff -ru bases/crds $$tmp/bases/crds && diff -ru bases/operator/rbac $$tmp/bases/operator/rbac && \
 	diff -u operator/api/v1alpha1/zz_generated.deepcopy.go $$tmp/operator/api/v1alpha1/zz_generated.deepcopy.go && \
 	cmp -s "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && \
+	cmp -s "$(ESO_CRD)" $(ESO_CRD_COPY) && \
 	cmp -s bases/crds/plattr.dev_applications.yaml charts/plattr-operator/crds/plattr.dev_applications.yaml \
 	|| { echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; }
 

@@ -42,6 +42,9 @@ type Config struct {
 	ProductionEnv string
 	// IngressClass and ClusterIssuer shape Ingresses.
 	IngressClass, ClusterIssuer string
+	// SecretStore (PLATTR_SECRET_STORE) is the ClusterSecretStore of the apps'
+	// own secrets (default controller.DefaultSecretStore).
+	SecretStore string
 	// DBAdminURL (DB_ADMIN_URL): PostgreSQL admin with CREATEDB and CREATEROLE.
 	DBAdminURL string
 	// DBAppHost and DBAppPort, when set, are what apps connect to instead of the
@@ -173,7 +176,7 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 			ProductionEnv:    cfg.ProductionEnv,
 			Resync:           cfg.Resync,
 			ReconcileTimeout: cfg.ReconcileTimeout,
-			Workload:         controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer},
+			Workload:         controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer, SecretStore: cfg.SecretStore},
 		},
 	}
 	if err := r.SetupWithManager(mgr, cfg.MaxConcurrentReconciles); err != nil {

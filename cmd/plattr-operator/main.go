@@ -33,6 +33,7 @@ func main() {
 	flag.StringVar(&cfg.BaseDomain, "base-domain", os.Getenv("PLATTR_BASE_DOMAIN"), "base domain of default hosts (PLATTR_BASE_DOMAIN)")
 	flag.StringVar(&cfg.ProductionEnv, "production-env", envOr("PLATTR_PRODUCTION_ENV", plattrv1.DefaultProductionEnv), "name of the production environment")
 	flag.StringVar(&cfg.IngressClass, "ingress-class", os.Getenv("PLATTR_INGRESS_CLASS"), "ingressClassName of Ingresses (empty: the cluster default)")
+	flag.StringVar(&cfg.SecretStore, "secret-store", os.Getenv("PLATTR_SECRET_STORE"), "ClusterSecretStore of the apps' own secrets (externalSecrets; default \"plattr\")")
 	flag.StringVar(&cfg.ClusterIssuer, "cluster-issuer", os.Getenv("PLATTR_CLUSTER_ISSUER"), "cert-manager ClusterIssuer for TLS (empty: no TLS)")
 	flag.StringVar(&cfg.DBAppHost, "db-app-host", os.Getenv("DB_APP_HOST"), "host apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")
 	flag.StringVar(&cfg.DBAppPort, "db-app-port", os.Getenv("DB_APP_PORT"), "port apps use to reach PostgreSQL (default: DB_ADMIN_URL's)")

@@ -81,7 +81,8 @@ func startCluster() (*Cluster, error) {
 	s := Scheme()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "bases", "crds"), filepath.Join(assets, "argocd-crds")},
+		CRDDirectoryPaths: []string{filepath.Join(root, "bases", "crds"), filepath.Join(assets, "argocd-crds"),
+			filepath.Join(root, "internal", "testenv", "crds")},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                s,
 	}

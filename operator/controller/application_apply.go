@@ -22,6 +22,10 @@ import (
 // recorded hash matches, removes the Ingress and PDB when no longer wanted, and
 // reports WorkloadReady from the Deployment's status.
 func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plattrv1.Application, inst services.Instance, secrets serviceSecrets, st *status) error {
+	if err := r.reconcileExternalSecret(ctx, app, inst.Env, &secrets); err != nil {
+		st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonApplyFailed, err.Error())
+		return err
+	}
 	d := DesiredWorkload(app, inst.Host, secrets.names, SecretsHash(secrets.data), r.Config.Workload)
 	if inst.Host != "" && ingressEnabled(app) {
 		st.URL = "https://" + inst.Host
@@ -38,12 +42,12 @@ func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plat
 		}
 	}
 	if d.Ingress == nil {
-		if err := r.deleteIfOwned(ctx, app, &networkingv1.Ingress{}); err != nil {
+		if err := r.deleteIfOwned(ctx, app, &networkingv1.Ingress{}, app.Name); err != nil {
 			return err
 		}
 	}
 	if d.PDB == nil {
-		if err := r.deleteIfOwned(ctx, app, &policyv1.PodDisruptionBudget{}); err != nil {
+		if err := r.deleteIfOwned(ctx, app, &policyv1.PodDisruptionBudget{}, app.Name); err != nil {
 			return err
 		}
 	}
@@ -109,8 +113,8 @@ func (r *ApplicationReconciler) editedSince(o client.Object) bool {
 	return ok && g.(int64) != o.GetGeneration()
 }
 
-func (r *ApplicationReconciler) deleteIfOwned(ctx context.Context, app *plattrv1.Application, o client.Object) error {
-	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: app.Name}, o)
+func (r *ApplicationReconciler) deleteIfOwned(ctx context.Context, app *plattrv1.Application, o client.Object, name string) error {
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: name}, o)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

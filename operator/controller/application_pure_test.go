@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
@@ -205,4 +206,26 @@ func findCondition(s *status, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+func TestDesiredExternalSecret(t *testing.T) {
+	app := &plattrv1.Application{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "staging"}}
+	assert.Nil(t, DesiredExternalSecret(app, "staging", ""), "no externalSecrets, no ExternalSecret")
+	app.Spec.ExternalSecrets = []plattrv1.ExternalSecretVar{{Name: "B", Key: "b/c"}, {Name: "A", Key: "a"}}
+	es := DesiredExternalSecret(app, "staging", "")
+	require.NotNil(t, es)
+	assert.Equal(t, "shop-external", es.GetName())
+	store, _, _ := unstructured.NestedString(es.Object, "spec", "secretStoreRef", "name")
+	assert.Equal(t, DefaultSecretStore, store)
+	data, _, _ := unstructured.NestedSlice(es.Object, "spec", "data")
+	var keys []string
+	for _, d := range data {
+		k, _, _ := unstructured.NestedString(d.(map[string]any), "remoteRef", "key")
+		keys = append(keys, k)
+	}
+	assert.Equal(t, []string{"plattr/staging/shop/b/c", "plattr/staging/shop/a"}, keys)
+	assert.NotEmpty(t, es.GetAnnotations()["plattr.dev/desired-hash"])
+	other := DesiredExternalSecret(app, "staging", "team-store")
+	store, _, _ = unstructured.NestedString(other.Object, "spec", "secretStoreRef", "name")
+	assert.Equal(t, "team-store", store)
 }

@@ -39,6 +39,9 @@ type Workload struct {
 	IngressClass string
 	// ClusterIssuer is cert-manager's ClusterIssuer for TLS ("" disables TLS).
 	ClusterIssuer string
+	// SecretStore is the ClusterSecretStore of the apps' own secrets
+	// (externalSecrets; default DefaultSecretStore).
+	SecretStore string
 }
 
 // Desired is everything the workload step applies for one Application.
@@ -155,6 +158,11 @@ func deployment(app *plattrv1.Application, secrets []string, secretsHash string)
 	for _, e := range app.Spec.SecretEnv {
 		c.Env = append(c.Env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: e.SecretName}, Key: e.Key}}})
+	}
+	// The app's own secrets: External Secrets Operator makes <app>-external.
+	for _, e := range app.Spec.ExternalSecrets {
+		c.Env = append(c.Env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: plattrv1.ExternalSecretName(app.Name)}, Key: e.Name}}})
 	}
 	c.Args = app.Spec.Args
 	for _, s := range secrets {
