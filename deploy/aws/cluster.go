@@ -58,6 +58,14 @@ type ClusterProps struct {
 	ExistingClusterName string
 }
 
+// External Secrets Operator's Kubernetes identity (bases/addons/external-secrets
+// names it), and the prefix of the apps' secrets its role may read.
+const (
+	ExternalSecretsNamespace      = "external-secrets"
+	ExternalSecretsServiceAccount = "external-secrets"
+	AppSecretsPrefix              = "plattr/"
+)
+
 // ExternalDNS's Kubernetes identity (bases/addons/external-dns names it).
 const (
 	ExternalDNSNamespace      = "external-dns"
@@ -208,6 +216,7 @@ func NewCluster(scope awscdk.App, id string, p ClusterProps) (*Cluster, error) {
 // addIdentities makes the platform's identities on the cluster, and the outputs.
 func (c *Cluster) addIdentities(stack awscdk.Stack, p ClusterProps) {
 	c.addOperatorIdentity(stack, p)
+	c.addExternalSecretsIdentity(stack)
 	if p.HostedZoneID != "" {
 		c.addExternalDNSIdentity(stack, p.HostedZoneID)
 	}
@@ -249,6 +258,25 @@ func (c *Cluster) podIdentityTrust(stack awscdk.Stack) awsiam.IPrincipal {
 		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
 		"ArnEquals":    map[string]any{"aws:SourceArn": c.arn},
 	}))
+}
+
+// addExternalSecretsIdentity gives External Secrets Operator a role that may
+// read the apps' secrets, under plattr/ in Secrets Manager, and nothing else;
+// the operator composes each app's keys under plattr/<env>/<app>/.
+func (c *Cluster) addExternalSecretsIdentity(stack awscdk.Stack) {
+	role := awsiam.NewRole(stack, jsii.String("ExternalSecretsRole"), &awsiam.RoleProps{
+		AssumedBy:   c.podIdentityTrust(stack),
+		Description: jsii.String("Plattr: External Secrets Operator (external-secrets/external-secrets), through EKS Pod Identity"),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AppSecrets"),
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+		Resources: &[]*string{awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"+AppSecretsPrefix+"*"), nil)},
+	}))
+	awseks.NewCfnPodIdentityAssociation(stack, jsii.String("ExternalSecretsPodIdentity"), &awseks.CfnPodIdentityAssociationProps{
+		ClusterName: c.name, Namespace: jsii.String(ExternalSecretsNamespace), ServiceAccount: jsii.String(ExternalSecretsServiceAccount),
+		RoleArn: role.RoleArn(),
+	})
 }
 
 // addExternalDNSIdentity gives ExternalDNS a role that may change the records of

@@ -193,11 +193,33 @@ func TestCluster_Existing(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &tpl))
 	assert.Empty(t, resources(tpl, "AWS::EKS::Cluster"))
 	assert.Empty(t, resources(tpl, "AWS::EKS::Nodegroup"))
-	assert.Len(t, resources(tpl, "AWS::EKS::PodIdentityAssociation"), 2)
+	assert.Len(t, resources(tpl, "AWS::EKS::PodIdentityAssociation"), 3, "the operator's, External Secrets', ExternalDNS's")
 	for _, a := range resources(tpl, "AWS::EKS::PodIdentityAssociation") {
 		assert.Equal(t, "shared-prod", propsOf(a)["ClusterName"])
 	}
 	assert.Contains(t, jsonOf(one(t, tpl, "AWS::IAM::Role", "OperatorRole")["AssumeRolePolicyDocument"]), ":cluster/shared-prod")
 	_, err = NewCluster(awscdk.NewApp(nil), "X", ClusterProps{ExistingClusterName: "bad name"})
 	assert.ErrorContains(t, err, "ExistingClusterName")
+}
+
+// External Secrets Operator reads the apps' secrets under plattr/ and nothing
+// else, through Pod Identity for external-secrets/external-secrets.
+func TestCluster_ExternalSecretsIdentity(t *testing.T) {
+	tpl := clusterTemplate(t, nil)
+	assoc := one(t, tpl, "AWS::EKS::PodIdentityAssociation", "ExternalSecretsPodIdentity")
+	assert.Equal(t, "external-secrets", assoc["Namespace"])
+	assert.Equal(t, "external-secrets", assoc["ServiceAccount"])
+	var found bool
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		if !strings.Contains(jsonOf(propsOf(p)["Roles"]), "ExternalSecretsRole") {
+			continue
+		}
+		for _, s := range propsOf(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := s.(map[string]any)
+			found = true
+			assert.ElementsMatch(t, []any{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, st["Action"])
+			assert.Contains(t, jsonOf(st["Resource"]), ":secret:plattr/*")
+		}
+	}
+	assert.True(t, found)
 }
