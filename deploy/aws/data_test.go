@@ -2,6 +2,7 @@ package aws
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,16 +117,7 @@ func TestData_Cache(t *testing.T) {
 	def := one(t, tpl, "AWS::ElastiCache::User", "CacheDefaultUser")
 	assert.Equal(t, "default", def["UserName"])
 	assert.Equal(t, "off -@all", def["AccessString"])
-	var cacheRules []string
-	for _, r := range resources(tpl, "AWS::EC2::SecurityGroupIngress") {
-		if strings.Contains(jsonOf(propsOf(r)["GroupId"]), "Cache") {
-			cacheRules = append(cacheRules, jsonOf(propsOf(r)))
-		}
-	}
-	require.Len(t, cacheRules, 1)
-	assert.Contains(t, cacheRules[0], `"FromPort":6379`)
-	assert.Contains(t, cacheRules[0], "DatabaseClients")
-	assert.NotContains(t, cacheRules[0], "CidrIp")
+	onlyFromClients(t, tpl, "Cache", 6379)
 	assert.Empty(t, resources(dataTemplate(t, dataProps(false)), "AWS::ElastiCache::ServerlessCache"), "no cache unless asked")
 }
 
@@ -158,15 +150,7 @@ func TestData_Search(t *testing.T) {
 		for _, o := range tpl["Outputs"].(map[string]any) {
 			assert.NotContains(t, jsonOf(o), "resolve:secretsmanager", "no output carries a secret")
 		}
-		var rules []string
-		for _, r := range resources(tpl, "AWS::EC2::SecurityGroupIngress") {
-			if strings.Contains(jsonOf(propsOf(r)["GroupId"]), "Search") {
-				rules = append(rules, jsonOf(propsOf(r)))
-			}
-		}
-		require.Len(t, rules, 1)
-		assert.Contains(t, rules[0], `"FromPort":443`)
-		assert.Contains(t, rules[0], "DatabaseClients")
+		onlyFromClients(t, tpl, "Search", 443)
 	}
 }
 
@@ -178,4 +162,20 @@ func TestData_SecurityGroupDescriptions(t *testing.T) {
 	for id, sg := range resources(dataTemplate(t, p), "AWS::EC2::SecurityGroup") {
 		assert.Regexp(t, valid, propsOf(sg)["GroupDescription"], id)
 	}
+}
+
+// onlyFromClients asserts that the security group named group admits one rule:
+// from port, from the clients' group, no address range.
+func onlyFromClients(t *testing.T, tpl map[string]any, group string, port int) {
+	t.Helper()
+	var rules []string
+	for _, r := range resources(tpl, "AWS::EC2::SecurityGroupIngress") {
+		if strings.Contains(jsonOf(propsOf(r)["GroupId"]), group) {
+			rules = append(rules, jsonOf(propsOf(r)))
+		}
+	}
+	require.Len(t, rules, 1, group)
+	assert.Contains(t, rules[0], fmt.Sprintf(`"FromPort":%d`, port))
+	assert.Contains(t, rules[0], "DatabaseClients")
+	assert.NotContains(t, rules[0], "CidrIp")
 }
