@@ -68,14 +68,16 @@ func TestApplication_ExternalSecrets(t *testing.T) {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name, Labels: labels}, Data: map[string][]byte{"STRIPE_KEY": []byte("sk_test_1")}}
 	require.NoError(t, c.Client.Create(ctx, secret))
 	first := podHash(t, c, ns, app.Name, "")
+	secretPatch := client.MergeFrom(secret.DeepCopy())
 	secret.Data["STRIPE_KEY"] = []byte("sk_test_2")
-	require.NoError(t, c.Client.Update(ctx, secret))
+	require.NoError(t, c.Client.Patch(ctx, secret, secretPatch))
 	podHash(t, c, ns, app.Name, first)
 
 	// No longer asked for: the ExternalSecret goes.
 	got := mustGet(t, c, app)
+	patch := client.MergeFrom(got.DeepCopy()) // a merge patch: the operator writes the status meanwhile
 	got.Spec.ExternalSecrets = nil
-	require.NoError(t, c.Client.Update(ctx, got))
+	require.NoError(t, c.Client.Patch(ctx, got, patch))
 	testenv.Eventually(t, 30*time.Second, "the ExternalSecret to go", func() (bool, error) {
 		err := c.Client.Get(ctx, key, es)
 		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
