@@ -62,12 +62,42 @@ type Environment struct {
 	Namespace string `json:"namespace,omitempty"`
 	// Production environments default to deletionPolicy Retain and bare hosts.
 	Production bool `json:"production,omitempty"`
+	// Cluster is the Argo CD cluster (its destination.name, a registered
+	// cluster Secret) the environment's apps run on; empty: argocd.server.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // PreviewConfig configures pull request previews.
 type PreviewConfig struct {
 	// Namespace all previews run in (default "preview").
 	Namespace string `json:"namespace,omitempty"`
+	// Cluster the previews run on, as Environment.Cluster.
+	Cluster string `json:"cluster,omitempty"`
+}
+
+// ClusterOf is the Argo CD cluster (destination.name) env's apps run on, ""
+// for argocd.server; env "preview" is the previews'.
+func (c *Config) ClusterOf(env string) string {
+	if env == names.PreviewEnv {
+		return c.Preview.Cluster
+	}
+	for _, e := range c.Environments {
+		if e.Name == env {
+			return e.Cluster
+		}
+	}
+	return ""
+}
+
+// checkCluster is the rule for an Argo CD cluster name: a DNS-1123 subdomain.
+func checkCluster(name string) error {
+	if name == "" {
+		return nil
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return fmt.Errorf("%q is not an Argo CD cluster name (lower-case letters, digits, '-' and '.'): %s", name, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // ConfigAPIVersion and ConfigKind identify plattr-env.yaml.
@@ -181,6 +211,9 @@ func (c *Config) validate() error {
 	if err := checkLabel(c.Preview.Namespace, "a namespace"); err != nil {
 		return fmt.Errorf("preview.namespace: %w", err)
 	}
+	if err := checkCluster(c.Preview.Cluster); err != nil {
+		return fmt.Errorf("preview.cluster: %w", err)
+	}
 	if len(c.Environments) == 0 {
 		return fmt.Errorf("environments: at least one environment is required")
 	}
@@ -199,6 +232,9 @@ func (c *Config) validate() error {
 		seen[e.Name] = true
 		if err := checkLabel(e.Namespace, "a namespace"); err != nil {
 			return fmt.Errorf("environments[%d].namespace: %w", i, err)
+		}
+		if err := checkCluster(e.Cluster); err != nil {
+			return fmt.Errorf("environments[%d].cluster: %w", i, err)
 		}
 		if err := checkAppNamespace(e.Namespace, c); err != nil {
 			return fmt.Errorf("environments[%d].namespace: %w", i, err)

@@ -28,7 +28,7 @@ func InitRepo(cfg *Config) (Files, error) {
 	envs := append(cfg.EnvNames(), names.PreviewEnv)
 	for _, env := range envs {
 		apps := path.Join(EnvDir(env), names.AppsDir)
-		root := argoApplication(cfg, "plattr-"+env, apps, cfg.ArgoCD.Namespace)
+		root := argoApplication(cfg, "plattr-"+env, apps, cfg.ArgoCD.Namespace, "") // on Argo CD's own cluster
 		root.Labels = map[string]string{plattrv1.LabelEnvironment: env}
 		if env == names.PreviewEnv {
 			// Previews routinely lose their last app: without allowEmpty, Argo

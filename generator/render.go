@@ -403,15 +403,19 @@ func appsKustomization(tree Tree, dir string) ([]byte, error) {
 }
 
 func childApplicationYAML(cfg *Config, t Target) ([]byte, error) {
-	app := argoApplication(cfg, t.ChildName(), t.Dir, t.Namespace)
+	app := argoApplication(cfg, t.ChildName(), t.Dir, t.Namespace, cfg.ClusterOf(t.Env))
 	app.Labels = map[string]string{plattrv1.LabelEnvironment: t.Env, plattrv1.LabelApp: t.Name}
 	return withHeader(generatedHeader, app)
 }
 
-// argoApplication is an Argo CD Application syncing dir of the env repo into namespace,
-// with automated sync, pruning and the resources finalizer (deleting it deletes what
-// it made).
-func argoApplication(cfg *Config, name, dir, namespace string) *argov1.Application {
+// argoApplication is an Argo CD Application syncing dir of the env repo into namespace
+// of cluster (an Argo CD cluster name; "" for argocd.server), with automated sync,
+// pruning and the resources finalizer (deleting it deletes what it made).
+func argoApplication(cfg *Config, name, dir, namespace, cluster string) *argov1.Application {
+	dest := argov1.ApplicationDestination{Server: cfg.ArgoCD.Server, Namespace: namespace}
+	if cluster != "" {
+		dest = argov1.ApplicationDestination{Name: cluster, Namespace: namespace}
+	}
 	return &argov1.Application{
 		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Application"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -427,7 +431,7 @@ func argoApplication(cfg *Config, name, dir, namespace string) *argov1.Applicati
 				TargetRevision: cfg.TargetRevision,
 				Path:           dir,
 			},
-			Destination: argov1.ApplicationDestination{Server: cfg.ArgoCD.Server, Namespace: namespace},
+			Destination: dest,
 			SyncPolicy: &argov1.SyncPolicy{
 				Automated: &argov1.SyncPolicyAutomated{Prune: ptr.To(true), SelfHeal: ptr.To(true)},
 				Retry:     &argov1.RetryStrategy{Limit: 5, Backoff: &argov1.Backoff{Duration: "5s", Factor: ptr.To[int64](2), MaxDuration: "3m"}},

@@ -221,7 +221,7 @@ func checkChild(tree Tree, cfg *Config, envName string, env Environment, app *ar
 	if _, err := tree.ReadDir(dir); err != nil {
 		return fmt.Errorf("Argo CD Application %q syncs %s, which does not exist: child Applications are written by plattr-gen", app.Name, dir)
 	}
-	src, want := app.Spec.Source, argoApplication(cfg, app.Name, dir, namespace)
+	src, want := app.Spec.Source, argoApplication(cfg, app.Name, dir, namespace, cfg.ClusterOf(envName))
 	for _, c := range []struct{ field, got, want string }{
 		{"metadata.namespace", app.Namespace, want.Namespace},
 		{"spec.project", app.Spec.Project, want.Spec.Project},
@@ -229,7 +229,7 @@ func checkChild(tree Tree, cfg *Config, envName string, env Environment, app *ar
 		{"spec.source.targetRevision", src.TargetRevision, want.Spec.Source.TargetRevision},
 		{"spec.source.path", src.Path, want.Spec.Source.Path},
 		{"spec.destination.server", app.Spec.Destination.Server, want.Spec.Destination.Server},
-		{"spec.destination.name", app.Spec.Destination.Name, ""},
+		{"spec.destination.name", app.Spec.Destination.Name, want.Spec.Destination.Name},
 		{"spec.destination.namespace", app.Spec.Destination.Namespace, want.Spec.Destination.Namespace},
 	} {
 		if c.got != c.want {

@@ -287,3 +287,38 @@ func TestRender_SecretsBecomeExternalSecrets(t *testing.T) {
 	assert.Contains(t, rel, "  externalSecrets:\n  - key: a\n    name: A_TOKEN\n  - key: stripe/api-key\n    name: STRIPE_KEY\n")
 	assert.NotContains(t, rel, "plattr/staging", "the operator adds the prefix")
 }
+
+// An environment on a cluster of its own: its child Applications target that
+// cluster by name (the cluster Secret Argo CD knows), the others stay on
+// argocd.server; a child pointed at another cluster by hand is refused.
+func TestPromote_ToAnotherCluster(t *testing.T) {
+	cfg := generator.DefaultConfig("https://example.com/env.git", "apps.example.com", []string{"staging", "uat", "prod"})
+	cfg.Environments[2].Cluster = "prod-eu"
+	op, err := NewInit(cfg)
+	require.NoError(t, err)
+	initPlan, err := op.Plan(envfiles.MapTree{})
+	require.NoError(t, err)
+	tree := envfiles.MapTree(initPlan.Files)
+	assert.NotContains(t, string(tree["bootstrap/prod.yaml"]), "prod-eu", "the root app-of-apps stays on Argo CD's own cluster")
+
+	r, err := release(t, "hello", digestA, "staging", 0, generator.Source{}).Plan(tree)
+	require.NoError(t, err)
+	apply(tree, r.Plan)
+	assert.Contains(t, string(tree["envs/staging/apps/hello.yaml"]), "server: https://kubernetes.default.svc")
+	p, err := Promote{App: "hello", From: "staging", To: "prod", Force: true}.Plan(tree)
+	require.NoError(t, err)
+	child := string(p.Files["envs/prod/apps/hello.yaml"])
+	assert.Contains(t, child, "  destination:\n    name: prod-eu\n    namespace: prod\n")
+	assert.NotContains(t, child, "server:")
+	assert.Equal(t, tree["envs/staging/hello/release.yaml"], p.Files["envs/prod/hello/release.yaml"], "one release.yaml, copied")
+	apply(tree, p.Plan)
+
+	forged := strings.Replace(child, "name: prod-eu", "name: staging-cluster", 1)
+	err = generator.Validate(envfiles.Files{"envs/prod/apps/hello.yaml": []byte(forged)}, tree)
+	assert.ErrorContains(t, err, `spec.destination.name is "staging-cluster", plattr-gen writes "prod-eu"`)
+
+	bad := generator.DefaultConfig("https://example.com/env.git", "apps.example.com", []string{"staging", "prod"})
+	bad.Environments[1].Cluster = "Prod EU"
+	_, err = NewInit(bad)
+	assert.ErrorContains(t, err, "environments[1].cluster:")
+}

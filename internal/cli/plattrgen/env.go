@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	"github.com/plattr/plattr/ops"
@@ -23,6 +24,7 @@ type envInitOptions struct {
 	repoFlags
 	repoURL, domain, argoNamespace, project string
 	envs                                    []string
+	clusters                                map[string]string
 }
 
 func newEnvInitCmd(io IO) *cobra.Command {
@@ -45,6 +47,7 @@ func newEnvInitCmd(io IO) *cobra.Command {
 	f.StringVar(&o.repoURL, "repo-url", "", "URL Argo CD clones the env repo from (default: --repo)")
 	f.StringVar(&o.argoNamespace, "argocd-namespace", "argocd", "namespace of Argo CD's Applications")
 	f.StringVar(&o.project, "project", "default", "Argo CD project of the Applications")
+	f.StringToStringVar(&o.clusters, "cluster", nil, "ENV=CLUSTER: the Argo CD cluster (its registered name) an environment, or preview, runs on (repeatable; default: Argo CD's own)")
 	return cmd
 }
 
@@ -68,6 +71,9 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 		}
 	}
 	cfg := generator.DefaultConfig(repoURL, o.domain, o.envs)
+	if err := setClusters(cfg, o.clusters); err != nil {
+		return err
+	}
 	// Argo CD follows the branch this commit goes to.
 	cfg.TargetRevision = o.branch
 	cfg.ArgoCD.Namespace, cfg.ArgoCD.Project = o.argoNamespace, o.project
@@ -93,6 +99,27 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	return nil
 }
 
+// setClusters puts --cluster's ENV=CLUSTER pairs into the environments (and
+// previews) they name.
+func setClusters(cfg *generator.Config, clusters map[string]string) error {
+	for env, cluster := range clusters {
+		if env == names.PreviewEnv {
+			cfg.Preview.Cluster = cluster
+			continue
+		}
+		found := false
+		for i := range cfg.Environments {
+			if cfg.Environments[i].Name == env {
+				cfg.Environments[i].Cluster, found = cluster, true
+			}
+		}
+		if !found {
+			return usagef("--cluster %s=%s: %q is not one of --envs (%s) nor preview", env, cluster, env, strings.Join(cfg.EnvNames(), ", "))
+		}
+	}
+	return nil
+}
+
 // cloneURL is --repo as Argo CD should clone it: without credentials (a token in
 // the URL must never be committed), and whether it is a local path.
 func cloneURL(repo string) (string, bool) {
@@ -110,6 +137,9 @@ func initFlagError(err error) error {
 	msg, ok := strings.CutPrefix(err.Error(), generator.ConfigFile+": ")
 	if !ok {
 		return err
+	}
+	if field, rest, ok := strings.Cut(msg, ": "); ok && strings.HasSuffix(field, ".cluster") {
+		return fmt.Errorf("--cluster: %s", rest) // environments[i].cluster, preview.cluster
 	}
 	for _, f := range []struct{ field, flag string }{
 		{"repoURL", "--repo-url (or --repo)"}, {"targetRevision", "--branch"}, {"baseDomain", "--domain"},

@@ -69,3 +69,25 @@ func TestRender_StepSummaryFIFO(t *testing.T) {
 	assert.Equal(t, 1, r.code, r.out)
 	assert.Contains(t, r.err, "write GitHub step summary")
 }
+
+// --cluster puts an environment (or the previews) on a cluster of its own;
+// mistakes name the flag.
+func TestEnvInit_Clusters(t *testing.T) {
+	repo := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	r := plattrGen(t, nil, "env", "init", "--repo", repo, "--domain", "apps.example.com", "--repo-url", "https://github.com/acme/env.git",
+		"--cluster", "prod=prod-eu", "--cluster", "preview=previews")
+	require.Equal(t, 0, r.code, r.err)
+	cfg := gittest.Files(t, repo)["plattr-env.yaml"]
+	assert.Contains(t, cfg, "- cluster: prod-eu\n  name: prod\n")
+	assert.Contains(t, cfg, "preview:\n  cluster: previews\n")
+
+	for args, want := range map[string]string{
+		"qa=qa-eu":     `--cluster qa=qa-eu: "qa" is not one of --envs (staging, uat, prod) nor preview`,
+		"prod=Prod EU": `--cluster: "Prod EU" is not an Argo CD cluster name`,
+	} {
+		other := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
+		r := plattrGen(t, nil, "env", "init", "--repo", other, "--domain", "apps.example.com", "--repo-url", "https://github.com/acme/env.git", "--cluster", args)
+		assert.Equal(t, 2, r.code, args)
+		assert.Contains(t, r.err, want, args)
+	}
+}
