@@ -83,12 +83,12 @@ var (
 // Check refuses props that would leave the cluster without an administrator,
 // open it to the internet, or are malformed.
 func (p *ClusterProps) Check() error {
+	if p.HostedZoneID != "" && !hostedZone.MatchString(p.HostedZoneID) {
+		return fmt.Errorf("HostedZoneID: %q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", p.HostedZoneID)
+	}
 	if p.ExistingClusterName != "" {
 		if !clusterName.MatchString(p.ExistingClusterName) {
 			return fmt.Errorf("ExistingClusterName: %q is not an EKS cluster name", p.ExistingClusterName)
-		}
-		if p.HostedZoneID != "" && !hostedZone.MatchString(p.HostedZoneID) {
-			return fmt.Errorf("HostedZoneID: %q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", p.HostedZoneID)
 		}
 		return nil
 	}
@@ -110,9 +110,6 @@ func (p *ClusterProps) Check() error {
 	}
 	if p.Version != "" && !k8sVersion.MatchString(p.Version) {
 		return fmt.Errorf("Version: %q is not a Kubernetes version such as %s", p.Version, KubernetesVersion)
-	}
-	if p.HostedZoneID != "" && !hostedZone.MatchString(p.HostedZoneID) {
-		return fmt.Errorf("HostedZoneID: %q is not a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ", p.HostedZoneID)
 	}
 	if p.Vpc == nil || p.ClientSecurityGroup == nil {
 		return fmt.Errorf("Vpc and ClientSecurityGroup: give the Data stack's")

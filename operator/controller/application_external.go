@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -62,12 +63,40 @@ func DesiredExternalSecret(app *plattrv1.Application, env, store string) *unstru
 	return u
 }
 
+// hadExternalSecrets says whether the app's Deployment takes variables from
+// its <app>-external Secret, that is, whether it had externalSecrets when the
+// operator last applied it.
+func (r *ApplicationReconciler) hadExternalSecrets(ctx context.Context, app *plattrv1.Application) (bool, error) {
+	var dep appsv1.Deployment
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: app.Name}, &dep)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read deployment: %w", err)
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == plattrv1.ExternalSecretName(app.Name) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // reconcileExternalSecret applies the app's ExternalSecret, or deletes the one
 // it had, and adds the data of the Secret it made (once External Secrets
 // Operator has) to secrets' hash.
 func (r *ApplicationReconciler) reconcileExternalSecret(ctx context.Context, app *plattrv1.Application, env string, secrets *serviceSecrets) error {
 	desired := DesiredExternalSecret(app, env, r.Config.Workload.SecretStore)
 	if desired == nil {
+		// ExternalSecrets are read around the cache (it holds no unstructured
+		// kinds, and External Secrets Operator may not be installed): look only
+		// when the app's Deployment, from the cache, shows it had some.
+		if had, err := r.hadExternalSecrets(ctx, app); !had || err != nil {
+			return err
+		}
 		current := &unstructured.Unstructured{}
 		current.SetGroupVersionKind(ExternalSecretGVK)
 		err := r.deleteIfOwned(ctx, app, current, plattrv1.ExternalSecretName(app.Name))

@@ -91,7 +91,10 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 		fmt.Fprintf(io.Out, "%s in %s already runs that release: nothing to roll back\n", o.app, o.env)
 		return nil
 	}
-	prop, err := repo.Propose(cmd.Context(), op.Branch(), ops.Change(func(envfiles.Tree) (ops.RollbackPlan, error) { return plan, nil }, &plan))
+	// The plan comes from the history, not from the branch's tree.
+	prop, err := repo.Propose(cmd.Context(), op.Branch(), func(envfiles.Tree) (envfiles.Files, string, error) {
+		return plan.Files, plan.Message.String(), nil
+	})
 	if err != nil {
 		return err
 	}

@@ -129,21 +129,21 @@ func (e *ElastiCache) Ensure(ctx context.Context, inst services.Instance, curren
 	if err != nil {
 		return nil, err
 	}
-	if u == nil {
-		_, err = e.api.CreateUser(ctx, &elasticache.CreateUserInput{UserId: aws.String(id), UserName: aws.String(user),
+	made := u != nil // by an earlier run, maybe one that did not finish
+	if !made {
+		_, err := e.api.CreateUser(ctx, &elasticache.CreateUserInput{UserId: aws.String(id), UserName: aws.String(user),
 			Engine: aws.String(e.engine), AccessString: aws.String(AccessString(prefix)), Passwords: []string{password}})
 		var exists *types.UserAlreadyExistsFault
-		if err != nil && !errors.As(err, &exists) {
+		if made = errors.As(err, &exists); err != nil && !made {
 			return nil, e.fail("create user", user, err)
 		}
 	}
-	if u != nil || err != nil { // made before (or by a run that did not finish): set it as Ensure would make it
+	if made { // set it as Ensure would make it
 		if err := e.waitUser(ctx, id); err != nil {
 			return nil, err
 		}
-		_, err := e.api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String(id),
-			AccessString: aws.String(AccessString(prefix)), Passwords: []string{password}})
-		if err != nil {
+		if _, err := e.api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String(id),
+			AccessString: aws.String(AccessString(prefix)), Passwords: []string{password}}); err != nil {
 			return nil, e.fail("modify user", user, err)
 		}
 	}
