@@ -522,11 +522,33 @@ func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error 
 			return err
 		}
 	}
-	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %q: %w", name, clean(err))
+	if err := dropDatabase(ctx, pool, name); err != nil {
+		return err
 	}
 	if _, err := pool.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
 		return fmt.Errorf("drop role %q: %w", name, clean(err))
+	}
+	return nil
+}
+
+// dropDatabase drops the app's database, its sessions terminated. WITH (FORCE)
+// refuses outright when one session in it is not the admin's to terminate, and
+// an autovacuum worker visiting the database is one such (it has no role), so on
+// that refusal the admin terminates the sessions it may (the app's) and drops
+// without FORCE, which stops autovacuum workers itself and waits a few seconds
+// for the rest; a session of another role still there is named in the error.
+func dropDatabase(ctx context.Context, pool *pgxpool.Pool, name string) error {
+	_, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)")
+	if isCode(err, "42501") {
+		_, err = pool.Exec(ctx, `SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a
+			WHERE a.datname OPERATOR(pg_catalog.=) $1 AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+			AND a.usesysid IS NOT NULL AND pg_catalog.pg_has_role(current_user, a.usesysid, 'USAGE')`, name)
+		if err == nil {
+			_, err = pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("drop database %q: %w", name, clean(err))
 	}
 	return nil
 }

@@ -125,6 +125,41 @@ func TestProvisioner_DeleteTerminatesConnections(t *testing.T) {
 	assert.False(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", Name(inst.Env, inst.App)))
 }
 
+// A session in the app's database the admin may not end (a superuser's; an
+// autovacuum worker visiting the database is the everyday case, which WITH
+// (FORCE) refuses too) makes Delete fail, naming the database, with the app's
+// own sessions ended and nothing half-removed; once it is gone Delete finishes.
+func TestProvisioner_DeleteBlockedBySessionItMayNotEnd(t *testing.T) {
+	p, adminURL := newProvisioner(t)
+	pg := testenv.StartPostgres(t)
+	ctx := context.Background()
+	inst := instance("blocked")
+	name := Name(inst.Env, inst.App)
+	creds := ensure(t, p, inst, nil)
+	app, err := pgx.Connect(ctx, string(creds[KeyURL]))
+	require.NoError(t, err)
+	defer app.Close(ctx)
+	u, err := url.Parse(pg.SuperURL)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	super, err := pgx.Connect(ctx, u.String())
+	require.NoError(t, err)
+
+	err = p.Delete(ctx, inst)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `drop database "`+name+`"`)
+	assert.Contains(t, err.Error(), "being accessed by other users")
+	assert.NotContains(t, err.Error(), "admin-pw-s3cret")
+	assert.True(t, roleExists(t, pg, name), "the role stays while its database does")
+	assert.True(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))
+	assert.Error(t, app.Ping(ctx), "the app's own session was ended")
+
+	require.NoError(t, super.Close(ctx))
+	require.NoError(t, p.Delete(ctx, inst))
+	assert.False(t, testenv.QueryRow[bool](t, adminURL, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))
+	assert.False(t, roleExists(t, pg, name))
+}
+
 func TestProvisioner_Extensions(t *testing.T) {
 	p, _ := newProvisioner(t)
 	inst := instance("ext")
