@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
@@ -49,8 +50,16 @@ type Config struct {
 type ArgoCDConfig struct {
 	// Namespace of Argo CD's Applications (default "argocd").
 	Namespace string `json:"namespace,omitempty"`
-	// Project the Applications belong to (default "default").
+	// Project every Application belongs to, in the layout of env repos written
+	// before projects per environment (default "default"); empty when
+	// ProjectPerEnvironment is set.
 	Project string `json:"project,omitempty"`
+	// ProjectPerEnvironment puts each environment's child Applications in an
+	// AppProject of its own (ProjectOf) that allows only the environment's
+	// cluster and namespace and only Plattr Applications, and the root
+	// Applications in one that allows only Argo CD Applications in Argo CD's
+	// namespace (RootProject). bootstrap/projects.yaml holds them.
+	ProjectPerEnvironment bool `json:"projectPerEnvironment,omitempty"`
 	// Server is the destination cluster (default the cluster Argo CD runs in).
 	Server string `json:"server,omitempty"`
 }
@@ -62,8 +71,9 @@ type Environment struct {
 	Namespace string `json:"namespace,omitempty"`
 	// Production environments default to deletionPolicy Retain and bare hosts.
 	Production bool `json:"production,omitempty"`
-	// Cluster is the Argo CD cluster (its destination.name, a registered
-	// cluster Secret) the environment's apps run on; empty: argocd.server.
+	// Cluster is the cluster the environment's apps run on: the name of a
+	// cluster registered with Argo CD (a cluster Secret; destination.name) or
+	// its https:// server URL (destination.server); empty: argocd.server.
 	Cluster string `json:"cluster,omitempty"`
 }
 
@@ -75,8 +85,9 @@ type PreviewConfig struct {
 	Cluster string `json:"cluster,omitempty"`
 }
 
-// ClusterOf is the Argo CD cluster (destination.name) env's apps run on, ""
-// for argocd.server; env "preview" is the previews'.
+// ClusterOf is the cluster env's apps run on as plattr-env.yaml says it (a
+// registered name or a server URL), "" for argocd.server; env "preview" is the
+// previews'.
 func (c *Config) ClusterOf(env string) string {
 	if env == names.PreviewEnv {
 		return c.Preview.Cluster
@@ -89,13 +100,72 @@ func (c *Config) ClusterOf(env string) string {
 	return ""
 }
 
-// checkCluster is the rule for an Argo CD cluster name: a DNS-1123 subdomain.
+// NamespaceOf is the namespace env's apps run in; env "preview" is the previews'.
+func (c *Config) NamespaceOf(env string) string {
+	if env == names.PreviewEnv {
+		return c.Preview.Namespace
+	}
+	for _, e := range c.Environments {
+		if e.Name == env {
+			return e.Namespace
+		}
+	}
+	return ""
+}
+
+// DestinationOf is where env's child Applications deploy: its cluster (by name,
+// or by server URL) and namespace.
+func (c *Config) DestinationOf(env string) argov1.ApplicationDestination {
+	return destination(c.ArgoCD.Server, c.ClusterOf(env), c.NamespaceOf(env))
+}
+
+// destination is an Argo CD destination on cluster (a registered name or an
+// https:// URL; "" for server) in namespace.
+func destination(server, cluster, namespace string) argov1.ApplicationDestination {
+	switch {
+	case cluster == "":
+		return argov1.ApplicationDestination{Server: server, Namespace: namespace}
+	case strings.HasPrefix(cluster, "https://"):
+		return argov1.ApplicationDestination{Server: cluster, Namespace: namespace}
+	}
+	return argov1.ApplicationDestination{Name: cluster, Namespace: namespace}
+}
+
+// RootProjectName is the AppProject of the root Applications when each
+// environment has a project of its own; environments' are RootProjectName-<env>.
+const RootProjectName = "plattr"
+
+// RootProject is the Argo CD project of the root Applications.
+func (c *Config) RootProject() string {
+	if !c.ArgoCD.ProjectPerEnvironment {
+		return c.ArgoCD.Project
+	}
+	return RootProjectName
+}
+
+// ProjectOf is the Argo CD project of env's child Applications ("preview": the
+// previews').
+func (c *Config) ProjectOf(env string) string {
+	if !c.ArgoCD.ProjectPerEnvironment {
+		return c.ArgoCD.Project
+	}
+	return RootProjectName + "-" + env
+}
+
+// checkCluster is the rule for an environment's cluster: the name of a cluster
+// registered with Argo CD (a DNS-1123 subdomain) or its https:// server URL.
 func checkCluster(name string) error {
 	if name == "" {
 		return nil
 	}
+	if strings.Contains(name, "://") {
+		if err := checkServer(name); err != nil {
+			return fmt.Errorf("%q: %w", name, err)
+		}
+		return nil
+	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return fmt.Errorf("%q is not an Argo CD cluster name (lower-case letters, digits, '-' and '.'): %s", name, strings.Join(errs, "; "))
+		return fmt.Errorf("%q is neither the name of a cluster registered with Argo CD (lower-case letters, digits, '-' and '.') nor its https:// URL: %s", name, strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -162,7 +232,7 @@ func (c *Config) defaults() {
 	if c.ArgoCD.Namespace == "" {
 		c.ArgoCD.Namespace = "argocd"
 	}
-	if c.ArgoCD.Project == "" {
+	if c.ArgoCD.Project == "" && !c.ArgoCD.ProjectPerEnvironment {
 		c.ArgoCD.Project = "default"
 	}
 	if c.ArgoCD.Server == "" {
@@ -202,7 +272,10 @@ func (c *Config) validate() error {
 	if err := checkLabel(c.ArgoCD.Namespace, "a namespace"); err != nil {
 		return fmt.Errorf("argocd.namespace: %w", err)
 	}
-	if errs := validation.IsDNS1123Subdomain(c.ArgoCD.Project); len(errs) > 0 {
+	if c.ArgoCD.ProjectPerEnvironment && c.ArgoCD.Project != "" {
+		return fmt.Errorf("argocd.project: %q is the one project of every Application, and argocd.projectPerEnvironment gives each environment its own (%s-<env>): keep one of the two", c.ArgoCD.Project, RootProjectName)
+	}
+	if errs := validation.IsDNS1123Subdomain(c.ArgoCD.Project); !c.ArgoCD.ProjectPerEnvironment && len(errs) > 0 {
 		return fmt.Errorf("argocd.project: %q is not an Argo CD project name: %s", c.ArgoCD.Project, strings.Join(errs, "; "))
 	}
 	if err := checkServer(c.ArgoCD.Server); err != nil {
@@ -376,9 +449,9 @@ func marshalYAML(v any) ([]byte, error) {
 }
 
 // DefaultConfig is the configuration env init writes: envs in promotion order, the
-// last one production.
+// last one production, each with an Argo CD project of its own.
 func DefaultConfig(repoURL, domain string, envs []string) *Config {
-	c := &Config{RepoURL: repoURL, BaseDomain: domain}
+	c := &Config{RepoURL: repoURL, BaseDomain: domain, ArgoCD: ArgoCDConfig{ProjectPerEnvironment: true}}
 	for i, e := range envs {
 		c.Environments = append(c.Environments, Environment{Name: e, Production: i == len(envs)-1})
 	}

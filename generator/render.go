@@ -403,19 +403,15 @@ func appsKustomization(tree Tree, dir string) ([]byte, error) {
 }
 
 func childApplicationYAML(cfg *Config, t Target) ([]byte, error) {
-	app := argoApplication(cfg, t.ChildName(), t.Dir, t.Namespace, cfg.ClusterOf(t.Env))
+	app := argoApplication(cfg, t.ChildName(), t.Dir, cfg.ProjectOf(t.Env), cfg.DestinationOf(t.Env))
 	app.Labels = map[string]string{plattrv1.LabelEnvironment: t.Env, plattrv1.LabelApp: t.Name}
 	return withHeader(generatedHeader, app)
 }
 
-// argoApplication is an Argo CD Application syncing dir of the env repo into namespace
-// of cluster (an Argo CD cluster name; "" for argocd.server), with automated sync,
-// pruning and the resources finalizer (deleting it deletes what it made).
-func argoApplication(cfg *Config, name, dir, namespace, cluster string) *argov1.Application {
-	dest := argov1.ApplicationDestination{Server: cfg.ArgoCD.Server, Namespace: namespace}
-	if cluster != "" {
-		dest = argov1.ApplicationDestination{Name: cluster, Namespace: namespace}
-	}
+// argoApplication is an Argo CD Application of project syncing dir of the env
+// repo to dest, with automated sync, pruning and the resources finalizer
+// (deleting it deletes what it made).
+func argoApplication(cfg *Config, name, dir, project string, dest argov1.ApplicationDestination) *argov1.Application {
 	return &argov1.Application{
 		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Application"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -425,7 +421,7 @@ func argoApplication(cfg *Config, name, dir, namespace, cluster string) *argov1.
 			Annotations: map[string]string{annotationManifestGeneratePaths: "."},
 		},
 		Spec: argov1.ApplicationSpec{
-			Project: cfg.ArgoCD.Project,
+			Project: project,
 			Source: &argov1.ApplicationSource{
 				RepoURL:        cfg.RepoURL,
 				TargetRevision: cfg.TargetRevision,

@@ -44,6 +44,9 @@ func Validate(changes Files, tree Tree) error {
 			if err != nil {
 				return err
 			}
+			if err := checkProjects(after); err != nil {
+				return err
+			}
 			// An environment made production: its hosts are checked again.
 			for _, e := range cfg.Environments {
 				if !e.Production {
@@ -64,6 +67,10 @@ func Validate(changes Files, tree Tree) error {
 				return err
 			}
 			dirs[path.Dir(p)] = true
+		case p == ProjectsPath:
+			if err := checkProjects(after); err != nil {
+				return err
+			}
 		case path.Dir(p) == BootstrapDir && data != nil:
 			if err := checkObjects(p, data, func(obj []byte) error { _, err := checkArgoApplication(obj); return err }); err != nil {
 				return err
@@ -81,6 +88,36 @@ func Validate(changes Files, tree Tree) error {
 		if err := validateOverlay(after, dir); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkProjects refuses a bootstrap/projects.yaml other than the one
+// plattr-env.yaml gives: the projects are what keeps an environment's folder to
+// its cluster, namespace and kind, so a commit may change them only through
+// plattr-env.yaml (and env upgrade), where review sees it.
+func checkProjects(tree Tree) error {
+	cfg, err := ReadConfig(tree)
+	if err != nil {
+		return err
+	}
+	data, err := tree.ReadFile(ProjectsPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if !cfg.ArgoCD.ProjectPerEnvironment {
+		if data != nil {
+			return fmt.Errorf("%s: %s does not set argocd.projectPerEnvironment, so no Application uses these projects: remove the file, or run 'plattr-gen env upgrade'", ProjectsPath, ConfigFile)
+		}
+		return nil
+	}
+	want, err := projectsYAML(cfg)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(data, want) {
+		return fmt.Errorf("%s: is not the projects %s gives (each environment may deploy only Plattr Applications, only to its cluster and namespace): it is generated; change %s and run 'plattr-gen env upgrade'",
+			ProjectsPath, ConfigFile, ConfigFile)
 	}
 	return nil
 }
@@ -209,10 +246,6 @@ func checkChild(tree Tree, cfg *Config, envName string, env Environment, app *ar
 	if cfg.RepoURL == "" {
 		return nil // a repo being initialised
 	}
-	namespace := env.Namespace
-	if envName == names.PreviewEnv {
-		namespace = cfg.Preview.Namespace
-	}
 	folder, ok := strings.CutPrefix(app.Name, envName+"-")
 	dir := AppDir(envName, folder)
 	if !ok || names.PathElement(folder) != "" || folder == names.AppsDir {
@@ -221,7 +254,7 @@ func checkChild(tree Tree, cfg *Config, envName string, env Environment, app *ar
 	if _, err := tree.ReadDir(dir); err != nil {
 		return fmt.Errorf("Argo CD Application %q syncs %s, which does not exist: child Applications are written by plattr-gen", app.Name, dir)
 	}
-	src, want := app.Spec.Source, argoApplication(cfg, app.Name, dir, namespace, cfg.ClusterOf(envName))
+	src, want := app.Spec.Source, argoApplication(cfg, app.Name, dir, cfg.ProjectOf(envName), cfg.DestinationOf(envName))
 	for _, c := range []struct{ field, got, want string }{
 		{"metadata.namespace", app.Namespace, want.Namespace},
 		{"spec.project", app.Spec.Project, want.Spec.Project},

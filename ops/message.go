@@ -134,6 +134,7 @@ func rollbackBranch(app, env string) string { return "plattr/rollback-" + env + 
 const (
 	LabelPromotion = "plattr/promotion"
 	LabelRollback  = "plattr/rollback"
+	LabelUpgrade   = "plattr/upgrade"
 )
 
 func envLabel(env string) string { return "env/" + env }

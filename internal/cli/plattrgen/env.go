@@ -1,6 +1,7 @@
 package plattrgen
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -8,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
-	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
 	"github.com/plattr/plattr/ops"
@@ -16,9 +16,78 @@ import (
 
 func newEnvCmd(io IO) *cobra.Command {
 	env := cmdgroup.Of(&cobra.Command{Use: "env", Short: "Manage the environment repo itself"}, usage)
-	env.AddCommand(newEnvInitCmd(io))
+	env.AddCommand(newEnvInitCmd(io), newEnvUpgradeCmd(io))
 	return env
 }
+
+type envUpgradeOptions struct {
+	repoFlags
+	clusters map[string]string
+	output   string
+	gh       githubFlags
+}
+
+func newEnvUpgradeCmd(io IO) *cobra.Command {
+	o := &envUpgradeOptions{}
+	cmd := &cobra.Command{
+		Use:   "upgrade --repo REPO [--cluster ENV=CLUSTER]",
+		Short: "Open a pull request that brings an environment repo to this version's layout",
+		Long: "upgrade gives every environment (and previews) an Argo CD project of its own, which allows only its\n" +
+			"cluster and namespace and only Plattr Applications (bootstrap/projects.yaml), puts the environments\n" +
+			"--cluster names on their clusters, and rewrites plattr-env.yaml, bootstrap/ and every child Application\n" +
+			"to match, on the branch plattr/env-upgrade with a pull request that says in which order to apply what.\n" +
+			"Run it again after editing plattr-env.yaml's clusters or namespaces: it rewrites what they change.\n" +
+			"Nothing changes an app's release or env.yaml.",
+		Example: "  plattr-gen env upgrade --repo https://github.com/acme/env --cluster prod=prod-eu",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	o.bind(f, io, "base branch of the env repo")
+	f.StringToStringVar(&o.clusters, "cluster", nil, clusterFlagUsage)
+	bindOutput(f, &o.output)
+	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
+	return cmd
+}
+
+func (o *envUpgradeOptions) run(cmd *cobra.Command, io IO) error {
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
+	if o.repo == "" {
+		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+	}
+	gh, err := o.gh.client(o.repo)
+	if err != nil {
+		return usageError{err}
+	}
+	repo, err := o.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	op := ops.Upgrade{Clusters: o.clusters}
+	var plan ops.UpgradePlan
+	prop, err := repo.Propose(cmd.Context(), op.Branch(), ops.Change(op.Plan, &plan))
+	if ie := (ops.InputError{}); errors.As(err, &ie) {
+		return usageError{initFlagError(ie.Err)}
+	}
+	if err != nil {
+		return err
+	}
+	report := proposalReport{Kind: "upgrade", Repo: repo.URL(), Base: o.branch}
+	if prop.Commit.IsZero() {
+		if o.output == "json" {
+			return writeJSON(io, report)
+		}
+		fmt.Fprintf(io.Out, "nothing to upgrade: %s already has this version's layout\n", repo.URL())
+		return nil
+	}
+	report.Branch, report.Commit = prop.Branch, prop.Commit.String()
+	return finishProposal(cmd, io, gh, report, op.Proposal(plan.Config), o.output)
+}
+
+// clusterFlagUsage is --cluster's help, for env init and env upgrade.
+const clusterFlagUsage = "ENV=CLUSTER: the cluster an environment, or preview, runs on: a cluster's name registered with Argo CD, or its https:// URL (repeatable; default: Argo CD's own)"
 
 type envInitOptions struct {
 	repoFlags
@@ -46,8 +115,8 @@ func newEnvInitCmd(io IO) *cobra.Command {
 	f.StringVar(&o.domain, "domain", "", "base domain: apps are served at <app>.<env>.<domain>, <app>.<domain> in production")
 	f.StringVar(&o.repoURL, "repo-url", "", "URL Argo CD clones the env repo from (default: --repo)")
 	f.StringVar(&o.argoNamespace, "argocd-namespace", "argocd", "namespace of Argo CD's Applications")
-	f.StringVar(&o.project, "project", "default", "Argo CD project of the Applications")
-	f.StringToStringVar(&o.clusters, "cluster", nil, "ENV=CLUSTER: the Argo CD cluster (its registered name) an environment, or preview, runs on (repeatable; default: Argo CD's own)")
+	f.StringVar(&o.project, "project", "", "one Argo CD project for every Application, as env repos before projects per environment had (default: a project per environment, bootstrap/projects.yaml)")
+	f.StringToStringVar(&o.clusters, "cluster", nil, clusterFlagUsage)
 	return cmd
 }
 
@@ -76,7 +145,10 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	// Argo CD follows the branch this commit goes to.
 	cfg.TargetRevision = o.branch
-	cfg.ArgoCD.Namespace, cfg.ArgoCD.Project = o.argoNamespace, o.project
+	cfg.ArgoCD.Namespace = o.argoNamespace
+	if o.project != "" {
+		cfg.ArgoCD.Project, cfg.ArgoCD.ProjectPerEnvironment = o.project, false
+	}
 	op, err := ops.NewInit(cfg)
 	if err != nil {
 		return usageError{initFlagError(err)}
@@ -103,17 +175,7 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 // previews) they name.
 func setClusters(cfg *generator.Config, clusters map[string]string) error {
 	for env, cluster := range clusters {
-		if env == names.PreviewEnv {
-			cfg.Preview.Cluster = cluster
-			continue
-		}
-		found := false
-		for i := range cfg.Environments {
-			if cfg.Environments[i].Name == env {
-				cfg.Environments[i].Cluster, found = cluster, true
-			}
-		}
-		if !found {
+		if err := cfg.SetCluster(env, cluster); err != nil {
 			return usagef("--cluster %s=%s: %q is not one of --envs (%s) nor preview", env, cluster, env, strings.Join(cfg.EnvNames(), ", "))
 		}
 	}

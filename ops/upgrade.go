@@ -1,0 +1,74 @@
+package ops
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/plattr/plattr/envfiles"
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/generator/names"
+)
+
+// Upgrade brings an env repo to this version's layout (env upgrade): an Argo CD
+// project per environment, and the clusters Clusters names (environment, or
+// "preview", to a registered cluster name or URL); bootstrap/ and every child
+// Application are rewritten from plattr-env.yaml. Run again after editing
+// plattr-env.yaml's clusters or namespaces, it rewrites what they change.
+type Upgrade struct {
+	Clusters map[string]string
+}
+
+// UpgradePlan is an upgrade's plan, and the settings it leads to.
+type UpgradePlan struct {
+	Plan
+	Config *generator.Config
+}
+
+// Branch is the upgrade's pull request branch.
+func (Upgrade) Branch() string { return "plattr/env-upgrade" }
+
+// Plan rewrites plattr-env.yaml, bootstrap/ and the child Applications.
+func (u Upgrade) Plan(tree envfiles.Tree) (UpgradePlan, error) {
+	old, err := generator.ReadConfig(tree)
+	if err != nil {
+		return UpgradePlan{}, err
+	}
+	cfg := *old
+	cfg.Environments = slices.Clone(old.Environments)
+	cfg.ArgoCD.ProjectPerEnvironment, cfg.ArgoCD.Project = true, ""
+	for _, env := range slices.Sorted(maps.Keys(u.Clusters)) {
+		if err := cfg.SetCluster(env, u.Clusters[env]); err != nil {
+			return UpgradePlan{}, InputError{fmt.Errorf("--cluster %s=%s: %w", env, u.Clusters[env], err)}
+		}
+	}
+	files, err := generator.Upgrade(old, &cfg, tree)
+	if err != nil {
+		return UpgradePlan{}, InputError{err}
+	}
+	return UpgradePlan{Plan: Plan{Files: files, Message: Message{Subject: "upgrade environment repo: an Argo CD project per environment"}}, Config: &cfg}, nil
+}
+
+// Proposal is the upgrade's pull request: what changes, and the order that keeps
+// every Application syncing (the projects exist before anything uses them).
+func (u Upgrade) Proposal(cfg *generator.Config) Proposal {
+	ns := cfg.ArgoCD.Namespace
+	var b strings.Builder
+	b.WriteString("Each environment gets an Argo CD project of its own (`" + generator.ProjectsPath + "`): its apps may deploy only Plattr Applications, " +
+		"only to its cluster and namespace. The root Applications move to project `" + generator.RootProjectName + "`, which allows only Argo CD Applications in `" + ns + "`.\n\n")
+	b.WriteString("| environment | cluster | namespace | project |\n|---|---|---|---|\n")
+	for _, env := range append(cfg.EnvNames(), names.PreviewEnv) {
+		d := cfg.DestinationOf(env)
+		where := d.Name
+		if where == "" {
+			where = d.Server
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", env, where, d.Namespace, cfg.ProjectOf(env))
+	}
+	b.WriteString("\nIn this order, so that no Application names a project that does not exist yet:\n\n")
+	fmt.Fprintf(&b, "1. before merging, create the projects (nothing uses them yet):\n   `git fetch origin %s && git show FETCH_HEAD:%s | kubectl apply -n %s -f -`\n", u.Branch(), generator.ProjectsPath, ns)
+	b.WriteString("2. merge: the root Applications move every child Application to its environment's project;\n")
+	fmt.Fprintf(&b, "3. from main, apply the roots again (they are not synced from git): `kubectl apply -n %s -f %s/`\n", ns, generator.BootstrapDir)
+	return Proposal{Branch: u.Branch(), Title: "Upgrade the environment repo: an Argo CD project per environment", Body: b.String(), Labels: []string{LabelUpgrade}}
+}
