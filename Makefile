@@ -73,7 +73,7 @@ test: test-deps pg-assets envtest-assets argocd-assets verify-generate lint-fmt 
 
 .PHONY: test-e2e
 test-e2e: test-deps pg-assets envtest-assets argocd-assets ## The end-to-end test alone: render → Argo CD → operator → Ready, with its timeline.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) $(GO) test ./internal/e2e -count=1 -v -timeout 15m; \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) $(GO) test ./internal/e2e/... -count=1 -v -timeout 15m; \
 	  s=$$?; $(GO) run ./internal/testenv/leftovers && exit $$s
 
 .PHONY: demo-cluster

@@ -9,16 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// overlays/aws/outputs is what `plattr-aws overlay` makes of the example
-// outputs: the committed component is generated, never edited.
+// overlays/aws/outputs (and the spoke's, overlays/spoke/outputs) is what
+// `plattr-aws overlay` makes of the example outputs: the committed component is
+// generated, never edited.
 func TestOverlayComponent_IsGenerated(t *testing.T) {
 	o, err := ReadOutputs(filepath.Join("testdata", "outputs.example.json"))
 	require.NoError(t, err)
 	got, err := OverlayComponent(o)
 	require.NoError(t, err)
-	committed, err := os.ReadFile(filepath.Join("..", "..", "overlays", "aws", "outputs", "kustomization.yaml"))
-	require.NoError(t, err)
-	assert.Equal(t, string(committed), string(got), "run: go run ./cmd/plattr-aws overlay -outputs testdata/outputs.example.json")
+	for _, overlay := range []string{"aws", "spoke"} {
+		committed, err := os.ReadFile(filepath.Join("..", "..", "overlays", overlay, "outputs", "kustomization.yaml"))
+		require.NoError(t, err)
+		assert.Equal(t, string(committed), string(got), "run: go run ./cmd/plattr-aws overlay -outputs testdata/outputs.example.json -out ../../overlays/%s/outputs", overlay)
+	}
 	assert.Contains(t, string(got), "path: /data/ELASTICACHE_USER_GROUP\n      value: \""+CacheUserGroupID+"\"")
 }
 

@@ -18,7 +18,7 @@ import (
 // version and appVersion.
 const (
 	operatorKustomization = "bases/operator/kustomization.yaml"
-	awsKustomization      = "overlays/aws/kustomization.yaml"
+	awsKustomization      = "overlays/aws/common/kustomization.yaml"
 	chartFile             = "charts/plattr-operator/Chart.yaml"
 	changelogFile         = "CHANGELOG.md"
 )

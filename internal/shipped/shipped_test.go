@@ -87,15 +87,20 @@ func TestShippedManifests(t *testing.T) {
 	boots, err := filepath.Glob(filepath.Join(root, "envs", "skeleton", "bootstrap", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, boots)
+	kinds := map[string]int{}
 	for _, f := range boots {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
-		js, err := yaml.YAMLToJSON(data)
-		require.NoError(t, err)
-		u := &unstructured.Unstructured{}
-		require.NoError(t, u.UnmarshalJSON(js))
-		dryRun(t, c, f, []*unstructured.Unstructured{u})
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			js, err := yaml.YAMLToJSON([]byte(doc))
+			require.NoError(t, err)
+			u := &unstructured.Unstructured{}
+			require.NoError(t, u.UnmarshalJSON(js))
+			dryRun(t, c, f, []*unstructured.Unstructured{u})
+			kinds[u.GetKind()]++
+		}
 	}
+	assert.Equal(t, map[string]int{"Application": 4, "AppProject": 5}, kinds, "the roots of staging, uat, prod and preview, and their projects")
 }
 
 // Every file the generator writes for the example apps, in every environment and

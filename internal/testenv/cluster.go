@@ -30,8 +30,10 @@ type Cluster struct {
 	Config *rest.Config
 	Client client.Client
 	Scheme *runtime.Scheme
-	// Kubeconfig is the path of a kubeconfig for the cluster's admin.
+	// Kubeconfig is the path of a kubeconfig for the cluster's admin, and
+	// Admin the same credentials (a client certificate of system:masters).
 	Kubeconfig string
+	Admin      *rest.Config
 	// Assets is the folder of the binaries.
 	Assets string
 
@@ -67,6 +69,20 @@ func StartCluster(t testing.TB) *Cluster {
 		t.Fatalf("start the test API server: %v", clusterErr)
 	}
 	return cluster
+}
+
+// StartOtherCluster starts another cluster: an API server and etcd of its own,
+// with the same CRDs, for tests of more than one cluster (a spoke that Argo CD
+// in the package's cluster deploys to). Each call starts one; they stop when
+// the package's tests end.
+func StartOtherCluster(t testing.TB) *Cluster {
+	t.Helper()
+	skipShort(t, "a second kube-apiserver")
+	c, err := startCluster()
+	if err != nil {
+		t.Fatalf("start another test API server: %v", err)
+	}
+	return c
 }
 
 func startCluster() (*Cluster, error) {
@@ -114,6 +130,7 @@ func startCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.Admin = user.Config()
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
 		return nil, err
