@@ -16,7 +16,9 @@ import (
 type Config struct {
 	Account  string         `json:"account"`
 	Region   string         `json:"region"`
-	Delivery DeliveryConfig `json:"delivery"`
+	// Delivery is left out in the account of a spoke (prod in a cluster of
+	// its own), whose images come from the hub's registries.
+	Delivery *DeliveryConfig `json:"delivery,omitempty"`
 	Data     *DataConfig    `json:"data,omitempty"`
 	Cluster  *ClusterConfig `json:"cluster,omitempty"`
 }
@@ -90,11 +92,12 @@ func SynthFile(config, out string) ([]string, error) {
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
 	env := &awscdk.Environment{Account: jsii.String(c.Account), Region: jsii.String(c.Region)}
-	d := c.Delivery
-	if _, err := NewDelivery(app, "PlattrDelivery", DeliveryProps{StackProps: awscdk.StackProps{Env: env},
-		AppRepos: d.AppRepos, AppBranches: d.AppBranches, PlattrRepo: d.PlattrRepo, AppImagePrefix: d.AppImagePrefix,
-		ExistingOIDCProviderArn: d.ExistingOIDCProviderArn}); err != nil {
-		return nil, fmt.Errorf("%s: delivery: %w", config, err)
+	if d := c.Delivery; d != nil {
+		if _, err := NewDelivery(app, "PlattrDelivery", DeliveryProps{StackProps: awscdk.StackProps{Env: env},
+			AppRepos: d.AppRepos, AppBranches: d.AppBranches, PlattrRepo: d.PlattrRepo, AppImagePrefix: d.AppImagePrefix,
+			ExistingOIDCProviderArn: d.ExistingOIDCProviderArn}); err != nil {
+			return nil, fmt.Errorf("%s: delivery: %w", config, err)
+		}
 	}
 	var data *Data
 	if dc := c.Data; dc != nil {

@@ -30,6 +30,24 @@ func TestPlattrAWS_SynthesisesTheExample(t *testing.T) {
 	assert.Contains(t, tpl["Resources"], "AppRepositories")
 }
 
+// A spoke's account (prod in a cluster of its own) has no Delivery stack: its
+// settings leave the section out.
+func TestSynthFile_Spoke(t *testing.T) {
+	example, err := os.ReadFile("plattr-aws.example.json")
+	require.NoError(t, err)
+	var c map[string]any
+	require.NoError(t, json.Unmarshal(example, &c))
+	delete(c, "delivery")
+	spoke, err := json.Marshal(c)
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "plattr-aws.json")
+	require.NoError(t, os.WriteFile(p, spoke, 0o644))
+	out := t.TempDir()
+	paths, err := SynthFile(p, out)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{filepath.Join(out, "PlattrData.template.json"), filepath.Join(out, "PlattrCluster.template.json")}, paths)
+}
+
 func TestReadConfig_Refuses(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"account": "1234", "region": "eu-west-1"}`:                     "account must be a 12-digit",
