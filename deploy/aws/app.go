@@ -14,13 +14,13 @@ import (
 
 // Config is plattr-aws.json: the account, the region and each stack's settings.
 type Config struct {
-	Account  string         `json:"account"`
-	Region   string         `json:"region"`
+	Account string `json:"account"`
+	Region  string `json:"region"`
 	// Delivery is left out in the account of a spoke (prod in a cluster of
 	// its own), whose images come from the hub's registries.
 	Delivery *DeliveryConfig `json:"delivery,omitempty"`
-	Data     *DataConfig    `json:"data,omitempty"`
-	Cluster  *ClusterConfig `json:"cluster,omitempty"`
+	Data     *DataConfig     `json:"data,omitempty"`
+	Cluster  *ClusterConfig  `json:"cluster,omitempty"`
 }
 
 // ClusterConfig is the Cluster stack's part of Config (it needs data's network).
