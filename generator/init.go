@@ -72,7 +72,7 @@ func repoReadme(cfg *Config) string {
 	if cfg.ArgoCD.ProjectPerEnvironment {
 		b.WriteString("| `" + ProjectsPath + "` | Argo CD projects: each environment's apps may deploy only Plattr Applications, only to its cluster and namespace |\n")
 	}
-	b.WriteString("| `bootstrap/<env>.yaml` | root Argo CD Application `" + RootName("<env>") + "`: " + bootstrapCommand(cfg) + " once |\n")
+	b.WriteString("| `bootstrap/<env>.yaml` | root Argo CD Application `" + RootName("<env>") + "`: `" + BootstrapCommand(cfg) + "` once |\n")
 	b.WriteString("| `envs/<env>/apps/` | one Argo CD Application per app (generated) |\n")
 	b.WriteString("| `envs/<env>/<app>/release.yaml` | the release: promotion copies it verbatim (generated) |\n")
 	b.WriteString("| `envs/<env>/<app>/env.yaml` | per-environment settings: yours to edit, never overwritten |\n")
@@ -80,12 +80,13 @@ func repoReadme(cfg *Config) string {
 	return b.String()
 }
 
-// bootstrapCommand is what a person runs once to hand the env repo to Argo CD
-// (and again when plattr-env.yaml's clusters or namespaces change).
-func bootstrapCommand(cfg *Config) string {
-	cmd := "`kubectl apply -n " + cfg.ArgoCD.Namespace + " -f " + BootstrapDir + "/`"
+// BootstrapCommand is what a person runs once, from a checkout of the env
+// repo, to hand it to Argo CD (and again when plattr-env.yaml's clusters or
+// namespaces change): the projects first, when there are.
+func BootstrapCommand(cfg *Config) string {
+	cmd := "kubectl apply -n " + cfg.ArgoCD.Namespace + " -f " + BootstrapDir + "/"
 	if cfg.ArgoCD.ProjectPerEnvironment {
-		cmd = "`kubectl apply -n " + cfg.ArgoCD.Namespace + " -f " + ProjectsPath + " && kubectl apply -n " + cfg.ArgoCD.Namespace + " -f " + BootstrapDir + "/`"
+		cmd = "kubectl apply -n " + cfg.ArgoCD.Namespace + " -f " + ProjectsPath + " && " + cmd
 	}
 	return cmd
 }

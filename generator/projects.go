@@ -62,11 +62,7 @@ func Projects(c *Config) []*argov1.AppProject {
 		c.rootDestination(), metav1.GroupKind{Group: "argoproj.io", Kind: "Application"})}
 	for _, env := range append(c.EnvNames(), names.PreviewEnv) {
 		dest := c.DestinationOf(env)
-		where := dest.Name
-		if where == "" {
-			where = dest.Server
-		}
-		out = append(out, project(c.ProjectOf(env), fmt.Sprintf("Plattr's %s environment: Plattr Applications in namespace %s of %s only", env, dest.Namespace, where),
+		out = append(out, project(c.ProjectOf(env), fmt.Sprintf("Plattr's %s environment: Plattr Applications in namespace %s of %s only", env, dest.Namespace, ClusterOfDestination(dest)),
 			dest, metav1.GroupKind{Group: plattrv1.GroupVersion.Group, Kind: plattrv1.Kind}))
 	}
 	return out
@@ -88,4 +84,13 @@ func projectsYAML(c *Config) ([]byte, error) {
 		b.Write(body)
 	}
 	return b.Bytes(), nil
+}
+
+// ClusterOfDestination names a destination's cluster for people: its
+// registered name, else its server URL.
+func ClusterOfDestination(d argov1.ApplicationDestination) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return d.Server
 }

@@ -60,11 +60,7 @@ func (u Upgrade) Proposal(cfg *generator.Config) Proposal {
 	b.WriteString("| environment | cluster | namespace | project |\n|---|---|---|---|\n")
 	for _, env := range append(cfg.EnvNames(), names.PreviewEnv) {
 		d := cfg.DestinationOf(env)
-		where := d.Name
-		if where == "" {
-			where = d.Server
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", env, where, d.Namespace, cfg.ProjectOf(env))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", env, generator.ClusterOfDestination(d), d.Namespace, cfg.ProjectOf(env))
 	}
 	b.WriteString("\nIn this order, so that no Application names a project that does not exist yet:\n\n")
 	fmt.Fprintf(&b, "1. before merging, create the projects (nothing uses them yet):\n   `git fetch origin %s && git show FETCH_HEAD:%s | kubectl apply -n %s -f -`\n", u.Branch(), generator.ProjectsPath, ns)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -50,7 +51,27 @@ func TestEndToEnd(t *testing.T) {
 	sha = l.Merge("plattr/rollback-staging-hello")
 	l.Converge("staging", "hello", sha, Digest('a'))
 
-	// 5. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
+	// 5. The env repo moves to a project per environment, in the order its pull
+	// request says; every child keeps running its release, in its own project.
+	l.Step("upgrade the env repo to a project per environment: projects from the branch, merge, the roots again")
+	l.PlattrGen("env", "upgrade", "--repo", l.RepoURL, "--github-repo", EnvRepo)
+	l.ApplyBootstrap("plattr/env-upgrade")
+	sha = l.Merge("plattr/env-upgrade")
+	l.ApplyBootstrap("main", "staging", "uat", "preview")
+	for _, env := range []string{"staging", "uat"} {
+		l.Refresh(env, "hello")
+		l.waitFor(time.Now(), env+"-hello in project plattr-"+env+", synced and healthy", func() (bool, string) {
+			a, err := l.child(env, "hello")
+			if err != nil {
+				return false, err.Error()
+			}
+			return a.Spec.Project == "plattr-"+env && a.Status.Sync.Status == "Synced" && a.Status.Sync.Revision == sha && a.Status.Health.Status == "Healthy",
+				fmt.Sprintf("project %s, %s at %.8s, %s, conditions %v", a.Spec.Project, a.Status.Sync.Status, a.Status.Sync.Revision, a.Status.Health.Status, a.Status.Conditions)
+		})
+	}
+	assert.Equal(t, Digest('a'), l.Image("staging", "hello"))
+
+	// 6. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
 	if os.Getenv("PLATTR_E2E_POLL_BASELINE") != "" {
 		l.Step("baseline: render a release into staging and let Argo CD find it by its 3-minute poll (no refresh)")
 		sha = l.PlattrGen("render", "--app-dir", l.Example, "--env", "staging", "--image", Digest('d'), "--repo", l.RepoURL)

@@ -203,25 +203,32 @@ func NewLoop(t *testing.T, opts Options) *Loop {
 	l.Step("start the Plattr operator of the hub (the real binary)")
 	l.startOperator(l.Hub)
 
-	files := gittest.Files(t, l.Bare)
-	what := "the root Applications of " + strings.Join(opts.Roots, ", ")
-	if _, ok := files[generator.ProjectsPath]; ok {
-		what = "the projects, then " + what
+	l.ApplyBootstrap("main", opts.Roots...)
+	return l
+}
+
+// ApplyBootstrap applies, as a person bootstrapping Argo CD does with kubectl,
+// the env repo's projects at ref (when its layout has them) and then the root
+// Applications of roots; applied again, it updates them.
+func (l *Loop) ApplyBootstrap(ref string, roots ...string) {
+	l.T.Helper()
+	var paths []string
+	if strings.Contains(gittest.Git(l.T, l.Bare, "ls-tree", "--name-only", ref, generator.BootstrapDir+"/"), generator.ProjectsPath) {
+		paths = append(paths, generator.ProjectsPath)
 	}
-	l.Step("apply " + what + " (once, as a person bootstrapping Argo CD)")
-	if projects, ok := files[generator.ProjectsPath]; ok {
-		for _, doc := range strings.Split(projects, "\n---\n") {
-			var p argov1.AppProject
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &p), generator.ProjectsPath)
-			require.NoError(t, hub.Client.Create(ctx, &p))
+	for _, env := range roots {
+		paths = append(paths, generator.RootPath(env))
+	}
+	l.Step(fmt.Sprintf("kubectl apply -f %s (at %s)", strings.Join(paths, " -f "), ref))
+	for _, p := range paths {
+		for _, doc := range strings.Split(gittest.Git(l.T, l.Bare, "show", ref+":"+p), "\n---\n") {
+			js, err := yaml.YAMLToJSON([]byte(doc))
+			require.NoError(l.T, err, p)
+			u := &unstructured.Unstructured{}
+			require.NoError(l.T, u.UnmarshalJSON(js), p)
+			require.NoError(l.T, l.Hub.C.ApplyObject(l.Ctx, "kubectl", u), "%s: %s %s", p, u.GetKind(), u.GetName())
 		}
 	}
-	for _, env := range opts.Roots {
-		var app argov1.Application
-		require.NoError(t, yaml.UnmarshalStrict([]byte(files[generator.RootPath(env)]), &app), generator.RootPath(env))
-		require.NoError(t, hub.Client.Create(ctx, &app))
-	}
-	return l
 }
 
 // site makes a cluster run workloads, gives it the namespaces of envs

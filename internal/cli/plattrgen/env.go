@@ -166,8 +166,8 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 		fmt.Fprintf(io.Out, "%s is already initialised: nothing to commit\n", repo.URL())
 		return nil
 	}
-	fmt.Fprintf(io.Out, "initialised %s as commit %s: environments %s, domain %s\nnext: kubectl apply -n %s -f bootstrap/ (from a checkout of the env repo)\n",
-		repo.URL(), res.Commit, strings.Join(cfg.EnvNames(), " → "), o.domain, o.argoNamespace)
+	fmt.Fprintf(io.Out, "initialised %s as commit %s: environments %s, domain %s\nnext, from a checkout of the env repo: %s\n",
+		repo.URL(), res.Commit, strings.Join(cfg.EnvNames(), " → "), o.domain, generator.BootstrapCommand(cfg))
 	return nil
 }
 
