@@ -1,5 +1,6 @@
 // Package fakegithub is a stateful fake of the part of GitHub's REST API that
-// Plattr uses — pull requests, their labels and comments — served on 127.0.0.1
+// Plattr uses — pull requests, their labels and comments; deployments, their
+// statuses and environments; commit statuses — served on 127.0.0.1
 // for tests, because GitHub itself cannot run here. It answers with GitHub's real
 // status codes and bodies: 201 on create, 422 "A pull request already exists", 422
 // for a body over 65,536 characters, 401 "Bad credentials", 404, 403 secondary rate
@@ -39,7 +40,10 @@ type PR struct {
 }
 
 type repo struct {
-	pulls []*PR
+	pulls        []*PR
+	deployments  []*Deployment
+	environments map[string]time.Time
+	statuses     map[string][]CommitStatus // by commit
 }
 
 // Server is the fake.
@@ -51,7 +55,9 @@ type Server struct {
 	repos    map[string]*repo
 	faults   []fault
 	requests int
+	writes   int
 	hideList int
+	ids      int64
 }
 
 // HideFromNextList makes the next listing of pull requests come back empty, as
@@ -139,7 +145,7 @@ func (s *Server) setState(ownerRepo string, number int, state string, merged boo
 func (s *Server) repo(name string) *repo {
 	r := s.repos[name]
 	if r == nil {
-		r = &repo{}
+		r = &repo{environments: map[string]time.Time{}, statuses: map[string][]CommitStatus{}}
 		s.repos[name] = r
 	}
 	return r
@@ -156,6 +162,9 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		s.writes++
+	}
 	if len(s.faults) > 0 {
 		f := s.faults[0]
 		s.faults = s.faults[1:]
@@ -171,6 +180,9 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 	auth := req.Header.Get("Authorization")
 	if auth != "Bearer "+s.Token && auth != "token "+s.Token {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+		return
+	}
+	if s.serveDeployments(w, req) {
 		return
 	}
 	path := req.URL.Path
