@@ -27,6 +27,7 @@ import (
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
+	"github.com/plattr/plattr/operator/ghdeploy"
 	"github.com/plattr/plattr/operator/services"
 	"github.com/plattr/plattr/operator/services/keycloak"
 	"github.com/plattr/plattr/operator/services/opensearch"
@@ -83,6 +84,19 @@ type Config struct {
 	KeycloakAdminSecret string
 	// MaxConcurrentReconciles is how many Applications are reconciled at once.
 	MaxConcurrentReconciles int
+	// GitHubToken (GITHUB_TOKEN), with deployments:write on the apps'
+	// repositories, lets the operator record each release as a GitHub
+	// Deployment there; GitHubAPIURL (GITHUB_API_URL) is GitHub Enterprise's
+	// API. Empty token: releases are not recorded (the condition says so).
+	GitHubToken, GitHubAPIURL string
+}
+
+// GitHubDeployments is what records releases on GitHub, nil without a token.
+func GitHubDeployments(cfg Config) (controller.GitHubDeployments, error) {
+	if cfg.GitHubToken == "" {
+		return nil, nil
+	}
+	return ghdeploy.New(cfg.GitHubToken, cfg.GitHubAPIURL)
 }
 
 // Scheme is the operator's scheme: built-in types and Plattr's.
@@ -166,7 +180,13 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 		closeAll()
 		return nil, err
 	}
+	gh, err := GitHubDeployments(cfg)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 	r := &controller.ApplicationReconciler{
+		GitHub:    gh,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorderFor("plattr-operator"),

@@ -61,6 +61,7 @@ func main() {
 	cfg.OpenSearchURL = os.Getenv("OPENSEARCH_URL")
 	cfg.OpenSearchUser = os.Getenv("OPENSEARCH_USERNAME")
 	cfg.OpenSearchPassword = os.Getenv("OPENSEARCH_PASSWORD")
+	cfg.GitHubToken, cfg.GitHubAPIURL = os.Getenv("GITHUB_TOKEN"), os.Getenv("GITHUB_API_URL")
 	cfg.KeycloakURL = os.Getenv("KEYCLOAK_URL")
 	cfg.KeycloakUser = envOr("KEYCLOAK_ADMIN_USER", "admin")
 	cfg.KeycloakPassword = os.Getenv("KEYCLOAK_ADMIN_PASSWORD")

@@ -183,6 +183,7 @@ func TestOperatorDeploymentCredentialsByReference(t *testing.T) {
 			assert.Equal(t, "plattr-redis-admin", refs["REDIS_ADMIN_URL"], dir)
 			assert.Equal(t, "plattr-opensearch-admin", refs["OPENSEARCH_PASSWORD"], dir)
 			assert.Equal(t, "keycloak-admin", refs["KEYCLOAK_ADMIN_PASSWORD"], dir)
+			assert.Equal(t, "plattr-github", refs["GITHUB_TOKEN"], dir)
 		}
 		assert.True(t, found, "%s has the operator's Deployment", dir)
 	}

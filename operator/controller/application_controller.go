@@ -75,6 +75,9 @@ type ApplicationReconciler struct {
 	Recorder  record.EventRecorder
 	Services  []services.Provisioner
 	Config    Config
+	// GitHub records releases as GitHub Deployments on their source
+	// repositories; nil: not configured.
+	GitHub GitHubDeployments
 
 	// applied holds, per object UID, the generation this operator last applied.
 	applied sync.Map
@@ -120,17 +123,19 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	st := newStatus(app)
 	if err := validate(app); err != nil {
 		st.invalid(app, err.Error())
-		return r.outcome(ctx, app, errors.Join(reconcile.TerminalError(err), r.patchStatus(ctx, app, st)))
+		ghErr := r.reportDeployment(ctx, app, inst, st)
+		return r.outcome(ctx, app, errors.Join(reconcile.TerminalError(err), ghErr, r.patchStatus(ctx, app, st)))
 	}
 	svcCtx, cancel := r.backends(ctx)
 	secrets, svcErr := r.reconcileServices(svcCtx, app, inst, st)
 	cancel()
 	wlErr := r.reconcileWorkload(ctx, app, inst, secrets, st)
 	st.summarize(app)
+	ghErr := r.reportDeployment(ctx, app, inst, st)
 	if err := r.patchStatus(ctx, app, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.outcome(ctx, app, errors.Join(svcErr, wlErr))
+	return r.outcome(ctx, app, errors.Join(svcErr, wlErr, ghErr))
 }
 
 // outcome decides between the ends of a reconcile. An error that a retry can
@@ -201,12 +206,11 @@ func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) stri
 	if app.Spec.Ingress != nil && app.Spec.Ingress.Host != "" {
 		return app.Spec.Ingress.Host
 	}
-	prod := r.Config.ProductionEnv
-	if prod == "" {
-		prod = plattrv1.DefaultProductionEnv
-	}
-	return plattrv1.DefaultHost(app.Name, env, r.Config.BaseDomain, env == prod)
+	return plattrv1.DefaultHost(app.Name, env, r.Config.BaseDomain, env == r.Config.productionEnv())
 }
+
+// productionEnv is the production environment's name.
+func (c Config) productionEnv() string { return cmp.Or(c.ProductionEnv, plattrv1.DefaultProductionEnv) }
 
 // SetupWithManager registers the reconciler: Applications, and the objects they
 // own; concurrency is how many Applications are reconciled at once (0: 1). A

@@ -70,6 +70,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 		log.Info("retained backing services", "services", names(used))
 		r.Recorder.Eventf(app, corev1.EventTypeNormal, "Retained", "Kept the data of %s and the Secrets to reach it (deletionPolicy Retain)", names(used))
 	}
+	r.retireDeployment(ctx, app)
 	patch := client.MergeFrom(app.DeepCopy())
 	controllerutil.RemoveFinalizer(app, Finalizer)
 	if err := r.Patch(ctx, app, patch); err != nil && !apierrors.IsNotFound(err) {

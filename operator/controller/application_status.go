@@ -57,7 +57,7 @@ func (s *status) summarize(app *plattrv1.Application) {
 	s.ObservedGeneration = app.Generation
 	var failing []string
 	for _, c := range s.Conditions {
-		if c.Type == plattrv1.ConditionReady || c.Type == plattrv1.ConditionStalled {
+		if c.Type == plattrv1.ConditionReady || c.Type == plattrv1.ConditionStalled || c.Type == plattrv1.ConditionGitHubDeployment {
 			continue
 		}
 		if c.Status != metav1.ConditionTrue {

@@ -154,7 +154,10 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 	require.NoError(t, err)
 	pg := &countingProvisioner{Provisioner: provs[0]}
 	cl := &counting{Client: mgr.GetClient()}
+	gh, err := operator.GitHubDeployments(cfg)
+	require.NoError(t, err)
 	r := &controller.ApplicationReconciler{
+		GitHub: gh,
 		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"),
 		Services: append([]services.Provisioner{pg}, provs[1:]...),
 		Config:   controller.Config{BaseDomain: cfg.BaseDomain, Resync: cfg.Resync, ReconcileTimeout: cfg.ReconcileTimeout},

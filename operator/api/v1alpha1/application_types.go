@@ -233,6 +233,28 @@ type ApplicationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// GitHubDeployment is the GitHub Deployment that records this release on
+	// its source repository (plattr.dev/source-repo and -commit), when the
+	// operator has GitHub access.
+	// +optional
+	GitHubDeployment *GitHubDeploymentStatus `json:"githubDeployment,omitempty"`
+}
+
+// GitHubDeploymentStatus is what the operator last recorded on GitHub.
+type GitHubDeploymentStatus struct {
+	// ID of the deployment on the repository.
+	ID int64 `json:"id"`
+	// Repository (owner/name), Commit, Image and Environment it records.
+	Repository  string `json:"repository"`
+	Commit      string `json:"commit"`
+	Image       string `json:"image"`
+	Environment string `json:"environment"`
+	// State is its latest status: in_progress, success or failure.
+	State string `json:"state"`
+	// Replaces is the deployment of the release before, made inactive once
+	// this one succeeds.
+	// +optional
+	Replaces int64 `json:"replaces,omitempty"`
 }
 
 // Application is one application released into one environment: its workload

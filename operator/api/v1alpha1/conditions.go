@@ -10,6 +10,10 @@ const (
 	ConditionAuthReady     = "AuthReady"
 	// ConditionStalled is set when the Application cannot progress without a change by a person.
 	ConditionStalled = "Stalled"
+	// ConditionGitHubDeployment says whether the release is recorded as a
+	// GitHub Deployment on its source repository. It is a report, not a part:
+	// Ready does not wait for it.
+	ConditionGitHubDeployment = "GitHubDeployment"
 )
 
 // Annotations written into release.yaml by plattr-gen.

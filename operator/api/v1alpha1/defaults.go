@@ -23,3 +23,9 @@ func DefaultHost(app, env, baseDomain string, production bool) string {
 	}
 	return app + "." + env + "." + baseDomain
 }
+
+// PreviewEnv is the environment of pull request previews: their GitHub
+// deployments are transient environments named for the preview.
+// generator/names.PreviewEnv must say the same (a test checks it); names cannot
+// import this package.
+const PreviewEnv = "preview"
