@@ -6,11 +6,12 @@ package operator
 import (
 	"context"
 	"fmt"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"strconv"
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -89,14 +90,31 @@ type Config struct {
 	// Deployment there; GitHubAPIURL (GITHUB_API_URL) is GitHub Enterprise's
 	// API. Empty token: releases are not recorded (the condition says so).
 	GitHubToken, GitHubAPIURL string
+	// GitHubAppID and GitHubAppPrivateKey (GITHUB_APP_ID,
+	// GITHUB_APP_PRIVATE_KEY: the PEM) authenticate as a GitHub App instead,
+	// with the token of its installation on each app's repository.
+	GitHubAppID         string
+	GitHubAppPrivateKey []byte
 }
 
-// GitHubDeployments is what records releases on GitHub, nil without a token.
+// GitHubDeployments is what records releases on GitHub: as a GitHub App when
+// one is configured, else with a token; nil with neither.
 func GitHubDeployments(cfg Config) (controller.GitHubDeployments, error) {
-	if cfg.GitHubToken == "" {
-		return nil, nil
+	switch {
+	case cfg.GitHubAppID != "":
+		id, err := strconv.ParseInt(cfg.GitHubAppID, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("GITHUB_APP_ID %q is not a GitHub App's ID (a number)", cfg.GitHubAppID)
+		}
+		key, err := ghdeploy.ParsePrivateKey(cfg.GitHubAppPrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("GITHUB_APP_PRIVATE_KEY: %w", err)
+		}
+		return ghdeploy.NewApp(id, key, cfg.GitHubAPIURL)
+	case cfg.GitHubToken != "":
+		return ghdeploy.New(cfg.GitHubToken, cfg.GitHubAPIURL)
 	}
-	return ghdeploy.New(cfg.GitHubToken, cfg.GitHubAPIURL)
+	return nil, nil
 }
 
 // Scheme is the operator's scheme: built-in types and Plattr's.

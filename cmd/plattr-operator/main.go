@@ -62,6 +62,7 @@ func main() {
 	cfg.OpenSearchUser = os.Getenv("OPENSEARCH_USERNAME")
 	cfg.OpenSearchPassword = os.Getenv("OPENSEARCH_PASSWORD")
 	cfg.GitHubToken, cfg.GitHubAPIURL = os.Getenv("GITHUB_TOKEN"), os.Getenv("GITHUB_API_URL")
+	cfg.GitHubAppID, cfg.GitHubAppPrivateKey = os.Getenv("GITHUB_APP_ID"), []byte(os.Getenv("GITHUB_APP_PRIVATE_KEY"))
 	cfg.KeycloakURL = os.Getenv("KEYCLOAK_URL")
 	cfg.KeycloakUser = envOr("KEYCLOAK_ADMIN_USER", "admin")
 	cfg.KeycloakPassword = os.Getenv("KEYCLOAK_ADMIN_PASSWORD")

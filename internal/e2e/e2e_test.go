@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ func TestEndToEnd(t *testing.T) {
 	sha := l.PlattrGen("render", "--app-dir", l.Example, "--env", "staging", "--image", Digest('a'), "--repo", l.RepoURL)
 	l.Converge("staging", "hello", sha, Digest('a'))
 	l.CheckProvisioned("staging", "hello")
+	d := l.GitHubDeployment("staging", Digest('a'), "success")
+	assert.Equal(t, "http://hello.staging."+Domain, d.Statuses[len(d.Statuses)-1].EnvironmentURL, "the app's URL on its deployment")
+	assert.Equal(t, strings.Repeat("f", 40), d.SHA, "the commit CI built")
 
 	// 2. Promotion: a pull request, merged; Argo CD syncs uat.
 	l.Step("promote hello to uat: pull request, merge")
@@ -39,8 +43,11 @@ func TestEndToEnd(t *testing.T) {
 	l.Converge("preview", "hello-pr-1", sha, Digest('b'))
 	l.CheckProvisioned("preview", "hello-pr-1")
 	l.Step("close pull request 1: delete its preview")
+	preview := l.GitHubDeployment("hello-pr-1", Digest('b'), "success")
+	assert.True(t, preview.Transient, "a preview is a transient environment")
 	sha = l.PlattrGen("preview", "delete", "--app", "hello", "--pr", "1", "--repo", l.RepoURL)
 	l.Gone("preview", "hello-pr-1", sha)
+	l.GitHubDeployment("hello-pr-1", Digest('b'), "inactive")
 
 	// 4. A second release to staging, then a rollback to the first.
 	l.Step("render a second release of hello into staging")

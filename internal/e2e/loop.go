@@ -154,6 +154,10 @@ func NewLoop(t *testing.T, opts Options) *Loop {
 	}
 	hubEnvs := slices.DeleteFunc([]string{"staging", "uat", "prod", "preview"}, func(e string) bool { return onSpoke[e] })
 
+	// The fake GitHub: pull requests of the env repo, deployments of the app's.
+	l.GitHub = fakegithub.New(l.token)
+	t.Cleanup(l.GitHub.Close)
+
 	l.Step("start the test cluster (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
 	hub := testenv.StartCluster(t)
 	l.Hub = l.site(t, "", hub, hubEnvs)
@@ -181,8 +185,6 @@ func NewLoop(t *testing.T, opts Options) *Loop {
 	srv := gittest.Serve(t, dir, "x-access-token", l.token)
 	l.RepoURL = srv.URL + "/env.git"
 	t.Setenv("PLATTR_GIT_TOKEN", l.token)
-	l.GitHub = fakegithub.New(l.token)
-	t.Cleanup(l.GitHub.Close)
 	l.PlattrGen(append([]string{"env", "init", "--repo", l.RepoURL, "--domain", Domain, "--repo-url", l.RepoURL}, opts.InitArgs...)...)
 
 	l.Step("start Argo CD " + testenv.ArgoCDVersion + " (repo server, application controller) with Plattr's health check")
@@ -257,7 +259,8 @@ func (l *Loop) startOperator(s *Site) {
 		bin = l.operator + "-" + s.Name
 		require.NoError(l.T, os.Link(l.operator, bin))
 	}
-	env := append(os.Environ(), "KUBECONFIG="+s.C.Kubeconfig, "DB_ADMIN_URL="+s.PGURL, "REDIS_ADMIN_URL="+rds.AdminURL)
+	env := append(os.Environ(), "KUBECONFIG="+s.C.Kubeconfig, "DB_ADMIN_URL="+s.PGURL, "REDIS_ADMIN_URL="+rds.AdminURL,
+		"GITHUB_TOKEN="+l.token, "GITHUB_API_URL="+l.GitHub.BaseURL())
 	s.Operator = testenv.StartProcess(l.T, bin, []string{"--leader-elect=false", "--metrics-bind-address=0",
 		"--health-probe-bind-address=0", "--base-domain=" + Domain}, env)
 }
@@ -584,6 +587,29 @@ func (l *Loop) CheckAbsent(s *Site, env, app string) {
 	var d appsv1.Deployment
 	assert.True(l.T, apierrors.IsNotFound(s.C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: app}, &d)), "no Deployment %s/%s on %s", env, app, s)
 	assert.Zero(l.T, l.Count(s, "SELECT count(*) FROM pg_database WHERE datname = $1", postgres.Name(env, app)), "no database of %s/%s in the PostgreSQL of %s", env, app, s)
+}
+
+// GitHubDeployment waits until the app's repository has a deployment of image
+// in environment (a preview: its name) whose latest status is state, and
+// returns it.
+func (l *Loop) GitHubDeployment(environment, image, state string) fakegithub.Deployment {
+	l.T.Helper()
+	var found fakegithub.Deployment
+	l.waitFor(time.Now(), fmt.Sprintf("a GitHub deployment of %s in %s, %s", ShortDigest(image), environment, state), func() (bool, string) {
+		var seen []string
+		for _, d := range l.GitHub.Deployments(appRepo) {
+			var p struct{ Image string }
+			_ = json.Unmarshal(d.Payload, &p)
+			if d.Environment == environment && p.Image == image && d.State() == state {
+				found = d
+				return true, ""
+			}
+			seen = append(seen, fmt.Sprintf("%s %s %s", d.Environment, ShortDigest(p.Image), d.State()))
+		}
+		return false, "deployments: " + strings.Join(seen, "; ")
+	})
+	l.T.Logf("         GitHub deployment %d of %s: %s in %s", found.ID, appRepo, state, environment)
+	return found
 }
 
 // Image is the image the Plattr Application of app in env runs.

@@ -58,6 +58,8 @@ type Server struct {
 	writes   int
 	hideList int
 	ids      int64
+	apps     map[int64]*app
+	tokens   map[string]installationToken
 }
 
 // HideFromNextList makes the next listing of pull requests come back empty, as
@@ -75,7 +77,7 @@ type fault struct {
 
 // New starts a fake accepting token; it stops when Close is called.
 func New(token string) *Server {
-	s := &Server{Token: token, repos: map[string]*repo{}}
+	s := &Server{Token: token, repos: map[string]*repo{}, tokens: map[string]installationToken{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -177,9 +179,7 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, f.status, map[string]string{"message": "Server Error"})
 		return
 	}
-	auth := req.Header.Get("Authorization")
-	if auth != "Bearer "+s.Token && auth != "token "+s.Token {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+	if !s.authorize(w, req) {
 		return
 	}
 	if s.serveDeployments(w, req) {

@@ -183,7 +183,9 @@ func TestOperatorDeploymentCredentialsByReference(t *testing.T) {
 			assert.Equal(t, "plattr-redis-admin", refs["REDIS_ADMIN_URL"], dir)
 			assert.Equal(t, "plattr-opensearch-admin", refs["OPENSEARCH_PASSWORD"], dir)
 			assert.Equal(t, "keycloak-admin", refs["KEYCLOAK_ADMIN_PASSWORD"], dir)
-			assert.Equal(t, "plattr-github", refs["GITHUB_TOKEN"], dir)
+			for _, v := range []string{"GITHUB_TOKEN", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"} {
+				assert.Equal(t, "plattr-github", refs[v], dir)
+			}
 		}
 		assert.True(t, found, "%s has the operator's Deployment", dir)
 	}

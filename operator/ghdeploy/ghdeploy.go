@@ -44,7 +44,8 @@ type Payload struct {
 	Image string `json:"image"`
 }
 
-// Client talks to GitHub's deployments API with a token.
+// Client talks to GitHub's deployments API, with a token (New) or as a GitHub
+// App (NewApp).
 type Client struct {
 	gh *github.Client
 }
@@ -54,12 +55,9 @@ func New(token, apiURL string) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("no GitHub token")
 	}
-	gh := github.NewClient(nil).WithAuthToken(token)
-	if apiURL != "" && strings.TrimSuffix(apiURL, "/") != "https://api.github.com" {
-		var err error
-		if gh, err = gh.WithEnterpriseURLs(apiURL, apiURL); err != nil {
-			return nil, fmt.Errorf("GitHub API URL: %w", err)
-		}
+	gh, err := enterprise(github.NewClient(nil).WithAuthToken(token), apiURL)
+	if err != nil {
+		return nil, err
 	}
 	return &Client{gh: gh}, nil
 }
