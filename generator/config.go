@@ -75,6 +75,9 @@ type Environment struct {
 	// cluster registered with Argo CD (a cluster Secret; destination.name) or
 	// its https:// server URL (destination.server); empty: argocd.server.
 	Cluster string `json:"cluster,omitempty"`
+	// Gates are the environment's entry rules, checked when a release is
+	// promoted into it (soak in the environment before, freeze windows).
+	Gates *Gates `json:"gates,omitempty"`
 }
 
 // PreviewConfig configures pull request previews.
@@ -308,6 +311,9 @@ func (c *Config) validate() error {
 		}
 		if err := checkCluster(e.Cluster); err != nil {
 			return fmt.Errorf("environments[%d].cluster: %w", i, err)
+		}
+		if err := e.Gates.check(); err != nil {
+			return fmt.Errorf("environments[%d].gates.%w", i, err)
 		}
 		if err := checkAppNamespace(e.Namespace, c); err != nil {
 			return fmt.Errorf("environments[%d].namespace: %w", i, err)

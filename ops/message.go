@@ -19,6 +19,8 @@ const (
 	TrailerSourceRepo   = "Plattr-Source-Repo"
 	TrailerSourceCommit = "Plattr-Source-Commit"
 	TrailerCIRun        = "Plattr-CI-Run"
+	// TrailerForced records a promotion forced past gates that did not hold.
+	TrailerForced = "Plattr-Forced"
 )
 
 // Message is a commit message: a subject line, an optional body and trailers.
@@ -94,6 +96,44 @@ func promoteMessage(from, to string, changes []ReleaseChange) Message {
 		m.Body = strings.Join(apps, "\n")
 	}
 	return m
+}
+
+// forcedMessage records in m that the promotion was forced past the gates.
+func forcedMessage(m Message, reasons []string) Message {
+	body := "Forced past the gates, which did not hold:\n"
+	for i, r := range reasons {
+		if i == maxListed {
+			body += fmt.Sprintf("- … and %d more\n", len(reasons)-maxListed)
+			break
+		}
+		body += "- " + r + "\n"
+	}
+	if m.Body != "" {
+		body = m.Body + "\n\n" + body
+	}
+	m.Body = body
+	m.Trailers = append(m.Trailers, [2]string{TrailerForced, fmt.Sprintf("%d gate(s) did not hold", len(reasons))})
+	return m
+}
+
+// ParseTrailers reads the trailers of a commit message: the "Key: value"
+// lines of its last paragraph (the first value of each key).
+func ParseTrailers(message string) map[string]string {
+	paras := strings.Split(strings.TrimSpace(strings.ReplaceAll(message, "\r\n", "\n")), "\n\n")
+	if len(paras) < 2 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(paras[len(paras)-1], "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil // not a trailer paragraph
+		}
+		if _, seen := out[k]; !seen {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
 }
 
 // rollbackMessage says what a rollback restores, and from which commit.

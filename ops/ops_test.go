@@ -114,7 +114,7 @@ func TestPromote_OneApp(t *testing.T) {
 		"Plattr-App: hello\nPlattr-Environment: uat\nPlattr-Promotion: staging -> uat\n", plan.Message.String())
 	require.Len(t, plan.Changes, 1)
 	assert.Nil(t, plan.Changes[0].Old, "new to uat")
-	p := op.Proposal(plan.Changes)
+	p := op.Proposal(plan)
 	assert.Equal(t, "Promote hello to uat", p.Title)
 	assert.Equal(t, []string{"plattr/promotion", "env/uat"}, p.Labels)
 	assert.Contains(t, p.Body, "Promotes 1 app from **staging** to **uat**.")
@@ -150,7 +150,7 @@ func TestPromote_All(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, plan.Changes, 7)
 	assert.Equal(t, "promote 7 apps from staging to uat\n\n"+strings.Join(apps, "\n")+"\n\nPlattr-Promotion: staging -> uat\n", plan.Message.String())
-	assert.Equal(t, "Promote 7 apps from staging to uat", op.Proposal(plan.Changes).Title)
+	assert.Equal(t, "Promote 7 apps from staging to uat", op.Proposal(plan).Title)
 }
 
 func TestRollback_ChoosesTheRelease(t *testing.T) {

@@ -14,14 +14,23 @@ type Promote struct {
 	App      string
 	All      bool
 	From, To string
-	// Force allows skipping environments of the promotion order.
+	// Force allows skipping environments of the promotion order and passes
+	// the gates; the commit and the pull request say so.
 	Force bool
+	// Gates checks the target environment's gates for the releases that
+	// change (nil: none are checked). Unless Pending or Force, a promotion
+	// whose gates do not hold is refused (GateError) and nothing is pushed.
+	Gates func([]ReleaseChange) (GateCheck, error)
+	// Pending opens the pull request even when the gates do not hold yet.
+	Pending bool
 }
 
 // PromotePlan is a promotion's plan: per app, the release before and after.
 type PromotePlan struct {
 	Plan
 	Changes []ReleaseChange
+	// Gates is what the gates said (nil when they were not checked).
+	Gates *GateCheck
 }
 
 // Branch is the promotion's pull request branch: plattr/promote-<to>-<app>, or
@@ -65,11 +74,25 @@ func (p Promote) Plan(tree envfiles.Tree) (PromotePlan, error) {
 		}
 	}
 	plan.Message = promoteMessage(p.From, p.To, plan.Changes)
+	if p.Gates != nil && len(plan.Changes) > 0 {
+		check, err := p.Gates(plan.Changes)
+		if err != nil {
+			return PromotePlan{}, err
+		}
+		if !check.Pass && !p.Pending {
+			return PromotePlan{}, &GateError{To: p.To, Check: check}
+		}
+		plan.Gates = &check
+		if p.Force && len(check.Reasons) > 0 {
+			plan.Message = forcedMessage(plan.Message, check.Reasons)
+		}
+	}
 	return plan, nil
 }
 
 // Proposal is the promotion's pull request.
-func (p Promote) Proposal(changes []ReleaseChange) Proposal {
+func (p Promote) Proposal(plan PromotePlan) Proposal {
+	changes := plan.Changes
 	apps := make([]string, len(changes))
 	for i, c := range changes {
 		apps[i] = c.App
@@ -84,5 +107,8 @@ func (p Promote) Proposal(changes []ReleaseChange) Proposal {
 	}
 	intro := fmt.Sprintf("Promotes %s from **%s** to **%s**. Merging this pull request is the promotion; Argo CD then syncs %s.",
 		count, p.From, p.To, p.To)
+	if plan.Gates != nil {
+		intro += "\n\n" + plan.Gates.Describe(p.Force)
+	}
 	return Proposal{Branch: p.Branch(), Title: title, Body: Describe(intro, changes), Labels: []string{LabelPromotion, envLabel(p.To)}}
 }

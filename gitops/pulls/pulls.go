@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-github/v62/github"
 
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/ghtoken"
 )
 
 // Client works on the pull requests of one repository.
@@ -60,7 +61,7 @@ func New(token, ownerRepo string, opts ...Option) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("no GitHub token: set PLATTR_GIT_TOKEN or GITHUB_TOKEN")
 	}
-	auth := &tokenTransport{base: http.DefaultTransport, token: token}
+	auth := &ghtoken.Transport{Token: token}
 	c := &Client{gh: github.NewClient(&http.Client{Timeout: 30 * time.Second, Transport: auth}), owner: owner, repo: repo,
 		token: token, attempts: 5, maxWait: 60 * time.Second, sleep: sleepCtx}
 	for _, o := range opts {
@@ -69,25 +70,8 @@ func New(token, ownerRepo string, opts ...Option) (*Client, error) {
 	if c.optErr != nil {
 		return nil, c.optErr
 	}
-	auth.scheme, auth.host = c.gh.BaseURL.Scheme, c.gh.BaseURL.Host
+	auth.Scheme, auth.Host = c.gh.BaseURL.Scheme, c.gh.BaseURL.Host
 	return c, nil
-}
-
-// tokenTransport sends the token to the API's own scheme and host only: not to a
-// host a redirect leads to (go-github's WithAuthToken adds it to every request
-// the client makes, redirects included).
-type tokenTransport struct {
-	base         http.RoundTripper
-	token        string
-	scheme, host string
-}
-
-func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == t.scheme && strings.EqualFold(req.URL.Host, t.host) {
-		req = req.Clone(req.Context())
-		req.Header.Set("Authorization", "Bearer "+t.token)
-	}
-	return t.base.RoundTrip(req)
 }
 
 // Repo is "owner/name".

@@ -12,8 +12,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v62/github"
+
+	"github.com/plattr/plattr/internal/ghtoken"
 )
 
 // Deployment states the operator sets.
@@ -55,10 +58,12 @@ func New(token, apiURL string) (*Client, error) {
 	if token == "" {
 		return nil, errors.New("no GitHub token")
 	}
-	gh, err := enterprise(github.NewClient(nil).WithAuthToken(token), apiURL)
+	auth := &ghtoken.Transport{Token: token}
+	gh, err := enterprise(github.NewClient(&http.Client{Timeout: 30 * time.Second, Transport: auth}), apiURL)
 	if err != nil {
 		return nil, err
 	}
+	auth.Scheme, auth.Host = gh.BaseURL.Scheme, gh.BaseURL.Host
 	return &Client{gh: gh}, nil
 }
 
