@@ -74,7 +74,7 @@ func TestApplication_GitHubDeployments(t *testing.T) {
 	app := newApp(ns, "test-gh", released("acme/shop", commitA))
 	require.NoError(t, c.Client.Create(ctx, app))
 	t.Cleanup(func() { deleteAndWait(t, c, app) })
-	got = waitCondition(t, c, app, plattrv1.ConditionGitHubDeployment, metav1.ConditionTrue, controller.ReasonRecorded)
+	waitCondition(t, c, app, plattrv1.ConditionGitHubDeployment, metav1.ConditionTrue, controller.ReasonRecorded)
 	ds := waitDeployments(t, gh, "acme/shop", "a successful deployment", func(ds []fakegithub.Deployment) bool {
 		return len(ds) == 1 && ds[0].State() == ghdeploy.StateSuccess
 	})
@@ -119,7 +119,7 @@ func TestApplication_GitHubDeployments(t *testing.T) {
 	assert.True(t, isTrue(mustGet(t, c, app), plattrv1.ConditionReady))
 
 	deleteAndWait(t, c, app)
-	ds = waitDeployments(t, gh, "acme/shop", "the removed app's deployment inactive", func(ds []fakegithub.Deployment) bool {
+	waitDeployments(t, gh, "acme/shop", "the removed app's deployment inactive", func(ds []fakegithub.Deployment) bool {
 		return ds[2].State() == ghdeploy.StateInactive
 	})
 	assert.NotContains(t, run.logs.String(), ghToken)
