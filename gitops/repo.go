@@ -239,6 +239,14 @@ func (r *Repo) URL() string { return r.display }
 // Head is the branch's commit as last fetched; zero for an empty repo.
 func (r *Repo) Head() plumbing.Hash { return r.head }
 
+// HeadCommit is the branch's commit (nil in an empty repo).
+func (r *Repo) HeadCommit() (*object.Commit, error) {
+	if r.head.IsZero() {
+		return nil, nil
+	}
+	return object.GetCommit(r.st, r.head)
+}
+
 // wrap names the operation and the repo and removes anything secret from err.
 func (r *Repo) wrap(op string, err error) error {
 	if re := r.redirect(err); re != nil {

@@ -141,6 +141,9 @@ const maxListed = 30
 
 // Describe is the gates' part of a pull request's body.
 func (c GateCheck) Describe(force bool) string {
+	if len(c.Evidence) == 0 && len(c.Reasons) == 0 {
+		return "" // no gates, nothing read
+	}
 	var b strings.Builder
 	b.WriteString("### Evidence\n\n")
 	list(&b, c.Evidence)
@@ -191,6 +194,9 @@ func (e *GateError) Error() string {
 // (at most 140 characters, as GitHub takes).
 func (c GateCheck) Status(force bool) (string, string) {
 	state, desc := "success", "every gate holds"
+	if len(c.Evidence) == 0 && len(c.Reasons) == 0 {
+		desc = "no gates"
+	}
 	switch {
 	case force && len(c.Reasons) > 0:
 		desc = "forced past the gates: " + c.Reasons[0]

@@ -170,7 +170,7 @@ func TestPromote_Gates(t *testing.T) {
 	require.NoError(t, err)
 	apply(tree, r.Plan)
 	var seen []Evidence
-	check := func(changes []ReleaseChange) (GateCheck, error) {
+	check := func(_ *generator.Config, changes []ReleaseChange) (GateCheck, error) {
 		seen = nil
 		for _, c := range changes {
 			e := EvidenceOf(c.App, c.New)
@@ -198,8 +198,8 @@ func TestPromote_Gates(t *testing.T) {
 	assert.NotContains(t, plan.Message.String(), TrailerForced)
 	assert.Contains(t, op.Proposal(plan).Body, "The gates do not hold yet:\n- hello sha256:0123456789ab has soaked 30m0s")
 
-	forced := Promote{App: "hello", From: "staging", To: "uat", Force: true, Gates: func(c []ReleaseChange) (GateCheck, error) {
-		g, err := check(c)
+	forced := Promote{App: "hello", From: "staging", To: "uat", Force: true, Gates: func(cfg *generator.Config, c []ReleaseChange) (GateCheck, error) {
+		g, err := check(cfg, c)
 		if err != nil {
 			return g, err
 		}
@@ -213,7 +213,7 @@ func TestPromote_Gates(t *testing.T) {
 	assert.Equal(t, "staging -> uat", ParseTrailers(msg)[TrailerPromotion])
 	assert.Contains(t, forced.Proposal(plan).Body, "**Forced** past the gates")
 
-	failing := Promote{App: "hello", From: "staging", To: "uat", Gates: func([]ReleaseChange) (GateCheck, error) {
+	failing := Promote{App: "hello", From: "staging", To: "uat", Gates: func(*generator.Config, []ReleaseChange) (GateCheck, error) {
 		return GateCheck{}, errors.New("boom")
 	}}
 	_, err = failing.Plan(tree)

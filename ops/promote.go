@@ -20,7 +20,7 @@ type Promote struct {
 	// Gates checks the target environment's gates for the releases that
 	// change (nil: none are checked). Unless Pending or Force, a promotion
 	// whose gates do not hold is refused (GateError) and nothing is pushed.
-	Gates func([]ReleaseChange) (GateCheck, error)
+	Gates func(*generator.Config, []ReleaseChange) (GateCheck, error)
 	// Pending opens the pull request even when the gates do not hold yet.
 	Pending bool
 }
@@ -75,7 +75,7 @@ func (p Promote) Plan(tree envfiles.Tree) (PromotePlan, error) {
 	}
 	plan.Message = promoteMessage(p.From, p.To, plan.Changes)
 	if p.Gates != nil && len(plan.Changes) > 0 {
-		check, err := p.Gates(plan.Changes)
+		check, err := p.Gates(cfg, plan.Changes)
 		if err != nil {
 			return PromotePlan{}, err
 		}
@@ -108,7 +108,9 @@ func (p Promote) Proposal(plan PromotePlan) Proposal {
 	intro := fmt.Sprintf("Promotes %s from **%s** to **%s**. Merging this pull request is the promotion; Argo CD then syncs %s.",
 		count, p.From, p.To, p.To)
 	if plan.Gates != nil {
-		intro += "\n\n" + plan.Gates.Describe(p.Force)
+		if d := plan.Gates.Describe(p.Force); d != "" {
+			intro += "\n\n" + d
+		}
 	}
 	return Proposal{Branch: p.Branch(), Title: title, Body: Describe(intro, changes), Labels: []string{LabelPromotion, envLabel(p.To)}}
 }

@@ -90,6 +90,8 @@ type PR struct {
 	URL    string `json:"url"`
 	State  string `json:"state"`
 	Merged bool   `json:"merged"`
+	// Head is its branch (filled by Open).
+	Head string `json:"-"`
 }
 
 // Ensure makes sure one open pull request from spec.Head to spec.Base exists with
@@ -158,6 +160,76 @@ func (c *Client) Get(ctx context.Context, number int) (PR, error) {
 		return PR{}, err
 	}
 	return toPR(p), nil
+}
+
+// maxOpenPages bounds the open pull requests Open reads (100 a page).
+const maxOpenPages = 20
+
+// Open lists the open pull requests into base that carry label, oldest first.
+func (c *Client) Open(ctx context.Context, base, label string) ([]PR, error) {
+	var out []PR
+	opt := &github.PullRequestListOptions{State: "open", Base: base, Sort: "created", Direction: "asc", ListOptions: github.ListOptions{PerPage: 100}}
+	for range maxOpenPages {
+		var list []*github.PullRequest
+		var next int
+		err := c.retry(ctx, "list pull requests", func() (*github.Response, error) {
+			l, resp, err := c.gh.PullRequests.List(ctx, c.owner, c.repo, opt)
+			list = l
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range list {
+			if len(missingLabels(p, []string{label})) == 0 {
+				pr := toPR(p)
+				pr.Head = p.GetHead().GetRef()
+				out = append(out, pr)
+			}
+		}
+		if next == 0 {
+			break
+		}
+		opt.Page = next
+	}
+	return out, nil
+}
+
+// Status is a commit status: state (pending, success, failure, error), a
+// description of at most 140 characters, and a link.
+type Status struct {
+	Context, State, Description, TargetURL string
+}
+
+// SetStatus sets a commit status on sha, unless it says that already (the
+// newest status of its context is the same): a steady state writes nothing.
+func (c *Client) SetStatus(ctx context.Context, sha string, st Status) error {
+	var current []*github.RepoStatus
+	err := c.retry(ctx, "read commit statuses", func() (*github.Response, error) {
+		l, resp, err := c.gh.Repositories.ListStatuses(ctx, c.owner, c.repo, sha, &github.ListOptions{PerPage: 100})
+		current = l
+		return resp, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range current { // newest first
+		if s.GetContext() == st.Context {
+			if s.GetState() == st.State && s.GetDescription() == st.Description && s.GetTargetURL() == st.TargetURL {
+				return nil
+			}
+			break
+		}
+	}
+	return c.retry(ctx, "set commit status "+st.Context, func() (*github.Response, error) {
+		_, resp, err := c.gh.Repositories.CreateStatus(ctx, c.owner, c.repo, sha, &github.RepoStatus{
+			State: github.String(st.State), Context: github.String(st.Context),
+			Description: github.String(st.Description), TargetURL: github.String(st.TargetURL)})
+		return resp, err
+	})
 }
 
 func (c *Client) find(ctx context.Context, head, base string) (*github.PullRequest, error) {

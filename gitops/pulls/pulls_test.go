@@ -114,3 +114,44 @@ func TestNew_Validates(t *testing.T) {
 	_, err = New("", "a/b")
 	assert.ErrorContains(t, err, "GITHUB_TOKEN")
 }
+
+// Open lists the open pull requests with a label, with their branches; a
+// commit status is written once, and again only when it changes.
+func TestClient_OpenAndSetStatus(t *testing.T) {
+	s := fakegithub.New("tok")
+	defer s.Close()
+	c, _ := newClient(t, s, "tok")
+	ctx := context.Background()
+	_, _, err := c.Ensure(ctx, spec("first"))
+	require.NoError(t, err)
+	other := spec("rollback")
+	other.Head, other.Labels = "plattr/rollback-prod-hello", []string{"plattr/rollback"}
+	_, _, err = c.Ensure(ctx, other)
+	require.NoError(t, err)
+	third := spec("closed")
+	third.Head = "plattr/promote-prod-hello"
+	closed, _, err := c.Ensure(ctx, third)
+	require.NoError(t, err)
+	s.ClosePR("acme/env", closed.Number)
+
+	open, err := c.Open(ctx, "main", "plattr/promotion")
+	require.NoError(t, err)
+	require.Len(t, open, 1)
+	assert.Equal(t, 1, open[0].Number)
+	assert.Equal(t, "plattr/promote-uat-hello", open[0].Head)
+
+	sha := strings.Repeat("ab", 20)
+	st := Status{Context: "plattr/promotion", State: "pending", Description: "soak: 5s left", TargetURL: "https://github.com/acme/env/pull/1"}
+	require.NoError(t, c.SetStatus(ctx, sha, st))
+	writes := s.Writes()
+	require.NoError(t, c.SetStatus(ctx, sha, st))
+	assert.Equal(t, writes, s.Writes(), "the same status again writes nothing")
+	st.State, st.Description = "success", "every gate holds"
+	require.NoError(t, c.SetStatus(ctx, sha, st))
+	got := s.CommitStatuses("acme/env", sha)
+	require.Len(t, got, 2)
+	assert.Equal(t, "success", got[len(got)-1].State)
+
+	st.State = "sunny"
+	assert.ErrorContains(t, c.SetStatus(ctx, sha, st), "422")
+}

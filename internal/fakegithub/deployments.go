@@ -72,6 +72,22 @@ func (s *Server) Deployments(ownerRepo string) []Deployment {
 	return out
 }
 
+// Backdate moves the times of a repository's deployments and their statuses
+// d into the past, as if they had been made that much earlier: how a test
+// shows a soak that has passed without waiting for it.
+func (s *Server) Backdate(ownerRepo string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repos[ownerRepo]; r != nil {
+		for _, dep := range r.deployments {
+			dep.Created = dep.Created.Add(-d)
+			for i := range dep.Statuses {
+				dep.Statuses[i].Created = dep.Statuses[i].Created.Add(-d)
+			}
+		}
+	}
+}
+
 // Environments lists a repository's environments, sorted.
 func (s *Server) Environments(ownerRepo string) []string {
 	s.mu.Lock()

@@ -40,6 +40,10 @@ func TestHistory_ReadsBackWhatWasRecorded(t *testing.T) {
 	assert.Equal(t, release.URL, h.URL)
 	assert.WithinDuration(t, time.Now(), h.Since, time.Minute)
 	assert.True(t, h.Until.IsZero())
+	gh.Backdate(release.Repo, time.Hour)
+	h, err = c.History(ctx, release.Repo, release.Commit, release.Environment, release.App, release.Image)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(-time.Hour), h.Since, time.Minute, "the fake's backdating reads back")
 
 	other := release
 	other.Image = strings.Replace(release.Image, "1111", "2222", 1)

@@ -1,6 +1,7 @@
 package plattrgen
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/operator/ghdeploy"
 )
 
 // githubFlags say where pull requests go.
@@ -45,29 +47,53 @@ const githubAPI = "https://api.github.com"
 // the command ran (invocation.prepare: https, no credentials); the client sends
 // the token to its host only.
 func (g *githubFlags) client(envRepo string) (*pulls.Client, error) {
+	repo, api, token, err := g.api(envRepo)
+	if repo == "" || err != nil {
+		return nil, err
+	}
+	var opts []pulls.Option
+	if api != githubAPI {
+		opts = append(opts, pulls.WithBaseURL(api+"/"))
+	}
+	return pulls.New(token, repo, opts...)
+}
+
+// api says where GitHub requests go, by client's rules: the env repo's GitHub
+// repository ("" when there is no GitHub to talk to), the API URL and the token.
+func (g *githubFlags) api(envRepo string) (repo, api, token string, err error) {
 	repo, flag := g.repo, g.repoFlag
 	if repo == "" {
 		repo, flag = githubRepoOf(envRepo), "--repo"
 	}
 	if repo == "" {
-		return nil, nil
+		return "", "", "", nil
 	}
 	if err := names.Repo(repo); err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
+		return "", "", "", fmt.Errorf("%s: %w", flag, err)
 	}
-	var opts []pulls.Option
-	switch api := strings.TrimSuffix(g.apiURL, "/"); {
+	switch api = strings.TrimSuffix(g.apiURL, "/"); {
 	case api == "" && !onGitHub(envRepo):
-		return nil, fmt.Errorf("--github-api-url is required: --repo is not on github.com, so the token is not sent to %s "+
+		return "", "", "", fmt.Errorf("--github-api-url is required: --repo is not on github.com, so the token is not sent to %s "+
 			"unless you say so; give your GitHub Enterprise server's API URL (https://HOST/api/v3), or %s", githubAPI, githubAPI)
-	case api != "" && api != githubAPI:
-		opts = append(opts, pulls.WithBaseURL(api+"/"))
+	case api == "":
+		api = githubAPI
 	}
-	token, _, err := gitops.TokenSource()
-	if err != nil {
+	token, _, err = gitops.TokenSource()
+	if err == nil && token == "" {
+		err = errors.New("no GitHub token: set PLATTR_GIT_TOKEN or GITHUB_TOKEN")
+	}
+	return repo, api, token, err
+}
+
+// deployments is a client of the deployments Plattr's operator records on
+// apps' repositories, on the same GitHub and with the same token as client;
+// nil when there is no GitHub.
+func (g *githubFlags) deployments(envRepo string) (*ghdeploy.Client, error) {
+	repo, api, token, err := g.api(envRepo)
+	if repo == "" || err != nil {
 		return nil, err
 	}
-	return pulls.New(token, repo, opts...)
+	return ghdeploy.New(token, api+"/")
 }
 
 // onGitHub says whether location is an https URL on github.com.

@@ -1,21 +1,26 @@
 package plattrgen
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/operator/ghdeploy"
 	"github.com/plattr/plattr/ops"
 )
 
 type promoteOptions struct {
 	repoFlags
 	app, from, to, output string
-	all, force            bool
+	all, force, pending   bool
 	gh                    githubFlags
 }
 
@@ -39,7 +44,8 @@ func newPromoteCmd(io IO) *cobra.Command {
 	f.BoolVar(&o.all, "all", false, "promote every app whose release differs, in one pull request")
 	f.StringVar(&o.from, "from", "", "environment to promote from")
 	f.StringVar(&o.to, "to", "", "environment to promote to: the next one in promotion order")
-	f.BoolVar(&o.force, "force", false, "allow skipping environments")
+	f.BoolVar(&o.force, "force", false, "allow skipping environments and pass the target's gates (recorded in the pull request and the commit)")
+	f.BoolVar(&o.pending, "pending", false, "open the pull request even when the target's gates do not hold yet: its "+ops.StatusContext+" status stays pending until 'plattr-gen gates' finds they hold")
 	o.bind(f, io, "base branch of the env repo")
 	bindOutput(f, &o.output)
 	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
@@ -89,11 +95,19 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return usageError{err}
 	}
+	deploys, err := o.gh.deployments(o.repo)
+	if err != nil {
+		return usageError{err}
+	}
 	repo, err := o.open(cmd.Context())
 	if err != nil {
 		return err
 	}
-	op := ops.Promote{App: o.app, All: o.all, From: o.from, To: o.to, Force: o.force}
+	op := ops.Promote{App: o.app, All: o.all, From: o.from, To: o.to, Force: o.force, Pending: o.pending}
+	op.Gates = func(cfg *generator.Config, changes []ops.ReleaseChange) (ops.GateCheck, error) {
+		ev := gatherEvidence(cmd.Context(), cfg, repo, deploys, o.from, o.to, changes)
+		return ops.CheckGates(cfg, o.from, o.to, ev, time.Now(), o.force)
+	}
 	var plan ops.PromotePlan
 	prop, err := repo.Propose(cmd.Context(), op.Branch(), ops.Change(op.Plan, &plan))
 	if err != nil {
@@ -112,7 +126,52 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 		return nil
 	}
 	report.Branch, report.Commit = prop.Branch, prop.Commit.String()
-	return finishProposal(cmd, io, gh, report, op.Proposal(plan.Changes), o.output)
+	if gh != nil && plan.Gates != nil {
+		state, desc := plan.Gates.Status(o.force)
+		if err := gh.SetStatus(cmd.Context(), report.Commit, pulls.Status{Context: ops.StatusContext, State: state, Description: desc}); err != nil {
+			return fmt.Errorf("branch %s is pushed, but its %s status failed: %w", report.Branch, ops.StatusContext, err)
+		}
+	}
+	return finishProposal(cmd, io, gh, report, op.Proposal(plan), o.output)
+}
+
+// evidenceDepth is how many commits of the environment promoted from are read
+// back for the CI run that rendered a release.
+const evidenceDepth = 50
+
+// gatherEvidence reads what GitHub recorded of each release in from (only
+// when to has gates: the reads go to the apps' repositories) and the CI run
+// that rendered it (its commit's trailer).
+func gatherEvidence(ctx context.Context, cfg *generator.Config, repo *gitops.Repo, deploys *ghdeploy.Client, from, to string, changes []ops.ReleaseChange) []ops.Evidence {
+	if e, err := cfg.Env(to); err != nil || e.Gates == nil {
+		return nil
+	}
+	var out []ops.Evidence
+	for _, c := range changes {
+		e := ops.EvidenceOf(c.App, c.New)
+		if versions, err := repo.History(ctx, generator.ReleasePath(from, c.App), evidenceDepth); err == nil {
+			for _, v := range versions {
+				if bytes.Equal(v.Content, c.New) {
+					e.CIRun = ops.ParseTrailers(v.Commit.Message)[ops.TrailerCIRun]
+					break
+				}
+			}
+		}
+		switch {
+		case e.Problem != "":
+		case deploys == nil:
+			e.Problem = "no GitHub to read deployments from (an env repo on github.com, or --github-repo and --github-api-url)"
+		default:
+			h, err := deploys.History(ctx, e.Repo, e.Commit, from, c.App, e.Image)
+			if err != nil {
+				e.Problem = err.Error()
+				break
+			}
+			e.Since, e.Until, e.Failed, e.URL, e.Deployment = h.Since, h.Until, h.State == ghdeploy.StateFailure, h.URL, h.Deployment
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // flagName is a name given in a flag, and the rule it must pass.

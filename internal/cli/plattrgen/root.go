@@ -145,7 +145,7 @@ func newRoot(io IO, run *invocation) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newPreviewCmd(io), newRollbackCmd(io))
+	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newGatesCmd(io), newPreviewCmd(io), newRollbackCmd(io))
 	version.AddTo(root)
 	return root
 }
@@ -265,6 +265,11 @@ func (r *repoFlags) bind(f *pflag.FlagSet, io IO, branchHelp string) {
 // environment. Credentials in --repo's URL win over the token, and the command
 // says so when both are there.
 func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
+	return r.openBranch(ctx, r.branch)
+}
+
+// openBranch is open for another branch of the env repo.
+func (r *repoFlags) openBranch(ctx context.Context, branch string) (*gitops.Repo, error) {
 	token, tokenVar, err := gitops.TokenSource()
 	if err != nil {
 		return nil, usageError{err}
@@ -276,7 +281,7 @@ func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
 	if loc.URLCredentials && token != "" && r.io.Err != nil {
 		fmt.Fprintf(r.io.Err, "plattr-gen: --repo's URL carries credentials: they are used, and the token in $%s is not sent\n", tokenVar)
 	}
-	opts := []gitops.Option{gitops.WithBranch(r.branch), gitops.WithToken(token), gitops.WithTimeouts(r.connectTimeout, r.idleTimeout)}
+	opts := []gitops.Option{gitops.WithBranch(branch), gitops.WithToken(token), gitops.WithTimeouts(r.connectTimeout, r.idleTimeout)}
 	if r.allowHTTP {
 		opts = append(opts, gitops.WithAllowHTTP())
 	}

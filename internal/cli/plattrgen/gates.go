@@ -1,0 +1,153 @@
+package plattrgen
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plattr/plattr/generator"
+	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/ops"
+)
+
+type gatesOptions struct {
+	repoFlags
+	output string
+	gh     githubFlags
+}
+
+func newGatesCmd(io IO) *cobra.Command {
+	o := &gatesOptions{}
+	cmd := &cobra.Command{
+		Use:   "gates --repo REPO",
+		Short: "Check the gates of the open promotion pull requests again, and set their " + ops.StatusContext + " status",
+		Long: "gates reads every open pull request labelled " + ops.LabelPromotion + " that plattr-gen promote made (its head\n" +
+			"commit's Plattr-Promotion trailer), checks the target environment's gates (plattr-env.yaml) for the\n" +
+			"releases it changes, with the deployments GitHub recorded where they come from, and sets the\n" +
+			"commit status " + ops.StatusContext + " on its head: pending while a gate does not hold, success once\n" +
+			"they do. Run it on a schedule (the env repo's workflow does), so a pull request opened during a\n" +
+			"soak turns green when the soak ends, and one that a freeze window now holds turns pending.",
+		Example: "  plattr-gen gates --repo https://github.com/acme/env",
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+	}
+	f := cmd.Flags()
+	o.bind(f, io, "base branch of the env repo")
+	bindOutput(f, &o.output)
+	o.gh.bind(f, io, "GitHub repository of the env repo")
+	return cmd
+}
+
+// gatesRow is one pull request's outcome (--output json).
+type gatesRow struct {
+	PullRequest int      `json:"pullRequest"`
+	URL         string   `json:"url"`
+	Branch      string   `json:"branch"`
+	From        string   `json:"from,omitempty"`
+	To          string   `json:"to,omitempty"`
+	Apps        []string `json:"apps,omitempty"`
+	State       string   `json:"state"`
+	Description string   `json:"description"`
+	Reasons     []string `json:"reasons,omitempty"`
+}
+
+func (o *gatesOptions) run(cmd *cobra.Command, io IO) error {
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
+	if o.repo == "" {
+		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+	}
+	gh, err := o.gh.client(o.repo)
+	if err != nil {
+		return usageError{err}
+	}
+	if gh == nil {
+		return usagef("gates reads pull requests on GitHub: give --github-repo (and --github-api-url), or an env repo on github.com")
+	}
+	deploys, err := o.gh.deployments(o.repo)
+	if err != nil {
+		return usageError{err}
+	}
+	ctx := cmd.Context()
+	base, err := o.open(ctx)
+	if err != nil {
+		return err
+	}
+	baseTree, err := base.Tree()
+	if err != nil {
+		return err
+	}
+	cfg, err := generator.ReadConfig(baseTree)
+	if err != nil {
+		return err
+	}
+	prs, err := gh.Open(ctx, o.branch, ops.LabelPromotion)
+	if err != nil {
+		return err
+	}
+	rows := []gatesRow{}
+	for _, pr := range prs {
+		row := gatesRow{PullRequest: pr.Number, URL: pr.URL, Branch: pr.Head}
+		head, err := o.openBranch(ctx, pr.Head)
+		if err != nil {
+			return fmt.Errorf("pull request #%d: %w", pr.Number, err)
+		}
+		c, err := head.HeadCommit()
+		if err != nil || c == nil {
+			return fmt.Errorf("pull request #%d: its branch %s has no commit", pr.Number, pr.Head)
+		}
+		trailers := ops.ParseTrailers(c.Message)
+		from, to, ok := strings.Cut(trailers[ops.TrailerPromotion], " -> ")
+		if !ok || cfg.CheckPromotion(from, to, true) != nil {
+			continue // not plattr-gen promote's: its gates are not ours to judge
+		}
+		row.From, row.To = from, to
+		headTree, err := head.Tree()
+		if err != nil {
+			return err
+		}
+		apps, err := generator.Apps(headTree, to)
+		if err != nil {
+			return err
+		}
+		var changes []ops.ReleaseChange
+		for _, app := range apps {
+			p := generator.ReleasePath(to, app)
+			now, err := headTree.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			was, _ := baseTree.ReadFile(p)
+			if !bytes.Equal(was, now) {
+				changes = append(changes, ops.ReleaseChange{App: app, Old: was, New: now})
+				row.Apps = append(row.Apps, app)
+			}
+		}
+		forced := trailers[ops.TrailerForced] != ""
+		ev := gatherEvidence(ctx, cfg, base, deploys, from, to, changes)
+		check, err := ops.CheckGates(cfg, from, to, ev, time.Now(), forced)
+		if err != nil {
+			return err
+		}
+		row.State, row.Description = check.Status(forced)
+		row.Reasons = check.Reasons
+		if err := gh.SetStatus(ctx, c.Hash.String(), pulls.Status{Context: ops.StatusContext, State: row.State, Description: row.Description}); err != nil {
+			return fmt.Errorf("pull request #%d: %w", pr.Number, err)
+		}
+		rows = append(rows, row)
+	}
+	if o.output == "json" {
+		return writeJSON(io, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(io.Out, "no open promotion pull requests")
+	}
+	for _, r := range rows {
+		fmt.Fprintf(io.Out, "#%d %s → %s (%s): %s: %s\n", r.PullRequest, r.From, r.To, strings.Join(r.Apps, ", "), r.State, r.Description)
+	}
+	return nil
+}
