@@ -414,6 +414,19 @@ func (c *Config) Env(name string) (Environment, error) {
 	return Environment{}, fmt.Errorf("unknown environment %q: %s declares %s", name, ConfigFile, strings.Join(c.EnvNames(), ", "))
 }
 
+// ProductionEnv is the environment marked production, else the last one.
+func (c *Config) ProductionEnv() string {
+	for _, e := range c.Environments {
+		if e.Production {
+			return e.Name
+		}
+	}
+	if len(c.Environments) == 0 {
+		return ""
+	}
+	return c.Environments[len(c.Environments)-1].Name
+}
+
 // EnvNames lists the environments in promotion order.
 func (c *Config) EnvNames() []string {
 	out := make([]string, len(c.Environments))

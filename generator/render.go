@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,9 @@ type Source struct {
 	Repo   string // "owner/name"
 	Commit string // full commit id
 	RunURL string // the CI run
+	// Time is when the source commit was committed (RFC 3339): lead times
+	// are measured from it.
+	Time string
 }
 
 var sourceCommit = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
@@ -69,6 +73,11 @@ func (s Source) Check() error {
 	}
 	if s.Commit != "" && !sourceCommit.MatchString(s.Commit) {
 		return fmt.Errorf("--source-commit %q is not a commit id: 7 to 64 lower-case hex digits", s.Commit)
+	}
+	if s.Time != "" {
+		if _, err := time.Parse(time.RFC3339, s.Time); err != nil || len(s.Time) > 40 {
+			return fmt.Errorf("--source-time %q is not an RFC 3339 time such as 2026-12-04T10:00:00Z", s.Time)
+		}
 	}
 	if s.RunURL != "" {
 		u, err := url.Parse(s.RunURL)

@@ -19,6 +19,7 @@ const (
 	TrailerSourceRepo   = "Plattr-Source-Repo"
 	TrailerSourceCommit = "Plattr-Source-Commit"
 	TrailerCIRun        = "Plattr-CI-Run"
+	TrailerSourceTime   = "Plattr-Source-Time"
 	// TrailerForced records a promotion forced past gates that did not hold.
 	TrailerForced = "Plattr-Forced"
 )
@@ -60,7 +61,7 @@ func deployMessage(r generator.Release, t generator.Target) Message {
 	}
 	subject += " to " + where(t.Env, r.PR)
 	m := Message{Subject: subject, Trailers: [][2]string{{TrailerApp, r.Manifest.Name}, {TrailerEnvironment, t.Env}, {TrailerImage, r.Image.Ref}}}
-	for _, t := range [][2]string{{TrailerSourceRepo, r.Source.Repo}, {TrailerSourceCommit, r.Source.Commit}, {TrailerCIRun, r.Source.RunURL}} {
+	for _, t := range [][2]string{{TrailerSourceRepo, r.Source.Repo}, {TrailerSourceCommit, r.Source.Commit}, {TrailerSourceTime, r.Source.Time}, {TrailerCIRun, r.Source.RunURL}} {
 		if t[1] != "" {
 			m.Trailers = append(m.Trailers, t)
 		}

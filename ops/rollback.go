@@ -25,6 +25,8 @@ type Version struct {
 	When    time.Time
 	Subject string
 	Content []byte
+	// Message is the commit's whole message; Author its author's name.
+	Message, Author string
 }
 
 // RollbackPlan is a rollback's plan; no files when the app already runs Target.

@@ -1,7 +1,6 @@
 package plattrgen
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -92,50 +91,22 @@ func (o *gatesOptions) run(cmd *cobra.Command, io IO) error {
 	rows := []gatesRow{}
 	for _, pr := range prs {
 		row := gatesRow{PullRequest: pr.Number, URL: pr.URL, Branch: pr.Head}
-		head, err := o.openBranch(ctx, pr.Head)
+		p, err := readPromotion(ctx, &o.repoFlags, baseTree, cfg, pr)
 		if err != nil {
-			return fmt.Errorf("pull request #%d: %w", pr.Number, err)
+			return err
 		}
-		c, err := head.HeadCommit()
-		if err != nil || c == nil {
-			return fmt.Errorf("pull request #%d: its branch %s has no commit", pr.Number, pr.Head)
-		}
-		trailers := ops.ParseTrailers(c.Message)
-		from, to, ok := strings.Cut(trailers[ops.TrailerPromotion], " -> ")
-		if !ok || cfg.CheckPromotion(from, to, true) != nil {
+		if p == nil {
 			continue // not plattr-gen promote's: its gates are not ours to judge
 		}
-		row.From, row.To = from, to
-		headTree, err := head.Tree()
+		row.From, row.To, row.Apps = p.from, p.to, p.apps()
+		ev := gatherEvidence(ctx, cfg, base, deploys, p.from, p.to, p.changes)
+		check, err := ops.CheckGates(cfg, p.from, p.to, ev, time.Now(), p.forced)
 		if err != nil {
 			return err
 		}
-		apps, err := generator.Apps(headTree, to)
-		if err != nil {
-			return err
-		}
-		var changes []ops.ReleaseChange
-		for _, app := range apps {
-			p := generator.ReleasePath(to, app)
-			now, err := headTree.ReadFile(p)
-			if err != nil {
-				continue
-			}
-			was, _ := baseTree.ReadFile(p)
-			if !bytes.Equal(was, now) {
-				changes = append(changes, ops.ReleaseChange{App: app, Old: was, New: now})
-				row.Apps = append(row.Apps, app)
-			}
-		}
-		forced := trailers[ops.TrailerForced] != ""
-		ev := gatherEvidence(ctx, cfg, base, deploys, from, to, changes)
-		check, err := ops.CheckGates(cfg, from, to, ev, time.Now(), forced)
-		if err != nil {
-			return err
-		}
-		row.State, row.Description = check.Status(forced)
+		row.State, row.Description = check.Status(p.forced)
 		row.Reasons = check.Reasons
-		if err := gh.SetStatus(ctx, c.Hash.String(), pulls.Status{Context: ops.StatusContext, State: row.State, Description: row.Description}); err != nil {
+		if err := gh.SetStatus(ctx, p.head, pulls.Status{Context: ops.StatusContext, State: row.State, Description: row.Description}); err != nil {
 			return fmt.Errorf("pull request #%d: %w", pr.Number, err)
 		}
 		rows = append(rows, row)

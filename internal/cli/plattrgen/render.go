@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
@@ -53,8 +55,30 @@ func newRenderCmd(io IO) *cobra.Command {
 	bindOutput(f, &o.output)
 	f.StringVar(&o.source.Repo, "source-repo", io.Getenv("GITHUB_REPOSITORY"), "source repository (owner/name) of the release (default $GITHUB_REPOSITORY)")
 	f.StringVar(&o.source.Commit, "source-commit", io.Getenv("GITHUB_SHA"), "source commit of the release (default $GITHUB_SHA)")
+	f.StringVar(&o.source.Time, "source-time", io.Getenv("PLATTR_SOURCE_TIME"), "when the source commit was committed, RFC 3339 (default $PLATTR_SOURCE_TIME, else read from the git checkout holding --app-dir when its HEAD is --source-commit)")
 	f.StringVar(&o.source.RunURL, "ci-run", ciRunURL(io.Getenv), "URL of the CI run (default from $GITHUB_SERVER_URL, $GITHUB_REPOSITORY, $GITHUB_RUN_ID)")
 	return cmd
+}
+
+// commitTime is the committer time of the checkout holding dir when its HEAD
+// is commit (RFC 3339, UTC), or "".
+func commitTime(dir, commit string) string {
+	if commit == "" {
+		return ""
+	}
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	head, err := r.Head()
+	if err != nil || !strings.HasPrefix(head.Hash().String(), commit) {
+		return ""
+	}
+	c, err := r.CommitObject(head.Hash())
+	if err != nil {
+		return ""
+	}
+	return c.Committer.When.UTC().Format(time.RFC3339)
 }
 
 func ciRunURL(getenv func(string) string) string {
@@ -102,6 +126,9 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	m, err := manifest.Load(filepath.Join(o.appDir, manifest.FileName))
 	if err != nil {
 		return err
+	}
+	if o.source.Time == "" {
+		o.source.Time = commitTime(o.appDir, o.source.Commit)
 	}
 	if err := o.source.Check(); err != nil {
 		return usageError{err}

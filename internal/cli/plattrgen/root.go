@@ -145,7 +145,7 @@ func newRoot(io IO, run *invocation) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newGatesCmd(io), newPreviewCmd(io), newRollbackCmd(io))
+	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newGatesCmd(io), newStatusCmd(io), newMetricsCmd(io), newPreviewCmd(io), newRollbackCmd(io))
 	version.AddTo(root)
 	return root
 }
