@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/plattr/plattr/internal/gittest"
 	"github.com/plattr/plattr/internal/testenv"
 )
 
@@ -19,6 +20,11 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // such a repo still renders, promotes and syncs as it did.
 func TestEndToEnd(t *testing.T) {
 	l := NewLoop(t, Options{InitArgs: []string{"--project", "default"}, Roots: []string{"staging", "uat", "preview"}})
+	// uat takes a release only after it has run in staging for a while.
+	const soak = 10 * time.Second
+	cfg := gittest.Files(t, l.Bare)["plattr-env.yaml"]
+	l.CommitByHand("uat: a soak of "+soak.String(), map[string]string{
+		"plattr-env.yaml": strings.Replace(cfg, "- name: uat\n", "- name: uat\n  gates:\n    soak: "+soak.String()+"\n", 1)})
 
 	// 1. CI releases hello into staging.
 	l.Step("render hello into staging (as CI on a push to main)")
@@ -29,9 +35,23 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, "http://hello.staging."+Domain, d.Statuses[len(d.Statuses)-1].EnvironmentURL, "the app's URL on its deployment")
 	assert.Equal(t, strings.Repeat("f", 40), d.SHA, "the commit CI built")
 
-	// 2. Promotion: a pull request, merged; Argo CD syncs uat.
-	l.Step("promote hello to uat: pull request, merge")
-	l.PlattrGen("promote", "--app", "hello", "--from", "staging", "--to", "uat", "--repo", l.RepoURL, "--github-repo", EnvRepo)
+	// 2. Promotion: refused during the soak, then a pull request, merged;
+	// Argo CD syncs uat.
+	l.Step("promote hello to uat during the soak: refused")
+	promote := []string{"promote", "--app", "hello", "--from", "staging", "--to", "uat", "--repo", l.RepoURL, "--github-repo", EnvRepo}
+	refused := l.PlattrGenRefused(promote...)
+	assert.Regexp(t, `hello sha256:aaaaaaaaaaaa has soaked \d+s of 10s in staging: \d+s left`, refused)
+	healthy := d.Statuses[len(d.Statuses)-1].Created
+	time.Sleep(time.Until(healthy.Add(soak + time.Second)))
+	l.Step("promote hello to uat after the soak: pull request, merge")
+	l.PlattrGen(promote...)
+	head := gittest.Git(t, l.Bare, "rev-parse", "plattr/promote-uat-hello")
+	st := l.GitHub.CommitStatuses(EnvRepo, head)
+	if assert.NotEmpty(t, st) {
+		assert.Equal(t, "success", st[len(st)-1].State, "plattr/promotion on the pull request's head")
+		assert.Equal(t, "plattr/promotion", st[len(st)-1].Context)
+	}
+	assert.Contains(t, l.GitHub.PRs(EnvRepo)[0].Body, "healthy in staging since", "the evidence in the body")
 	sha = l.Merge("plattr/promote-uat-hello")
 	l.Converge("uat", "hello", sha, Digest('a'))
 	l.CheckProvisioned("uat", "hello")

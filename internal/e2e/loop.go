@@ -330,6 +330,19 @@ func (l *Loop) PlattrGen(args ...string) string {
 	return gittest.Git(l.T, l.Bare, "rev-parse", "main")
 }
 
+// PlattrGenRefused runs plattr-gen as PlattrGen does, expects it to fail with
+// exit code 1 and returns what it said.
+func (l *Loop) PlattrGenRefused(args ...string) string {
+	l.T.Helper()
+	args = append(args, "--allow-http")
+	var out, errb bytes.Buffer
+	env := map[string]string{"GITHUB_API_URL": l.GitHub.BaseURL(), "GITHUB_REPOSITORY": appRepo, "GITHUB_SHA": strings.Repeat("f", 40)}
+	code := plattrgen.Main(l.Ctx, args, plattrgen.IO{Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }})
+	require.Equal(l.T, 1, code, "plattr-gen %s should have been refused:\n%s%s", strings.Join(args, " "), out.String(), errb.String())
+	l.T.Logf("         plattr-gen refused: %s", strings.ReplaceAll(strings.TrimSpace(errb.String()), "\n", "\n         "))
+	return errb.String()
+}
+
 // Merge merges a Plattr branch into main on the server, as GitHub's merge button
 // does, marks the pull request merged and returns main's new head.
 func (l *Loop) Merge(branch string) string {

@@ -228,7 +228,7 @@ type metricsOptions struct {
 	repoFlags
 	app, output, since, until string
 	window                    time.Duration
-	depth              int
+	depth                     int
 }
 
 func newMetricsCmd(io IO) *cobra.Command {
