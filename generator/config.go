@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"regexp"
 	"strings"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
@@ -78,6 +79,11 @@ type Environment struct {
 	// Gates are the environment's entry rules, checked when a release is
 	// promoted into it (soak in the environment before, freeze windows).
 	Gates *Gates `json:"gates,omitempty"`
+	// Deployer is the GitHub login that records this environment's
+	// deployments on apps' repositories (the operator's GitHub App's bot,
+	// such as plattr-acme[bot], or its token's user). When set, the gates of
+	// the next environment count only what it recorded.
+	Deployer string `json:"deployer,omitempty"`
 }
 
 // PreviewConfig configures pull request previews.
@@ -312,6 +318,9 @@ func (c *Config) validate() error {
 		if err := checkCluster(e.Cluster); err != nil {
 			return fmt.Errorf("environments[%d].cluster: %w", i, err)
 		}
+		if e.Deployer != "" && !githubLogin.MatchString(e.Deployer) {
+			return fmt.Errorf("environments[%d].deployer: %q is not a GitHub login (letters, digits and dashes, up to 39, with [bot] for an app)", i, e.Deployer)
+		}
 		if err := e.Gates.check(); err != nil {
 			return fmt.Errorf("environments[%d].gates.%w", i, err)
 		}
@@ -413,6 +422,9 @@ func (c *Config) Env(name string) (Environment, error) {
 	}
 	return Environment{}, fmt.Errorf("unknown environment %q: %s declares %s", name, ConfigFile, strings.Join(c.EnvNames(), ", "))
 }
+
+// githubLogin is a GitHub user's or app bot's login.
+var githubLogin = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$`)
 
 // ProductionEnv is the environment marked production, else the last one.
 func (c *Config) ProductionEnv() string {

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +236,17 @@ func TestParseTrailers(t *testing.T) {
 		ParseTrailers("subject\n\nbody: not a trailer paragraph\nreally\n\nPlattr-App: hello\nPlattr-Environment: uat\nPlattr-App: again\n"))
 	assert.Nil(t, ParseTrailers("subject only: with a colon\n"))
 	assert.Nil(t, ParseTrailers("subject\n\nMerge pull request #3 from acme/x\n"))
+}
+
+func TestDeployer_Validation(t *testing.T) {
+	for deployer, ok := range map[string]bool{"plattr-acme[bot]": true, "octocat": true, "evil\nPlattr-Forced: x": false, "a b": false, "-x": false} {
+		tree := envRepo(t)
+		tree[generator.ConfigFile] = []byte(strings.Replace(string(tree[generator.ConfigFile]), "- name: staging\n", "- name: staging\n  deployer: "+strconv.Quote(deployer)+"\n", 1))
+		_, err := generator.ReadConfig(tree)
+		if ok {
+			assert.NoError(t, err, deployer)
+		} else {
+			assert.ErrorContains(t, err, "environments[0].deployer: ", deployer)
+		}
+	}
 }

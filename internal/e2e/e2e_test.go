@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/plattr/plattr/internal/fakegithub"
 	"github.com/plattr/plattr/internal/gittest"
 	"github.com/plattr/plattr/internal/testenv"
 )
@@ -20,9 +21,11 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // such a repo still renders, promotes and syncs as it did.
 func TestEndToEnd(t *testing.T) {
 	l := NewLoop(t, Options{InitArgs: []string{"--project", "default"}, Roots: []string{"staging", "uat", "preview"}})
-	// uat takes a release only after it has run in staging for a while.
+	// uat takes a release only after it has run in staging for a while, as
+	// staging's operator (its token's user) recorded it.
 	const soak = 10 * time.Second
 	cfg := gittest.Files(t, l.Bare)["plattr-env.yaml"]
+	cfg = strings.Replace(cfg, "- name: staging\n", "- name: staging\n  deployer: "+fakegithub.DefaultLogin+"\n", 1)
 	l.CommitByHand("uat: a soak of "+soak.String(), map[string]string{
 		"plattr-env.yaml": strings.Replace(cfg, "- name: uat\n", "- name: uat\n  gates:\n    soak: "+soak.String()+"\n", 1)})
 

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -24,6 +25,7 @@ type app struct {
 
 type installationToken struct {
 	installation int64
+	app          int64
 	repos        []string
 	expires      time.Time
 }
@@ -65,6 +67,21 @@ var (
 	repoPath         = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/`)
 )
 
+// DefaultLogin is the user the fake's own token belongs to.
+const DefaultLogin = "octocat"
+
+// AppLogin is the bot user a GitHub App acts as with its installation tokens
+// (GitHub names it "<app slug>[bot]").
+func AppLogin(appID int64) string { return fmt.Sprintf("app-%d[bot]", appID) }
+
+// AddUser makes token another valid token, of user login: what it creates
+// names login as its creator.
+func (s *Server) AddUser(token, login string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[token] = login
+}
+
 // authorize decides a request's credentials as GitHub does: the token the
 // fake was made with; a GitHub App's JWT, for the app's own endpoints only; an
 // installation token, for its installation's repositories only (another
@@ -72,6 +89,7 @@ var (
 func (s *Server) authorize(w http.ResponseWriter, req *http.Request) bool {
 	auth := req.Header.Get("Authorization")
 	if auth == "Bearer "+s.Token || auth == "token "+s.Token {
+		s.caller = DefaultLogin
 		return true
 	}
 	bearer, ok := strings.CutPrefix(auth, "Bearer ")
@@ -87,6 +105,10 @@ func (s *Server) authorize(w http.ResponseWriter, req *http.Request) bool {
 		s.serveApp(w, req, appID)
 		return false // answered
 	}
+	if login, found := s.users[bearer]; ok && found {
+		s.caller = login
+		return true
+	}
 	if t, found := s.tokens[bearer]; ok && found {
 		if time.Now().After(t.expires) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
@@ -97,6 +119,7 @@ func (s *Server) authorize(w http.ResponseWriter, req *http.Request) bool {
 			notFound(w)
 			return false
 		}
+		s.caller = AppLogin(t.app)
 		return true
 	}
 	writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
@@ -128,7 +151,7 @@ func (s *Server) serveApp(w http.ResponseWriter, req *http.Request, appID int64)
 		_, _ = rand.Read(b)
 		token := "ghs_" + hex.EncodeToString(b)
 		expires := time.Now().Add(InstallationTokenLifetime)
-		s.tokens[token] = installationToken{installation: id, repos: repos, expires: expires}
+		s.tokens[token] = installationToken{installation: id, app: appID, repos: repos, expires: expires}
 		writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": expires.UTC().Format(time.RFC3339),
 			"permissions": map[string]string{"deployments": "write", "statuses": "write", "metadata": "read"}})
 		return

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,7 @@ type Deployment struct {
 	Transient   bool
 	Production  bool
 	Created     time.Time
+	Creator     string // the login that created it
 	Statuses    []DeploymentStatus
 }
 
@@ -39,6 +41,7 @@ type DeploymentStatus struct {
 	State, Description, EnvironmentURL string
 	LogURL, Environment                string
 	Created                            time.Time
+	Creator                            string
 }
 
 // CommitStatus is one status of a commit (the statuses API).
@@ -86,6 +89,16 @@ func (s *Server) Backdate(ownerRepo string, d time.Duration) {
 			}
 		}
 	}
+}
+
+// DeleteAllDeployments forgets a repository's deployments (a test's reset).
+func (s *Server) DeleteAllDeployments(ownerRepo string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repos[ownerRepo]; r != nil {
+		r.deployments = nil
+	}
+	return nil
 }
 
 // Environments lists a repository's environments, sorted.
@@ -294,7 +307,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, req *http.Request, repo
 		production = *in.ProductionEnvironment
 	}
 	r := s.repo(repo)
-	d := &Deployment{ID: s.nextID(), SHA: in.Ref, Ref: in.Ref, Task: task, Environment: env, Description: in.Description,
+	d := &Deployment{Creator: s.caller, ID: s.nextID(), SHA: in.Ref, Ref: in.Ref, Task: task, Environment: env, Description: in.Description,
 		Payload: in.Payload, Transient: in.TransientEnvironment, Production: production, Created: time.Now()}
 	r.deployments = append(r.deployments, d)
 	if _, ok := r.environments[env]; !ok {
@@ -362,7 +375,7 @@ func (s *Server) createDeploymentStatus(w http.ResponseWriter, req *http.Request
 	if in.Environment != nil {
 		d.Environment = *in.Environment
 	}
-	st := DeploymentStatus{ID: s.nextID(), State: in.State, Description: in.Description, EnvironmentURL: in.EnvironmentURL,
+	st := DeploymentStatus{Creator: s.caller, ID: s.nextID(), State: in.State, Description: in.Description, EnvironmentURL: in.EnvironmentURL,
 		LogURL: in.LogURL, Environment: d.Environment, Created: time.Now()}
 	d.Statuses = append(d.Statuses, st)
 	// auto_inactive (default true): prior successful deployments of the same
@@ -370,7 +383,7 @@ func (s *Server) createDeploymentStatus(w http.ResponseWriter, req *http.Request
 	if in.State == "success" && (in.AutoInactive == nil || *in.AutoInactive) {
 		for _, o := range s.repo(repo).deployments {
 			if o != d && o.Environment == d.Environment && !o.Transient && !o.Production && o.State() == "success" {
-				o.Statuses = append(o.Statuses, DeploymentStatus{ID: s.nextID(), State: "inactive", Environment: o.Environment, Created: time.Now()})
+				o.Statuses = append(o.Statuses, DeploymentStatus{ID: s.nextID(), State: "inactive", Environment: o.Environment, Created: time.Now(), Creator: s.caller})
 			}
 		}
 	}
@@ -455,6 +468,7 @@ func (s *Server) renderDeployment(repo string, d *Deployment) map[string]any {
 		"url":          fmt.Sprintf("%s/api/v3/repos/%s/deployments/%d", s.URL, repo, d.ID),
 		"statuses_url": fmt.Sprintf("%s/api/v3/repos/%s/deployments/%d/statuses", s.URL, repo, d.ID),
 		"created_at":   d.Created.UTC().Format(time.RFC3339), "updated_at": d.Created.UTC().Format(time.RFC3339),
+		"creator":      user(d.Creator),
 	}
 }
 
@@ -464,7 +478,17 @@ func (s *Server) renderDeploymentStatus(repo string, d *Deployment, st Deploymen
 		"environment_url": st.EnvironmentURL, "log_url": st.LogURL, "target_url": st.LogURL,
 		"deployment_url": fmt.Sprintf("%s/api/v3/repos/%s/deployments/%d", s.URL, repo, d.ID),
 		"created_at":     st.Created.UTC().Format(time.RFC3339), "updated_at": st.Created.UTC().Format(time.RFC3339),
+		"creator":        user(st.Creator),
 	}
+}
+
+// user is GitHub's simple user object of login.
+func user(login string) map[string]any {
+	kind := "User"
+	if strings.HasSuffix(login, "[bot]") {
+		kind = "Bot"
+	}
+	return map[string]any{"login": login, "type": kind}
 }
 
 func renderStatus(st CommitStatus) map[string]any {

@@ -166,3 +166,23 @@ func TestServer_CommitStatuses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, writes, s.Writes(), "reads are not writes")
 }
+
+// Deployments and their statuses name who created them, as GitHub's do: the
+// token's user, another user's token, a GitHub App's bot.
+func TestServer_DeploymentCreators(t *testing.T) {
+	s := New("tok")
+	defer s.Close()
+	s.AddUser("mallory-token", "mallory")
+	ctx := context.Background()
+	d := deploy(t, client(t, s, "tok"), sha1, "staging", false)
+	assert.Equal(t, DefaultLogin, d.GetCreator().GetLogin())
+	assert.Equal(t, "User", d.GetCreator().GetType())
+	st, _, err := client(t, s, "mallory-token").Repositories.CreateDeploymentStatus(ctx, "acme", "hello", d.GetID(), &github.DeploymentStatusRequest{State: github.String("success")})
+	require.NoError(t, err)
+	assert.Equal(t, "mallory", st.GetCreator().GetLogin())
+	list, _, err := client(t, s, "tok").Repositories.ListDeploymentStatuses(ctx, "acme", "hello", d.GetID(), nil)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "mallory", list[0].GetCreator().GetLogin())
+	assert.Equal(t, "app-7[bot]", AppLogin(7))
+}

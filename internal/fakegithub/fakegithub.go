@@ -60,6 +60,8 @@ type Server struct {
 	ids      int64
 	apps     map[int64]*app
 	tokens   map[string]installationToken
+	users    map[string]string // other tokens → login
+	caller   string            // the login of the request being served
 }
 
 // HideFromNextList makes the next listing of pull requests come back empty, as
@@ -77,7 +79,7 @@ type fault struct {
 
 // New starts a fake accepting token; it stops when Close is called.
 func New(token string) *Server {
-	s := &Server{Token: token, repos: map[string]*repo{}, tokens: map[string]installationToken{}}
+	s := &Server{Token: token, repos: map[string]*repo{}, tokens: map[string]installationToken{}, users: map[string]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }

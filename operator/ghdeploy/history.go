@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -30,8 +31,11 @@ type History struct {
 const maxStatusPages = 10
 
 // History reads back what was recorded of app running image at commit in
-// environment env of repo. A release never recorded is a zero History.
-func (c *Client) History(ctx context.Context, repo, commit, env, app, image string) (History, error) {
+// environment env of repo. A release never recorded is a zero History. With
+// deployer (a GitHub login, such as the operator's GitHub App's bot), only
+// deployments and statuses it created count: anyone who may write the app's
+// repository may create deployments, and they are no evidence.
+func (c *Client) History(ctx context.Context, repo, commit, env, app, image, deployer string) (History, error) {
 	owner, name, err := split(repo)
 	if err != nil {
 		return History{}, err
@@ -44,6 +48,9 @@ func (c *Client) History(ctx context.Context, repo, commit, env, app, image stri
 	}
 	var id int64
 	for _, d := range ds { // newest first: a release recorded again after a cleanup
+		if deployer != "" && !strings.EqualFold(d.GetCreator().GetLogin(), deployer) {
+			continue
+		}
 		var p Payload
 		if json.Unmarshal(d.Payload, &p) == nil && p == want {
 			id = d.GetID()
@@ -60,7 +67,11 @@ func (c *Client) History(ctx context.Context, repo, commit, env, app, image stri
 		if err != nil {
 			return History{}, describe("list the statuses of deployment "+repo, err)
 		}
-		statuses = append(statuses, page...)
+		for _, st := range page {
+			if deployer == "" || strings.EqualFold(st.GetCreator().GetLogin(), deployer) {
+				statuses = append(statuses, st)
+			}
+		}
 		if resp.NextPage == 0 {
 			break
 		}

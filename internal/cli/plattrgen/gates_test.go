@@ -31,6 +31,19 @@ func setGates(t *testing.T, repo, env, gates string) {
 	gittest.Git(t, work, "push", "-q", "origin", "main")
 }
 
+// setEnvField adds a line (indented YAML) under an environment of plattr-env.yaml.
+func setEnvField(t *testing.T, repo, env, line string) {
+	t.Helper()
+	work := gittest.Clone(t, repo)
+	file := filepath.Join(work, "plattr-env.yaml")
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	at := "- name: " + env + "\n"
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(data), at, at+line, 1)), 0o644))
+	gittest.Git(t, work, "commit", "-qam", env+": "+strings.TrimSpace(line))
+	gittest.Git(t, work, "push", "-q", "origin", "main")
+}
+
 // A promotion into an environment with a soak: refused while the release has
 // no success where it comes from and while it soaks (with the time left, and
 // nothing pushed); --pending opens it with plattr/promotion pending, gates
@@ -43,6 +56,7 @@ func TestPromote_Gates(t *testing.T) {
 	repo := newEnvRepo(t)
 	renderApp(t, repo, "staging", "a")
 	setGates(t, repo, "uat", "    soak: 1h\n")
+	setEnvField(t, repo, "staging", "  deployer: "+fakegithub.DefaultLogin+"\n") // the operator's identity
 	promote := func(args ...string) run {
 		return plattrGen(t, ghEnv(s), append([]string{"promote", "--app", "hello", "--from", "staging", "--to", "uat",
 			"--repo", repo, "--github-repo", "acme/env", "--allow-http"}, args...)...)
@@ -59,12 +73,26 @@ func TestPromote_Gates(t *testing.T) {
 	assert.Empty(t, s.PRs("acme/env"))
 	assert.Empty(t, branches(), "nothing pushed")
 
+	// A developer of the app forges a success in staging: not the deployer's,
+	// so no evidence.
+	s.AddUser("dev-token", "mallory")
+	img := "ghcr.io/acme/hello@sha256:" + strings.Repeat("a", 64)
+	rel := ghdeploy.Release{Repo: "acme/hello", Commit: strings.Repeat("a", 40), Environment: "staging",
+		App: "hello", Image: img, URL: "https://hello.staging.apps.example.com"}
+	dev, err := ghdeploy.New("dev-token", s.BaseURL())
+	require.NoError(t, err)
+	_, err = dev.Create(context.Background(), rel, ghdeploy.StateSuccess)
+	require.NoError(t, err)
+	s.Backdate("acme/hello", 2*time.Hour)
+	r = promote()
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.err, "has not run successfully in staging", "a forged deployment is no evidence")
+	require.NoError(t, s.DeleteAllDeployments("acme/hello"))
+
 	// The operator records the release in staging.
 	gh, err := ghdeploy.New(token, s.BaseURL())
 	require.NoError(t, err)
-	img := "ghcr.io/acme/hello@sha256:" + strings.Repeat("a", 64)
-	_, err = gh.Create(context.Background(), ghdeploy.Release{Repo: "acme/hello", Commit: strings.Repeat("a", 40), Environment: "staging",
-		App: "hello", Image: img, URL: "https://hello.staging.apps.example.com"}, ghdeploy.StateSuccess)
+	_, err = gh.Create(context.Background(), rel, ghdeploy.StateSuccess)
 	require.NoError(t, err)
 	r = promote()
 	assert.Equal(t, 1, r.code)

@@ -146,6 +146,7 @@ func gatherEvidence(ctx context.Context, cfg *generator.Config, repo *gitops.Rep
 	if e, err := cfg.Env(to); err != nil || e.Gates == nil {
 		return nil
 	}
+	source, _ := cfg.Env(from)
 	var out []ops.Evidence
 	for _, c := range changes {
 		e := ops.EvidenceOf(c.App, c.New)
@@ -162,7 +163,7 @@ func gatherEvidence(ctx context.Context, cfg *generator.Config, repo *gitops.Rep
 		case deploys == nil:
 			e.Problem = "no GitHub to read deployments from (an env repo on github.com, or --github-repo and --github-api-url)"
 		default:
-			h, err := deploys.History(ctx, e.Repo, e.Commit, from, c.App, e.Image)
+			h, err := deploys.History(ctx, e.Repo, e.Commit, from, c.App, e.Image, source.Deployer)
 			if err != nil {
 				e.Problem = err.Error()
 				break
