@@ -9,8 +9,8 @@ import (
 	"io/fs"
 	"net"
 	"net/url"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"

@@ -468,7 +468,7 @@ func (s *Server) renderDeployment(repo string, d *Deployment) map[string]any {
 		"url":          fmt.Sprintf("%s/api/v3/repos/%s/deployments/%d", s.URL, repo, d.ID),
 		"statuses_url": fmt.Sprintf("%s/api/v3/repos/%s/deployments/%d/statuses", s.URL, repo, d.ID),
 		"created_at":   d.Created.UTC().Format(time.RFC3339), "updated_at": d.Created.UTC().Format(time.RFC3339),
-		"creator":      user(d.Creator),
+		"creator": user(d.Creator),
 	}
 }
 
@@ -478,7 +478,7 @@ func (s *Server) renderDeploymentStatus(repo string, d *Deployment, st Deploymen
 		"environment_url": st.EnvironmentURL, "log_url": st.LogURL, "target_url": st.LogURL,
 		"deployment_url": fmt.Sprintf("%s/api/v3/repos/%s/deployments/%d", s.URL, repo, d.ID),
 		"created_at":     st.Created.UTC().Format(time.RFC3339), "updated_at": st.Created.UTC().Format(time.RFC3339),
-		"creator":        user(st.Creator),
+		"creator": user(st.Creator),
 	}
 }
 
