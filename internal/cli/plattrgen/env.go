@@ -55,7 +55,7 @@ func (o *envUpgradeOptions) run(cmd *cobra.Command, io IO) error {
 		return err
 	}
 	if o.repo == "" {
-		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+		return errNoRepo()
 	}
 	gh, err := o.gh.client(o.repo)
 	if err != nil {
@@ -122,7 +122,7 @@ func newEnvInitCmd(io IO) *cobra.Command {
 
 func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	if o.repo == "" {
-		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+		return errNoRepo()
 	}
 	if o.domain == "" {
 		return usagef("--domain is required: the base domain apps are served under, for example apps.example.com")

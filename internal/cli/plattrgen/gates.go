@@ -58,7 +58,7 @@ func (o *gatesOptions) run(cmd *cobra.Command, io IO) error {
 		return err
 	}
 	if o.repo == "" {
-		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+		return errNoRepo()
 	}
 	gh, err := o.gh.client(o.repo)
 	if err != nil {

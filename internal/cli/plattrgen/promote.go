@@ -84,7 +84,7 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	case o.from == "" || o.to == "":
 		return usagef("--from and --to are required: environments from plattr-env.yaml")
 	case o.repo == "":
-		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+		return errNoRepo()
 	}
 	// Names first: they make the branch name, and "--app ../prod" is about the
 	// app, not about a branch.

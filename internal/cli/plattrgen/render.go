@@ -117,7 +117,7 @@ func (o *renderOptions) run(cmd *cobra.Command, io IO) error {
 	case o.image == "":
 		return usagef("--image is required: the image built by CI, pinned by digest (repository@sha256:…)")
 	case o.repo == "":
-		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+		return errNoRepo()
 	}
 	img, err := generator.ParseImage(o.image, o.allowTag)
 	if err != nil {

@@ -2,7 +2,6 @@ package plattrgen
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -78,12 +77,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	versions := make([]ops.Version, len(history))
-	for i, v := range history {
-		versions[i] = ops.Version{Commit: v.Commit.Hash.String(), When: v.Commit.Committer.When, Content: v.Content,
-			Subject: strings.SplitN(v.Commit.Message, "\n", 2)[0]}
-	}
-	plan, err := op.Plan(versions, o.depth)
+	plan, err := op.Plan(opsVersions(history), o.depth)
 	if err != nil {
 		return err
 	}

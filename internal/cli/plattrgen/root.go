@@ -239,6 +239,11 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// errNoRepo is the error of a command that needs --repo without it.
+func errNoRepo() error {
+	return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+}
+
 // repoFlags locate the env repo and bound the time spent talking to it: every
 // command that touches it has them.
 type repoFlags struct {

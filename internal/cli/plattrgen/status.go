@@ -64,15 +64,7 @@ func (o *statusOptions) run(cmd *cobra.Command, io IO) error {
 		return usageError{err}
 	}
 	ctx := cmd.Context()
-	repo, err := o.open(ctx)
-	if err != nil {
-		return err
-	}
-	tree, cfg, err := configOf(repo)
-	if err != nil {
-		return err
-	}
-	releases, err := readReleases(ctx, repo, tree, cfg, o.app, o.depth)
+	tree, cfg, releases, err := o.releases(ctx, o.app, o.depth)
 	if err != nil {
 		return err
 	}
@@ -114,21 +106,30 @@ func (o *statusOptions) run(cmd *cobra.Command, io IO) error {
 func checkHistoryFlags(repo, app string, depth int) error {
 	switch {
 	case repo == "":
-		return usagef("--repo is required (or $PLATTR_ENV_REPO): the env repo's local path or https:// URL")
+		return errNoRepo()
 	case depth < 1 || depth > 100000:
 		return usagef("--depth must be between 1 and 100000 commits, is %d", depth)
 	}
 	return checkNames(flagName{"--app", app, names.App})
 }
 
-// configOf reads the env repo's tree and plattr-env.yaml.
-func configOf(repo *gitops.Repo) (envfiles.Tree, *generator.Config, error) {
+// releases opens the env repo and reads its configuration and every release
+// of its history (of app, or of every app).
+func (r *repoFlags) releases(ctx context.Context, app string, depth int) (envfiles.Tree, *generator.Config, []ops.Release, error) {
+	repo, err := r.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	tree, err := repo.Tree()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg, err := generator.ReadConfig(tree)
-	return tree, cfg, err
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	releases, err := readReleases(ctx, repo, tree, cfg, app, depth)
+	return tree, cfg, releases, err
 }
 
 // readReleases reads every release of the apps of each environment (or of
@@ -278,15 +279,7 @@ func (o *metricsOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--failure-window must be positive, is %s", o.window)
 	}
 	ctx := cmd.Context()
-	repo, err := o.open(ctx)
-	if err != nil {
-		return err
-	}
-	tree, cfg, err := configOf(repo)
-	if err != nil {
-		return err
-	}
-	releases, err := readReleases(ctx, repo, tree, cfg, o.app, o.depth)
+	_, cfg, releases, err := o.releases(ctx, o.app, o.depth)
 	if err != nil {
 		return err
 	}
