@@ -20,15 +20,7 @@ import (
 // setGates gives an environment gates by a person's commit to plattr-env.yaml.
 func setGates(t *testing.T, repo, env, gates string) {
 	t.Helper()
-	work := gittest.Clone(t, repo)
-	file := filepath.Join(work, "plattr-env.yaml")
-	data, err := os.ReadFile(file)
-	require.NoError(t, err)
-	at := "- name: " + env + "\n"
-	require.Contains(t, string(data), at)
-	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(data), at, at+"  gates:\n"+gates, 1)), 0o644))
-	gittest.Git(t, work, "commit", "-qam", env+": gates")
-	gittest.Git(t, work, "push", "-q", "origin", "main")
+	setEnvField(t, repo, env, "  gates:\n"+gates)
 }
 
 // setEnvField adds a line (indented YAML) under an environment of plattr-env.yaml.
