@@ -27,11 +27,21 @@ func (c *Config) rootDestination() argov1.ApplicationDestination {
 	return destination(c.ArgoCD.Server, "", c.ArgoCD.Namespace)
 }
 
+// ChildAutoSyncPointer is the field of a child Application its root leaves
+// alone: its automated sync.
+const ChildAutoSyncPointer = "/spec/syncPolicy/automated"
+
 // RootApplication is the app-of-apps of env: it syncs envs/<env>/apps, the
 // child Applications, into Argo CD's namespace.
 func RootApplication(c *Config, env string) *argov1.Application {
 	root := argoApplication(c, RootName(env), path.Join(EnvDir(env), names.AppsDir), c.RootProject(), c.rootDestination())
 	root.Labels = map[string]string{plattrv1.LabelEnvironment: env}
+	// A child's automated sync is left as it is: turned off in Argo CD's UI
+	// (to roll back there), the root's self-heal would turn it on again at
+	// once. Plattr's rollback controller turns it on once git has the
+	// rollback.
+	root.Spec.IgnoreDifferences = argov1.IgnoreDifferences{{Group: "argoproj.io", Kind: "Application", JSONPointers: []string{ChildAutoSyncPointer}}}
+	root.Spec.SyncPolicy.SyncOptions = argov1.SyncOptions{"RespectIgnoreDifferences=true"}
 	return root
 }
 

@@ -411,6 +411,12 @@ func appsKustomization(tree Tree, dir string) ([]byte, error) {
 	return withHeader(generatedHeader, newKustomization(children))
 }
 
+// AutoSync is the automated sync policy of every Application Plattr writes:
+// prune what git no longer has, and heal what was changed by hand.
+func AutoSync() *argov1.SyncPolicyAutomated {
+	return &argov1.SyncPolicyAutomated{Prune: ptr.To(true), SelfHeal: ptr.To(true)}
+}
+
 func childApplicationYAML(cfg *Config, t Target) ([]byte, error) {
 	app := argoApplication(cfg, t.ChildName(), t.Dir, cfg.ProjectOf(t.Env), cfg.DestinationOf(t.Env))
 	app.Labels = map[string]string{plattrv1.LabelEnvironment: t.Env, plattrv1.LabelApp: t.Name}
@@ -438,7 +444,7 @@ func argoApplication(cfg *Config, name, dir, project string, dest argov1.Applica
 			},
 			Destination: dest,
 			SyncPolicy: &argov1.SyncPolicy{
-				Automated: &argov1.SyncPolicyAutomated{Prune: ptr.To(true), SelfHeal: ptr.To(true)},
+				Automated: AutoSync(),
 				Retry:     &argov1.RetryStrategy{Limit: 5, Backoff: &argov1.Backoff{Duration: "5s", Factor: ptr.To[int64](2), MaxDuration: "3m"}},
 			},
 			RevisionHistoryLimit: ptr.To[int64](revisionHistoryLimit),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -137,4 +138,23 @@ func (r *Repo) History(ctx context.Context, file string, depth int) ([]Version, 
 		h = c.ParentHashes[0]
 	}
 	return out, nil
+}
+
+// FileAt reads file as of commit, a commit of the branch's history that
+// History has read (it deepens the clone); a commit it has not read is an
+// error wrapping fs.ErrNotExist, as is a file the commit does not have.
+func (r *Repo) FileAt(ctx context.Context, commit, file string) ([]byte, error) {
+	if err := envfiles.CheckPath(file); err != nil {
+		return nil, err
+	}
+	if !plumbing.IsHash(commit) {
+		return nil, fmt.Errorf("%q is not a full commit id", commit)
+	}
+	c, err := object.GetCommit(r.st, plumbing.NewHash(commit))
+	if err != nil {
+		return nil, fmt.Errorf("commit %.12s is not in the history read: %w", commit, fs.ErrNotExist)
+	}
+	t := newTree(r.st, c.TreeHash)
+	t.fetch = func(hs []plumbing.Hash) error { return r.fetchBlobs(ctx, hs) }
+	return t.ReadFile(file)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"io"
 	"maps"
 	"net/http"
@@ -376,4 +377,39 @@ func TestRepo_ChangeNamingAFolderRefused(t *testing.T) {
 		assert.True(t, res.Commit.IsZero())
 		assert.Equal(t, before, gittest.Git(t, repo, "rev-parse", "main"), "nothing was committed")
 	}
+}
+
+// FileAt reads a file as of any commit History read, including one that did
+// not change it; a commit beyond the history read, or a file it lacks, is not
+// found.
+func TestRepo_FileAt(t *testing.T) {
+	repo := initRepo(t, filepath.Join(t.TempDir(), "env.git"))
+	ctx := context.Background()
+	r, err := Open(ctx, repo, generator.Validate)
+	require.NoError(t, err)
+	_, err = r.Apply(ctx, renderChange(t, "hello", "r.example.com/hello@"+digest), ApplyOptions{})
+	require.NoError(t, err)
+	first := gittest.Git(t, repo, "rev-parse", "main")
+	_, err = r.Apply(ctx, renderChange(t, "other", "r.example.com/other@"+digest), ApplyOptions{})
+	require.NoError(t, err)
+	other := "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	_, err = r.Apply(ctx, renderChange(t, "hello", "r.example.com/hello@"+other), ApplyOptions{})
+	require.NoError(t, err)
+	untouched := gittest.Git(t, repo, "rev-parse", "main~1") // rendered "other" only
+
+	fresh, err := Open(ctx, repo, generator.Validate)
+	require.NoError(t, err)
+	_, err = fresh.FileAt(ctx, first, "envs/staging/hello/release.yaml")
+	assert.ErrorIs(t, err, fs.ErrNotExist, "not read yet: the clone is shallow")
+	_, err = fresh.History(ctx, "envs/staging/hello/release.yaml", 10)
+	require.NoError(t, err)
+	data, err := fresh.FileAt(ctx, untouched, "envs/staging/hello/release.yaml")
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "image: r.example.com/hello@"+digest, "as of a commit that did not change it")
+	_, err = fresh.FileAt(ctx, first, "envs/staging/other/release.yaml")
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	_, err = fresh.FileAt(ctx, "HEAD", "envs/staging/hello/release.yaml")
+	assert.ErrorContains(t, err, "is not a full commit id")
+	_, err = fresh.FileAt(ctx, first, "../x")
+	assert.Error(t, err)
 }

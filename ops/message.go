@@ -15,6 +15,7 @@ const (
 	TrailerEnvironment  = "Plattr-Environment"
 	TrailerImage        = "Plattr-Image"
 	TrailerRollbackTo   = "Plattr-Rollback-To"
+	TrailerRolledBackBy = "Plattr-Rolled-Back-By"
 	TrailerPromotion    = "Plattr-Promotion"
 	TrailerSourceRepo   = "Plattr-Source-Repo"
 	TrailerSourceCommit = "Plattr-Source-Commit"

@@ -16,6 +16,17 @@ type Rollback struct {
 	App, Env string
 	Steps    int
 	To       string
+	// InArgoCD, when set, is a rollback made in Argo CD that this one brings
+	// to git.
+	InArgoCD *ArgoCDRollback
+}
+
+// ArgoCDRollback is a rollback made in Argo CD (its UI or API): who, when, to
+// which revision of the env repo.
+type ArgoCDRollback struct {
+	By       string
+	At       time.Time
+	Revision string
 }
 
 // Version is one content a release had, and the commit that wrote it (newest
@@ -73,6 +84,10 @@ func (r Rollback) Plan(versions []Version, depth int) (RollbackPlan, error) {
 	}
 	plan.Files = map[string][]byte{r.File(): plan.Target.Content}
 	plan.Message = rollbackMessage(r.App, r.Env, plan.Target)
+	if a := r.InArgoCD; a != nil {
+		plan.Message.Body = fmt.Sprintf("Rolled back in Argo CD by %s at %s (revision %.12s).", oneLine(a.By), stamp(a.At), a.Revision)
+		plan.Message.Trailers = append(plan.Message.Trailers, [2]string{TrailerRolledBackBy, oneLine(a.By)})
+	}
 	plan.DatabaseChanged = DatabaseChanged(plan.Current.Content, plan.Target.Content)
 	return plan, nil
 }
@@ -80,12 +95,34 @@ func (r Rollback) Plan(versions []Version, depth int) (RollbackPlan, error) {
 // Proposal is the rollback's pull request.
 func (r Rollback) Proposal(plan RollbackPlan) Proposal {
 	intro := fmt.Sprintf("Rolls **%s** in **%s** back to the release committed in %.12s (%s).", r.App, r.Env, plan.Target.Commit, plan.Target.Subject)
+	if a := r.InArgoCD; a != nil {
+		intro += fmt.Sprintf("\n\n**Rolled back in Argo CD** by %s at %s (revision `%.12s`), with auto-sync turned off: this pull request brings git to what runs. "+
+			"Once it is merged and synced, Plattr turns the Application's auto-sync on again.", mdCell(oneLine(a.By)), stamp(a.At), a.Revision)
+	}
 	if plan.DatabaseChanged {
 		intro += "\n\n> [!WARNING]\n> The database block differs between the running release and this one: check that the older release works with the current schema before merging."
 	}
 	return Proposal{Branch: r.Branch(), Title: fmt.Sprintf("Roll back %s in %s", r.App, r.Env),
 		Body:   Describe(intro, []ReleaseChange{{App: r.App, Old: plan.Current.Content, New: plan.Target.Content}}),
 		Labels: []string{LabelRollback, envLabel(r.Env)}}
+}
+
+// oneLine keeps a name on one line, within 100 characters (it comes from
+// Argo CD's user: a trailer must not be forged by a newline).
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	if strings.TrimSpace(s) == "" {
+		return "(unknown)"
+	}
+	return s
 }
 
 // releaseAt is the release committed at the commit whose id starts with prefix

@@ -114,11 +114,20 @@ func (c *Client) Create(ctx context.Context, r Release, state string) (int64, er
 }
 
 // SetState adds a status to deployment id of repo; url is where the release is
-// served. inactive is never made automatic: the operator says which one.
+// served. inactive is never made automatic: the operator says which one. A
+// deployment whose latest status says so already gets none: a reconcile that
+// read a stale status (the cache behind its own last write) writes nothing.
 func (c *Client) SetState(ctx context.Context, repo string, id int64, state, url string) error {
 	owner, name, err := split(repo)
 	if err != nil {
 		return err
+	}
+	latest, _, err := c.gh.Repositories.ListDeploymentStatuses(ctx, owner, name, id, &github.ListOptions{PerPage: 1})
+	if err != nil {
+		return describe(fmt.Sprintf("read deployment %d of %s", id, repo), err)
+	}
+	if len(latest) > 0 && latest[0].GetState() == state && (url == "" || latest[0].GetEnvironmentURL() == url) {
+		return nil
 	}
 	req := &github.DeploymentStatusRequest{State: github.String(state), AutoInactive: github.Bool(false),
 		Description: github.String(describeState(state))}

@@ -89,3 +89,25 @@ func TestNewApp(t *testing.T) {
 	_, err = ParsePrivateKey([]byte("not a key"))
 	assert.ErrorContains(t, err, "not PEM")
 }
+
+// A state the deployment has already is not written again: a reconcile that
+// read a stale status before its own last write took effect.
+func TestSetState_SameStateWritesNothing(t *testing.T) {
+	gh := fakegithub.New("tok")
+	defer gh.Close()
+	c, err := New("tok", gh.BaseURL())
+	require.NoError(t, err)
+	ctx := context.Background()
+	id, err := c.Create(ctx, release, StateInProgress)
+	require.NoError(t, err)
+	require.NoError(t, c.SetState(ctx, release.Repo, id, StateSuccess, release.URL))
+	writes := gh.Writes()
+	require.NoError(t, c.SetState(ctx, release.Repo, id, StateSuccess, release.URL))
+	_, err = c.Create(ctx, release, StateSuccess)
+	require.NoError(t, err)
+	assert.Equal(t, writes, gh.Writes())
+	require.Len(t, gh.Deployments(release.Repo), 1)
+	assert.Len(t, gh.Deployments(release.Repo)[0].Statuses, 2, "in_progress, success")
+	require.NoError(t, c.SetState(ctx, release.Repo, id, StateSuccess, "https://elsewhere.example.com"))
+	assert.Len(t, gh.Deployments(release.Repo)[0].Statuses, 3, "another URL is news")
+}
