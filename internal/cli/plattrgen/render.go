@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/plattr/plattr/generator"
@@ -63,22 +62,10 @@ func newRenderCmd(io IO) *cobra.Command {
 // commitTime is the committer time of the checkout holding dir when its HEAD
 // is commit (RFC 3339, UTC), or "".
 func commitTime(dir, commit string) string {
-	if commit == "" {
-		return ""
+	if t, ok := gitops.CommitTime(dir, commit); ok {
+		return t.UTC().Format(time.RFC3339)
 	}
-	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return ""
-	}
-	head, err := r.Head()
-	if err != nil || !strings.HasPrefix(head.Hash().String(), commit) {
-		return ""
-	}
-	c, err := r.CommitObject(head.Hash())
-	if err != nil {
-		return ""
-	}
-	return c.Committer.When.UTC().Format(time.RFC3339)
+	return ""
 }
 
 func ciRunURL(getenv func(string) string) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/internal/envhistory"
 	"github.com/plattr/plattr/ops"
 )
 
@@ -77,7 +78,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	plan, err := op.Plan(opsVersions(history), o.depth)
+	plan, err := op.Plan(envhistory.Versions(history), o.depth)
 	if err != nil {
 		return err
 	}

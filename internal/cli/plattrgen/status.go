@@ -15,6 +15,7 @@ import (
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/internal/envhistory"
 	"github.com/plattr/plattr/ops"
 )
 
@@ -150,22 +151,12 @@ func readReleases(ctx context.Context, repo *gitops.Repo, tree envfiles.Tree, cf
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, ops.Releases(a, env, opsVersions(history))...)
+			out = append(out, ops.Releases(a, env, envhistory.Versions(history))...)
 		}
 	}
 	ops.FillSourceTimes(out)
 	ops.SortReleases(cfg, out)
 	return out, nil
-}
-
-// opsVersions is a file's history as ops reads it.
-func opsVersions(history []gitops.Version) []ops.Version {
-	versions := make([]ops.Version, len(history))
-	for i, v := range history {
-		versions[i] = ops.Version{Commit: v.Commit.Hash.String(), When: v.Commit.Committer.When, Content: v.Content,
-			Subject: strings.SplitN(v.Commit.Message, "\n", 2)[0], Message: v.Commit.Message, Author: v.Commit.Author.Name}
-	}
-	return versions
 }
 
 // promotionPR is an open promotion pull request as plattr-gen promote made
