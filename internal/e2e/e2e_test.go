@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/plattr/plattr/internal/fakegithub"
 	"github.com/plattr/plattr/internal/gittest"
@@ -20,7 +22,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 // versions before projects per environment (one Argo CD project, "default"):
 // such a repo still renders, promotes and syncs as it did.
 func TestEndToEnd(t *testing.T) {
-	l := NewLoop(t, Options{InitArgs: []string{"--project", "default"}, Roots: []string{"staging", "uat", "preview"}})
+	l := NewLoop(t, Options{InitArgs: []string{"--project", "default"}, Roots: []string{"staging", "uat", "preview"}, ArgoCDServer: true})
 	// uat takes a release only after it has run in staging for a while, as
 	// staging's operator (its token's user) recorded it.
 	const soak = 10 * time.Second
@@ -101,7 +103,61 @@ func TestEndToEnd(t *testing.T) {
 	}
 	assert.Equal(t, Digest('a'), l.Image("staging", "hello"))
 
-	// 6. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
+	// 6. A rollback in Argo CD's UI comes back to git: auto-sync off and a
+	// rollback through argocd-server (the UI's calls), the rollback pull
+	// request from Plattr's rollback controller, merged, auto-sync on again.
+	l.Step("render a release of hello into staging that will be rolled back in Argo CD")
+	before := sha
+	sha = l.PlattrGen("render", "--app-dir", l.Example, "--env", "staging", "--image", Digest('e'), "--repo", l.RepoURL)
+	l.Converge("staging", "hello", sha, Digest('e'))
+	l.StartRollbackController()
+	l.Step("in Argo CD's UI, as admin: turn off auto-sync of staging-hello, roll back to the sync before")
+	l.ArgoCDAPI(http.MethodPatch, "/api/v1/applications/staging-hello", map[string]string{"name": "staging-hello",
+		"patch": `{"spec":{"syncPolicy":{"automated":null}}}`, "patchType": "merge"}, nil)
+	var app struct {
+		Status struct {
+			History []struct {
+				ID       int64  `json:"id"`
+				Revision string `json:"revision"`
+			} `json:"history"`
+		} `json:"status"`
+	}
+	l.ArgoCDAPI(http.MethodGet, "/api/v1/applications/staging-hello", nil, &app)
+	id, err := argoHistoryID(app.Status.History, sha)
+	require.NoError(t, err)
+	l.ArgoCDAPI(http.MethodPost, "/api/v1/applications/staging-hello/rollback", map[string]any{"name": "staging-hello", "id": id}, nil)
+	l.waitFor(time.Now(), "staging/hello runs "+ShortDigest(Digest('a'))+" again (Argo CD rolled it back)", func() (bool, string) {
+		img := l.Image("staging", "hello")
+		return img == Digest('a'), "image " + ShortDigest(img)
+	})
+	var pr fakegithub.PR
+	l.waitFor(time.Now(), "Plattr's rollback pull request", func() (bool, string) {
+		prs := l.GitHub.PRs(EnvRepo)
+		pr = prs[len(prs)-1]
+		return pr.Head == "plattr/rollback-staging-hello" && pr.State == "open", fmt.Sprintf("latest pull request #%d %s (%s)", pr.Number, pr.Head, pr.State)
+	})
+	assert.Contains(t, pr.Body, "**Rolled back in Argo CD** by admin at ")
+	l.T.Logf("         pull request #%d: %s", pr.Number, pr.Title)
+	c, err := l.child("staging", "hello")
+	require.NoError(t, err)
+	assert.Nil(t, c.Spec.SyncPolicy.Automated, "the root left the child's auto-sync off")
+	l.Step("merge the rollback pull request: git has what runs, auto-sync turns on again")
+	sha = l.Merge("plattr/rollback-staging-hello")
+	l.Refresh("staging", "hello")
+	l.waitFor(time.Now(), "staging-hello synced at "+sha[:8]+" with auto-sync on", func() (bool, string) {
+		a, err := l.child("staging", "hello")
+		if err != nil {
+			return false, err.Error()
+		}
+		on := a.Spec.SyncPolicy != nil && a.Spec.SyncPolicy.Automated != nil
+		return on && a.Status.Sync.Status == "Synced" && a.Status.Sync.Revision == sha,
+			fmt.Sprintf("auto-sync %v, %s at %.8s", on, a.Status.Sync.Status, a.Status.Sync.Revision)
+	})
+	assert.Equal(t, Digest('a'), l.Image("staging", "hello"))
+	assert.Equal(t, gittest.Git(t, l.Bare, "show", before+":envs/staging/hello/release.yaml"),
+		gittest.Git(t, l.Bare, "show", "main:envs/staging/hello/release.yaml"), "git has the release Argo CD rolled back to")
+
+	// 7. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
 	if os.Getenv("PLATTR_E2E_POLL_BASELINE") != "" {
 		l.Step("baseline: render a release into staging and let Argo CD find it by its 3-minute poll (no refresh)")
 		sha = l.PlattrGen("render", "--app-dir", l.Example, "--env", "staging", "--image", Digest('d'), "--repo", l.RepoURL)

@@ -81,6 +81,8 @@ type Options struct {
 	Spokes map[string][]string
 	// Roots: the environments whose root Applications are applied.
 	Roots []string
+	// ArgoCDServer starts argocd-server too (ArgoCDAPI calls it).
+	ArgoCDServer bool
 }
 
 // Site is one cluster with its operator and backing services.
@@ -109,12 +111,13 @@ type Loop struct {
 	GitHub  *fakegithub.Server
 	Example string
 
-	token    string
-	spokes   map[string]*Site
-	envSite  map[string]*Site
-	operator string // the operator binary
-	start    time.Time
-	timeline []mark
+	token     string
+	argoToken string // argocd-server's session of its admin
+	spokes    map[string]*Site
+	envSite   map[string]*Site
+	operator  string // the operator binary
+	start     time.Time
+	timeline  []mark
 	// Poll: no refresh, Argo CD finds commits by its poll (the baseline);
 	// Timeout: of each wait (stepTimeout unless the baseline needs more).
 	Poll    bool
@@ -193,7 +196,7 @@ func NewLoop(t *testing.T, opts Options) *Loop {
 	cm, _, err := unstructured.NestedStringMap(health[0].Object, "data")
 	require.NoError(t, err)
 	rds := testenv.StartPrivateRedis(t)
-	l.Argo = hub.StartArgoCD(t, testenv.ArgoCDOptions{Redis: rds.Addr, ConfigData: cm})
+	l.Argo = hub.StartArgoCD(t, testenv.ArgoCDOptions{Redis: rds.Addr, ConfigData: cm, Server: opts.ArgoCDServer})
 	// The env repo is private: Argo CD reads it with a repository Secret, as it
 	// would with a GitHub token.
 	require.NoError(t, hub.Client.Create(ctx, &corev1.Secret{

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,8 +35,11 @@ const ArgoCDNamespace = "argocd"
 type ArgoCD struct {
 	// Namespace Argo CD runs in (Applications live there).
 	Namespace string
-	// Logs is the folder of the two processes' logs.
+	// Logs is the folder of the processes' logs.
 	Logs string
+	// Server is argocd-server's URL (plain http on 127.0.0.1) and
+	// AdminPassword its admin's password, with ArgoCDOptions.Server.
+	Server, AdminPassword string
 }
 
 // ArgoCDAssetsDir is where `make argocd-assets` put the argocd and kustomize
@@ -64,6 +68,9 @@ type ArgoCDOptions struct {
 	Redis string
 	// ConfigData is added to the argocd-cm ConfigMap (resource customisations).
 	ConfigData map[string]string
+	// Server starts argocd-server too (the API the UI calls), with its admin
+	// user's password set.
+	Server bool
 }
 
 // StartArgoCD installs Argo CD's minimal configuration into the argocd namespace
@@ -88,7 +95,15 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	if err := c.installArgoCDConfig(ctx, opts.ConfigData); err != nil {
+	password := ""
+	if opts.Server {
+		b := make([]byte, 12)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		password = hex.EncodeToString(b)
+	}
+	if err := c.installArgoCDConfig(ctx, opts.ConfigData, password); err != nil {
 		return nil, err
 	}
 	// The binary is one: it runs as the component its name says. Links in a
@@ -98,7 +113,7 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 		return nil, err
 	}
 	onStop(func() { os.RemoveAll(dir) })
-	for _, name := range []string{"argocd-repo-server", "argocd-application-controller"} {
+	for _, name := range []string{"argocd-repo-server", "argocd-application-controller", "argocd-server"} {
 		if err := os.Symlink(filepath.Join(assets, "argocd"), filepath.Join(dir, name)); err != nil {
 			return nil, err
 		}
@@ -107,7 +122,7 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
-	ports := make([]int, 3)
+	ports := make([]int, 5)
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
@@ -143,6 +158,15 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 			// Two cores: fewer workers than a cluster's defaults (20 and 10).
 			"--status-processors", "4", "--operation-processors", "4"}},
 	}
+	server := fmt.Sprintf("127.0.0.1:%d", ports[3])
+	if opts.Server {
+		procs = append(procs, struct {
+			name string
+			args []string
+		}{"argocd-server", []string{"--insecure", "--address", "127.0.0.1", "--port", fmt.Sprint(ports[3]),
+			"--metrics-port", fmt.Sprint(ports[4]), "--namespace", ArgoCDNamespace, "--repo-server", repoServer, "--repo-server-plaintext",
+			"--redis", opts.Redis, "--staticassets", filepath.Join(dir, "static"), "--logformat", "text"}})
+	}
 	for _, p := range procs {
 		if err := startProcessEnv(filepath.Join(dir, p.name), p.args, env, filepath.Join(dir, p.name+".log")); err != nil {
 			return nil, err
@@ -151,26 +175,42 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 	if err := reapOnExit(dir); err != nil {
 		return nil, err
 	}
+	listening := map[string]string{"argocd-repo-server": repoServer}
+	if opts.Server {
+		listening["argocd-server"] = server
+	}
+	for name, addr := range listening {
+		if err := waitListening(addr, filepath.Join(dir, name+".log"), name); err != nil {
+			return nil, err
+		}
+	}
+	a := &ArgoCD{Namespace: ArgoCDNamespace, Logs: dir}
+	if opts.Server {
+		a.Server, a.AdminPassword = "http://"+server, password
+	}
+	return a, nil
+}
+
+// waitListening waits up to 60 s for a process to listen on addr.
+func waitListening(addr, log, name string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", repoServer, time.Second)
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			conn.Close()
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("argocd-repo-server did not listen on %s within 60 s; its log ends:\n%s", repoServer,
-				LogTail(filepath.Join(dir, "argocd-repo-server.log"), 2000))
+			return fmt.Errorf("%s did not listen on %s within 60 s; its log ends:\n%s", name, addr, LogTail(log, 2000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return &ArgoCD{Namespace: ArgoCDNamespace, Logs: dir}, nil
 }
 
 // installArgoCDConfig creates what Argo CD reads at start: its ConfigMap and
 // Secret (labelled as Argo CD's settings manager selects them) and the default
 // AppProject.
-func (c *Cluster) installArgoCDConfig(ctx context.Context, data map[string]string) error {
+func (c *Cluster) installArgoCDConfig(ctx context.Context, data map[string]string, adminPassword string) error {
 	if err := c.EnsureNamespace(ctx, ArgoCDNamespace); err != nil {
 		return err
 	}
@@ -183,11 +223,19 @@ func (c *Cluster) installArgoCDConfig(ctx context.Context, data map[string]strin
 	if _, err := rand.Read(key); err != nil {
 		return err
 	}
+	secret := map[string][]byte{"server.secretkey": []byte(hex.EncodeToString(key))}
+	if adminPassword != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.MinCost)
+		if err != nil {
+			return err
+		}
+		secret["admin.password"], secret["admin.passwordMtime"] = hash, []byte(time.Now().UTC().Format(time.RFC3339))
+	}
 	objs := []client.Object{
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "argocd-cm", Namespace: ArgoCDNamespace, Labels: labels}, Data: cmData},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "argocd-rbac-cm", Namespace: ArgoCDNamespace, Labels: labels}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "argocd-secret", Namespace: ArgoCDNamespace, Labels: labels},
-			Data: map[string][]byte{"server.secretkey": []byte(hex.EncodeToString(key))}},
+			Data: secret},
 		&argov1.AppProject{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ArgoCDNamespace},
 			Spec: argov1.AppProjectSpec{
 				SourceRepos:              []string{"*"},
