@@ -1,5 +1,7 @@
 // Command plattr-operator runs the Plattr operator: flags and environment →
-// manager → operator.Setup → start. No logic lives here.
+// manager → operator.Setup → start. "plattr-operator rollbacks" runs the
+// rollback controller instead (uirollback), a process of its own: the
+// operator never writes git. No logic lives here.
 package main
 
 import (
@@ -20,6 +22,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "rollbacks" {
+		rollbacks(os.Args[2:])
+		return
+	}
 	var (
 		metricsAddr, probeAddr string
 		leaderElect            bool

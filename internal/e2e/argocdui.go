@@ -2,25 +2,16 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/go-logr/logr/testr"
-
-	"github.com/plattr/plattr/generator"
-	"github.com/plattr/plattr/gitops"
-	"github.com/plattr/plattr/gitops/pulls"
 	"github.com/plattr/plattr/internal/testenv"
-	"github.com/plattr/plattr/uirollback"
 )
 
 // ArgoCDAPI calls argocd-server's REST API as its admin (the calls Argo CD's
@@ -61,33 +52,18 @@ func (l *Loop) argoCall(method, path, token string, body, out any) {
 	}
 }
 
-// StartRollbackController runs Plattr's rollback controller (uirollback)
-// against the hub's Argo CD, with the env repo and the fake GitHub, until the
-// test ends.
+// StartRollbackController runs Plattr's rollback controller as its users do
+// (the operator's binary, "plattr-operator rollbacks") against the hub's
+// Argo CD, with the env repo and the fake GitHub.
 func (l *Loop) StartRollbackController() {
 	l.T.Helper()
-	c := l.Hub.C
-	mgr, err := manager.New(c.Config, manager.Options{Scheme: testenv.Scheme(),
-		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{l.Argo.Namespace: {}}},
-		Metrics: metricsserver.Options{BindAddress: "0"}, Logger: testr.New(l.T)})
-	require.NoError(l.T, err)
-	prs, err := pulls.New(l.token, EnvRepo, pulls.WithBaseURL(l.GitHub.BaseURL()))
-	require.NoError(l.T, err)
-	r := &uirollback.Reconciler{Client: mgr.GetClient(), Namespace: l.Argo.Namespace, PullRequests: prs, Log: testr.New(l.T),
-		Open: func(ctx context.Context) (*gitops.Repo, error) {
-			return gitops.Open(ctx, l.RepoURL, generator.Validate, gitops.WithToken(l.token), gitops.WithAllowHTTP())
-		}}
-	require.NoError(l.T, r.SetupWithManager(mgr))
-	ctx, cancel := context.WithCancel(l.Ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	l.T.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			l.T.Errorf("the rollback controller: %v", err)
-		}
-	})
-	l.T.Logf("         started Plattr's rollback controller (uirollback) on Argo CD's namespace %s", l.Argo.Namespace)
+	bin := l.operator + "-rollbacks" // its log is named after it
+	require.NoError(l.T, os.Link(l.operator, bin))
+	env := append(os.Environ(), "KUBECONFIG="+l.Hub.C.Kubeconfig, "PLATTR_GIT_TOKEN="+l.token)
+	testenv.StartProcess(l.T, bin, []string{"rollbacks", "--env-repo=" + l.RepoURL, "--github-repo=" + EnvRepo,
+		"--github-api-url=" + l.GitHub.BaseURL(), "--namespace=" + l.Argo.Namespace, "--allow-http",
+		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0"}, env)
+	l.T.Logf("         started Plattr's rollback controller (plattr-operator rollbacks) on Argo CD's namespace %s", l.Argo.Namespace)
 }
 
 // argoHistoryID is the ID of the newest entry of an Application's sync

@@ -92,7 +92,15 @@ func TestEndToEnd(t *testing.T) {
 	l.ApplyBootstrap("main", "staging", "uat", "preview")
 	for _, env := range []string{"staging", "uat"} {
 		l.Refresh(env, "hello")
+		refreshed := time.Now()
 		l.waitFor(time.Now(), env+"-hello in project plattr-"+env+", synced and healthy", func() (bool, string) {
+			// A refresh that came before the root moved the child to its
+			// project is not taken again (a project is no source): ask again
+			// rather than wait for Argo CD's 3-minute poll.
+			if time.Since(refreshed) > 5*time.Second {
+				l.Refresh(env, "hello")
+				refreshed = time.Now()
+			}
 			a, err := l.child(env, "hello")
 			if err != nil {
 				return false, err.Error()
