@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	synccommon "github.com/argoproj/argo-cd/gitops-engine/pkg/sync/common"
 	argov1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
@@ -185,4 +186,34 @@ func TestReconciler_NotARollback(t *testing.T) {
 	reconcile(t, r, forged)
 	assert.Empty(t, gh.PRs("acme/env"), "no pull request for any of them")
 	assert.NotContains(t, gittest.Git(t, repo, "branch", "--list"), "rollback")
+}
+
+// The controller's settings are checked before it starts, naming the flag.
+func TestNew_Validates(t *testing.T) {
+	c := testenv.StartCluster(t)
+	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{Scheme: Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}})
+	require.NoError(t, err)
+	ok := Config{EnvRepo: "https://github.com/acme/env.git", Namespace: "argocd", Token: "t", GitHubRepo: "acme/env"}
+	r, err := New(mgr, ok)
+	require.NoError(t, err)
+	assert.NotNil(t, r.PullRequests)
+	assert.Equal(t, "main", r.Base)
+	for _, tc := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.EnvRepo = "" }, "--env-repo (PLATTR_ENV_REPO) is required"},
+		{func(c *Config) { c.EnvRepo = "http://github.com/acme/env.git" }, "--env-repo: "},
+		{func(c *Config) { c.EnvRepo = "/srv/env.git" }, "--env-repo: give the env repo's https:// URL"},
+		{func(c *Config) { c.Branch = "a..b" }, "--branch: "},
+		{func(c *Config) { c.Namespace = "Argo CD" }, `--namespace: "Argo CD" is not a namespace`},
+		{func(c *Config) { c.Token = "" }, "no token: set PLATTR_GIT_TOKEN"},
+		{func(c *Config) { c.GitHubRepo = "acme/../x" }, "--github-repo: "},
+		{func(c *Config) { c.GitHubAPIURL = "http://ghe.example.com/api/v3" }, "--github-api-url: "},
+	} {
+		cfg := ok
+		tc.edit(&cfg)
+		_, err := New(mgr, cfg)
+		assert.ErrorContains(t, err, tc.want)
+	}
 }
