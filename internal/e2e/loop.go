@@ -318,13 +318,9 @@ func (l *Loop) Step(what string) {
 // server is what --allow-http is for.
 func (l *Loop) PlattrGen(args ...string) string {
 	l.T.Helper()
-	args = append(args, "--allow-http")
-	var out, errb bytes.Buffer
-	env := map[string]string{"GITHUB_API_URL": l.GitHub.BaseURL(), "GITHUB_REPOSITORY": appRepo, "GITHUB_SHA": strings.Repeat("f", 40)}
-	code := plattrgen.Main(l.Ctx, args, plattrgen.IO{Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }})
-	require.Equal(l.T, 0, code, "plattr-gen %s:\n%s%s", strings.Join(args, " "), out.String(), errb.String())
-	require.NotContains(l.T, out.String()+errb.String(), l.token, "plattr-gen printed the token")
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	code, out, errs := l.runPlattrGen(args)
+	require.Equal(l.T, 0, code, "plattr-gen %s:\n%s%s", strings.Join(args, " "), out, errs)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if len(line) == 40 && strings.Trim(line, "0123456789abcdef") == "" {
 			continue // the commit id render prints for scripts
 		}
@@ -337,13 +333,21 @@ func (l *Loop) PlattrGen(args ...string) string {
 // exit code 1 and returns what it said.
 func (l *Loop) PlattrGenRefused(args ...string) string {
 	l.T.Helper()
+	code, out, errs := l.runPlattrGen(args)
+	require.Equal(l.T, 1, code, "plattr-gen %s should have been refused:\n%s%s", strings.Join(args, " "), out, errs)
+	l.T.Logf("         plattr-gen refused: %s", strings.ReplaceAll(strings.TrimSpace(errs), "\n", "\n         "))
+	return errs
+}
+
+// runPlattrGen runs plattr-gen in CI's environment, never printing the token.
+func (l *Loop) runPlattrGen(args []string) (int, string, string) {
+	l.T.Helper()
 	args = append(args, "--allow-http")
 	var out, errb bytes.Buffer
 	env := map[string]string{"GITHUB_API_URL": l.GitHub.BaseURL(), "GITHUB_REPOSITORY": appRepo, "GITHUB_SHA": strings.Repeat("f", 40)}
 	code := plattrgen.Main(l.Ctx, args, plattrgen.IO{Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }})
-	require.Equal(l.T, 1, code, "plattr-gen %s should have been refused:\n%s%s", strings.Join(args, " "), out.String(), errb.String())
-	l.T.Logf("         plattr-gen refused: %s", strings.ReplaceAll(strings.TrimSpace(errb.String()), "\n", "\n         "))
-	return errb.String()
+	require.NotContains(l.T, out.String()+errb.String(), l.token, "plattr-gen printed the token")
+	return code, out.String(), errb.String()
 }
 
 // Merge merges a Plattr branch into main on the server, as GitHub's merge button
