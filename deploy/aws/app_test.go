@@ -82,7 +82,8 @@ func TestRunbook_CommandsRun(t *testing.T) {
 		seen[cmdline] = true
 		out := t.TempDir()
 		r := strings.NewReplacer("plattr-aws.json", "plattr-aws.example.json", "cdk-outputs.json", filepath.Join("testdata", "outputs.example.json"),
-			"-out cdk.out", "-out "+out, "-out ../../overlays/aws/outputs", "-out "+out)
+			"spoke-outputs.json", filepath.Join("testdata", "outputs.example.json"),
+			"-out cdk.out", "-out "+out, "-out ../../overlays/aws/outputs", "-out "+out, "-out ../../overlays/spoke/outputs", "-out "+out)
 		args := strings.Fields(r.Replace(cmdline))
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=none-here")
@@ -92,5 +93,5 @@ func TestRunbook_CommandsRun(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotEmpty(t, entries, cmdline)
 	}
-	assert.Len(t, seen, 3, "the runbook's synth, overlay and check commands: %v", seen)
+	assert.Len(t, seen, 4, "the runbook's synth, overlay (the hub's and a spoke's) and check commands: %v", seen)
 }
