@@ -209,3 +209,25 @@ func deleteAll(tree Tree, dir string, entries []string, files Files) error {
 	}
 	return nil
 }
+
+// BuildApplication builds the overlay of an app in an environment
+// (envs/<env>/<name>) as Argo CD does and returns the Plattr Application it
+// yields: what the operator will be given. nil when the folder is not there.
+func BuildApplication(tree Tree, env, name string) (*plattrv1.Application, error) {
+	dir := AppDir(env, name)
+	out, err := build(tree, dir)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if yaml.Unmarshal([]byte(doc), &meta) != nil || meta.Kind != plattrv1.Kind || !strings.HasPrefix(meta.APIVersion, plattrv1.GroupVersion.Group+"/") {
+			continue
+		}
+		return ParseRelease([]byte(doc))
+	}
+	return nil, fmt.Errorf("%s builds no Plattr Application", dir)
+}

@@ -203,10 +203,7 @@ func (r *ApplicationReconciler) instance(ctx context.Context, app *plattrv1.Appl
 }
 
 func (r *ApplicationReconciler) host(app *plattrv1.Application, env string) string {
-	if app.Spec.Ingress != nil && app.Spec.Ingress.Host != "" {
-		return app.Spec.Ingress.Host
-	}
-	return plattrv1.DefaultHost(app.Name, env, r.Config.BaseDomain, env == r.Config.productionEnv())
+	return plattrv1.HostOf(app, env, r.Config.BaseDomain, env == r.Config.productionEnv())
 }
 
 // productionEnv is the production environment's name.

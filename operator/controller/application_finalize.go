@@ -37,7 +37,7 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 			used = append(used, p)
 		}
 	}
-	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
+	if app.Spec.DeletesData() {
 		var errs []error
 		st := newStatus(app)
 		for _, p := range used {

@@ -192,7 +192,7 @@ func (r *ApplicationReconciler) writeSecret(ctx context.Context, app *plattrv1.A
 // disable removes what a service that the Application no longer asks for made:
 // its data when the deletion policy is Delete, and its Secret in any case.
 func (r *ApplicationReconciler) disable(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner, secret *corev1.Secret) error {
-	if app.Spec.DeletionPolicy == plattrv1.DeletionPolicyDelete {
+	if app.Spec.DeletesData() {
 		deleted, err := r.deleteData(ctx, app, inst, p)
 		if err != nil {
 			return err

@@ -145,7 +145,7 @@ func newRoot(io IO, run *invocation) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newGatesCmd(io), newStatusCmd(io), newMetricsCmd(io), newPreviewCmd(io), newRollbackCmd(io))
+	root.AddCommand(newRenderCmd(io), newEnvCmd(io), newPromoteCmd(io), newGatesCmd(io), newStatusCmd(io), newMetricsCmd(io), newPlanCmd(io), newPreviewCmd(io), newRollbackCmd(io))
 	version.AddTo(root)
 	return root
 }
@@ -270,11 +270,12 @@ func (r *repoFlags) bind(f *pflag.FlagSet, io IO, branchHelp string) {
 // environment. Credentials in --repo's URL win over the token, and the command
 // says so when both are there.
 func (r *repoFlags) open(ctx context.Context) (*gitops.Repo, error) {
-	return r.openBranch(ctx, r.branch)
+	return r.openBranch(ctx, "--branch", r.branch)
 }
 
-// openBranch is open for another branch of the env repo.
-func (r *repoFlags) openBranch(ctx context.Context, branch string) (*gitops.Repo, error) {
+// openBranch is open for another branch of the env repo, given by flag (in
+// the message when the branch does not exist).
+func (r *repoFlags) openBranch(ctx context.Context, flag, branch string) (*gitops.Repo, error) {
 	token, tokenVar, err := gitops.TokenSource()
 	if err != nil {
 		return nil, usageError{err}
@@ -292,7 +293,7 @@ func (r *repoFlags) openBranch(ctx context.Context, branch string) (*gitops.Repo
 	}
 	repo, err := gitops.Open(ctx, r.repo, generator.Validate, opts...)
 	if errors.Is(err, gitops.ErrNoBranch) {
-		return nil, fmt.Errorf("--branch: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return repo, err
 }

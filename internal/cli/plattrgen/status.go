@@ -180,7 +180,7 @@ func (p *promotionPR) apps() []string {
 // not plattr-gen promote's (no Plattr-Promotion trailer between two of the
 // environments).
 func readPromotion(ctx context.Context, rf *repoFlags, base envfiles.Tree, cfg *generator.Config, pr pulls.PR) (*promotionPR, error) {
-	head, err := rf.openBranch(ctx, pr.Head)
+	head, err := rf.openBranch(ctx, "the pull request's branch", pr.Head)
 	if err != nil {
 		return nil, fmt.Errorf("pull request #%d: %w", pr.Number, err)
 	}

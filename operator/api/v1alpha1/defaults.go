@@ -29,3 +29,17 @@ func DefaultHost(app, env, baseDomain string, production bool) string {
 // generator/names.PreviewEnv must say the same (a test checks it); names cannot
 // import this package.
 const PreviewEnv = "preview"
+
+// HostOf is the host app is served at in env: its ingress host, else
+// DefaultHost. The operator serves it there, and plans say so.
+func HostOf(app *Application, env, baseDomain string, production bool) string {
+	if app.Spec.Ingress != nil && app.Spec.Ingress.Host != "" {
+		return app.Spec.Ingress.Host
+	}
+	return DefaultHost(app.Name, env, baseDomain, production)
+}
+
+// DeletesData says whether the data of a backing service the spec no longer
+// asks for (or of every service, when the Application is deleted) is deleted:
+// deletionPolicy Delete. Retain, the default, keeps it.
+func (s *ApplicationSpec) DeletesData() bool { return s.DeletionPolicy == DeletionPolicyDelete }
