@@ -81,6 +81,10 @@ type ApplicationReconciler struct {
 
 	// applied holds, per object UID, the generation this operator last applied.
 	applied sync.Map
+	// recorded holds, per GitHub deployment ID, the state this operator last
+	// gave it: a reconcile that read a status older than its own last write
+	// (the cache behind) calls GitHub for nothing.
+	recorded sync.Map
 }
 
 // +kubebuilder:rbac:groups=plattr.dev,resources=applications,verbs=get;list;watch;update;patch

@@ -74,10 +74,16 @@ func (r *ApplicationReconciler) reportDeployment(ctx context.Context, app *platt
 				Environment: rel.Environment, State: want, Replaces: replaces}
 		}
 	case cur.State != want:
-		if err = r.GitHub.SetState(ctx, repo, cur.ID, want, st.URL); err == nil {
+		if last, ok := r.recorded.Load(cur.ID); !ok || last != want {
+			err = r.GitHub.SetState(ctx, repo, cur.ID, want, st.URL)
+		}
+		if err == nil {
 			cur = cur.DeepCopy()
 			cur.State = want
 		}
+	}
+	if err == nil && cur != nil {
+		r.recorded.Store(cur.ID, cur.State)
 	}
 	if err == nil && cur.State == ghdeploy.StateSuccess && cur.Replaces != 0 {
 		if err = r.GitHub.SetState(ctx, repo, cur.Replaces, ghdeploy.StateInactive, ""); err == nil {
