@@ -90,8 +90,11 @@ type PR struct {
 	URL    string `json:"url"`
 	State  string `json:"state"`
 	Merged bool   `json:"merged"`
-	// Head is its branch (filled by Open).
-	Head string `json:"-"`
+	// Head and Base are its branches, Labels its labels (filled by Open and
+	// Get).
+	Head   string   `json:"-"`
+	Base   string   `json:"-"`
+	Labels []string `json:"-"`
 }
 
 // Ensure makes sure one open pull request from spec.Head to spec.Base exists with
@@ -185,9 +188,7 @@ func (c *Client) Open(ctx context.Context, base, label string) ([]PR, error) {
 		}
 		for _, p := range list {
 			if len(missingLabels(p, []string{label})) == 0 {
-				pr := toPR(p)
-				pr.Head = p.GetHead().GetRef()
-				out = append(out, pr)
+				out = append(out, toPR(p))
 			}
 		}
 		if next == 0 {
@@ -196,6 +197,54 @@ func (c *Client) Open(ctx context.Context, base, label string) ([]PR, error) {
 		opt.Page = next
 	}
 	return out, nil
+}
+
+// maxCommentPages bounds the comments UpsertComment reads (100 a page).
+const maxCommentPages = 30
+
+// UpsertComment makes sure pull request number has one comment holding marker,
+// with body (which must hold marker): the first such comment is edited (only
+// when its body differs), or one is made. It says whether it made one.
+func (c *Client) UpsertComment(ctx context.Context, number int, marker, body string) (bool, error) {
+	if !strings.Contains(body, marker) {
+		return false, errors.New("the comment's body does not hold its marker")
+	}
+	opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for range maxCommentPages {
+		var list []*github.IssueComment
+		var next int
+		err := c.retry(ctx, "list comments", func() (*github.Response, error) {
+			l, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.repo, number, opt)
+			list = l
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, cm := range list {
+			if !strings.Contains(cm.GetBody(), marker) {
+				continue
+			}
+			if cm.GetBody() == body {
+				return false, nil
+			}
+			return false, c.retry(ctx, "edit comment", func() (*github.Response, error) {
+				_, resp, err := c.gh.Issues.EditComment(ctx, c.owner, c.repo, cm.GetID(), &github.IssueComment{Body: github.String(body)})
+				return resp, err
+			})
+		}
+		if next == 0 {
+			break
+		}
+		opt.Page = next
+	}
+	return true, c.retry(ctx, "comment", func() (*github.Response, error) {
+		_, resp, err := c.gh.Issues.CreateComment(ctx, c.owner, c.repo, number, &github.IssueComment{Body: github.String(body)})
+		return resp, err
+	})
 }
 
 // Status is a commit status: state (pending, success, failure, error), a
@@ -246,7 +295,12 @@ func (c *Client) find(ctx context.Context, head, base string) (*github.PullReque
 }
 
 func toPR(p *github.PullRequest) PR {
-	return PR{Number: p.GetNumber(), URL: p.GetHTMLURL(), State: p.GetState(), Merged: p.GetMerged()}
+	pr := PR{Number: p.GetNumber(), URL: p.GetHTMLURL(), State: p.GetState(), Merged: p.GetMerged(),
+		Head: p.GetHead().GetRef(), Base: p.GetBase().GetRef()}
+	for _, l := range p.Labels {
+		pr.Labels = append(pr.Labels, l.GetName())
+	}
+	return pr
 }
 
 func missingLabels(p *github.PullRequest, want []string) []string {

@@ -155,3 +155,33 @@ func TestClient_OpenAndSetStatus(t *testing.T) {
 	st.State = "sunny"
 	assert.ErrorContains(t, c.SetStatus(ctx, sha, st), "422")
 }
+
+// One comment per marker: made once, edited when its body changes, left
+// alone when it does not; another comment is not touched.
+func TestClient_UpsertComment(t *testing.T) {
+	s := fakegithub.New("tok")
+	defer s.Close()
+	c, _ := newClient(t, s, "tok")
+	ctx := context.Background()
+	pr, _, err := c.Ensure(ctx, spec("body"))
+	require.NoError(t, err)
+	got, err := c.Get(ctx, pr.Number)
+	require.NoError(t, err)
+	assert.Equal(t, "plattr/promote-uat-hello", got.Head)
+	assert.Equal(t, "main", got.Base)
+	assert.ElementsMatch(t, []string{"plattr/promotion", "env/uat"}, got.Labels)
+
+	_, err = c.UpsertComment(ctx, pr.Number, "<!-- other -->", "<!-- other -->\nsomeone's")
+	require.NoError(t, err)
+	for i, body := range []string{"<!-- m -->\nfirst push", "<!-- m -->\nsecond push", "<!-- m -->\nsecond push", "<!-- m -->\nthird push"} {
+		made, err := c.UpsertComment(ctx, pr.Number, "<!-- m -->", body)
+		require.NoError(t, err)
+		assert.Equal(t, i == 0, made, body)
+	}
+	comments := s.PRs("acme/env")[0].Comments
+	require.Len(t, comments, 2, "one comment of its own after three pushes")
+	assert.Equal(t, "<!-- other -->\nsomeone's", comments[0].Body)
+	assert.Equal(t, "<!-- m -->\nthird push", comments[1].Body)
+	_, err = c.UpsertComment(ctx, pr.Number, "<!-- m -->", "no marker")
+	assert.Error(t, err)
+}

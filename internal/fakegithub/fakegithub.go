@@ -34,9 +34,16 @@ type PR struct {
 	State    string // "open" or "closed"
 	Merged   bool
 	Labels   []string
-	Comments []string
+	Comments []Comment
 	Created  time.Time
 	Updated  time.Time
+}
+
+// Comment is a comment on a pull request (GitHub's issue comment).
+type Comment struct {
+	ID   int64
+	Body string
+	User string
 }
 
 type repo struct {
@@ -113,7 +120,7 @@ func (s *Server) PRs(ownerRepo string) []PR {
 		for _, p := range r.pulls {
 			c := *p
 			c.Labels = append([]string(nil), p.Labels...)
-			c.Comments = append([]string(nil), p.Comments...)
+			c.Comments = append([]Comment(nil), p.Comments...)
 			out = append(out, c)
 		}
 	}
@@ -156,10 +163,11 @@ func (s *Server) repo(name string) *repo {
 }
 
 var (
-	pullsPath  = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/pulls$`)
-	pullPath   = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/pulls/(\d+)$`)
-	labelsPath = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/issues/(\d+)/labels$`)
-	commPath   = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$`)
+	pullsPath   = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/pulls$`)
+	pullPath    = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/pulls/(\d+)$`)
+	labelsPath  = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/issues/(\d+)/labels$`)
+	commPath    = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$`)
+	commentPath = regexp.MustCompile(`^/api/v3/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$`)
 )
 
 func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
@@ -205,6 +213,19 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		s.addLabels(w, req, m.repo, m.number)
 	case m.re == commPath && req.Method == http.MethodPost:
 		s.addComment(w, req, m.repo, m.number)
+	case m.re == commPath && req.Method == http.MethodGet:
+		p := s.pull(m.repo, m.number)
+		if p == nil {
+			notFound(w)
+			return
+		}
+		out := []map[string]any{}
+		for _, c := range p.Comments {
+			out = append(out, s.renderComment(m.repo, p, c))
+		}
+		writeJSON(w, http.StatusOK, page(req, out))
+	case m.re == commentPath && req.Method == http.MethodPatch:
+		s.editComment(w, req, m.repo, int64(m.number))
 	default:
 		notFound(w)
 	}
@@ -217,7 +238,7 @@ type matched struct {
 }
 
 func match(path string) matched {
-	for _, re := range []*regexp.Regexp{pullsPath, pullPath, labelsPath, commPath} {
+	for _, re := range []*regexp.Regexp{pullsPath, pullPath, labelsPath, commPath, commentPath} {
 		if m := re.FindStringSubmatch(path); m != nil {
 			out := matched{re: re, repo: m[1] + "/" + m[2]}
 			if len(m) > 3 {
@@ -358,13 +379,56 @@ func (s *Server) addComment(w http.ResponseWriter, req *http.Request, repo strin
 		notFound(w)
 		return
 	}
+	body, ok := commentBody(w, req)
+	if !ok {
+		return
+	}
+	c := Comment{ID: s.nextID(), Body: body, User: s.caller}
+	p.Comments = append(p.Comments, c)
+	writeJSON(w, http.StatusCreated, s.renderComment(repo, p, c))
+}
+
+// editComment replaces a comment's body (PATCH /repos/o/r/issues/comments/ID).
+func (s *Server) editComment(w http.ResponseWriter, req *http.Request, repo string, id int64) {
+	r := s.repos[repo]
+	if r == nil {
+		notFound(w)
+		return
+	}
+	for _, p := range r.pulls {
+		for i := range p.Comments {
+			if p.Comments[i].ID == id {
+				body, ok := commentBody(w, req)
+				if !ok {
+					return
+				}
+				p.Comments[i].Body = body
+				writeJSON(w, http.StatusOK, s.renderComment(repo, p, p.Comments[i]))
+				return
+			}
+		}
+	}
+	notFound(w)
+}
+
+// commentBody reads a comment's body as GitHub checks it.
+func commentBody(w http.ResponseWriter, req *http.Request) (string, bool) {
 	var in struct{ Body string }
 	if err := json.NewDecoder(req.Body).Decode(&in); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON"})
-		return
+		return "", false
 	}
-	p.Comments = append(p.Comments, in.Body)
-	writeJSON(w, http.StatusCreated, map[string]any{"id": len(p.Comments), "body": in.Body})
+	if len([]rune(in.Body)) > MaxBody {
+		validationFailedOn(w, "IssueComment", "custom", fmt.Sprintf("body is too long (maximum is %d characters)", MaxBody),
+			"https://docs.github.com/rest/issues/comments#create-an-issue-comment")
+		return "", false
+	}
+	return in.Body, true
+}
+
+func (s *Server) renderComment(repo string, p *PR, c Comment) map[string]any {
+	return map[string]any{"id": c.ID, "body": c.Body, "user": user(c.User),
+		"html_url": fmt.Sprintf("https://github.com/%s/pull/%d#issuecomment-%d", repo, p.Number, c.ID)}
 }
 
 func (s *Server) render(repo string, p *PR) map[string]any {

@@ -60,7 +60,8 @@ func TestServer_PullRequests(t *testing.T) {
 	got := s.PRs("acme/env")[0]
 	assert.Equal(t, "new body", got.Body)
 	assert.Equal(t, []string{"env/uat", "plattr/promotion"}, got.Labels)
-	assert.Equal(t, []string{"deployed"}, got.Comments)
+	require.Len(t, got.Comments, 1)
+	assert.Equal(t, "deployed", got.Comments[0].Body)
 
 	s.Merge("acme/env", 1)
 	p, _, err = gh.PullRequests.Get(ctx, "acme", "env", 1)
@@ -115,4 +116,33 @@ func TestServer_Errors(t *testing.T) {
 	list, _, err = gh.PullRequests.List(ctx, "acme", "env", nil)
 	require.NoError(t, err)
 	assert.Len(t, list, 1)
+}
+
+// Comments are listed oldest first, edited by ID, and refused over GitHub's
+// size limit, as GitHub's issue comments are.
+func TestServer_Comments(t *testing.T) {
+	s := New("tok")
+	defer s.Close()
+	n := s.OpenPR("acme/env", "feature", "A change")
+	gh := client(t, s, "tok")
+	ctx := context.Background()
+	first, resp, err := gh.Issues.CreateComment(ctx, "acme", "env", n, &github.IssueComment{Body: github.String("one")})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	assert.Equal(t, DefaultLogin, first.GetUser().GetLogin())
+	_, _, err = gh.Issues.CreateComment(ctx, "acme", "env", n, &github.IssueComment{Body: github.String("two")})
+	require.NoError(t, err)
+	list, _, err := gh.Issues.ListComments(ctx, "acme", "env", n, nil)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, "one", list[0].GetBody())
+	_, _, err = gh.Issues.EditComment(ctx, "acme", "env", first.GetID(), &github.IssueComment{Body: github.String("one, edited")})
+	require.NoError(t, err)
+	assert.Equal(t, "one, edited", s.PRs("acme/env")[0].Comments[0].Body)
+	_, resp, err = gh.Issues.CreateComment(ctx, "acme", "env", n, &github.IssueComment{Body: github.String(strings.Repeat("x", MaxBody+1))})
+	require.Error(t, err)
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	_, resp, err = gh.Issues.EditComment(ctx, "acme", "env", 999999, &github.IssueComment{Body: github.String("x")})
+	require.Error(t, err)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 }

@@ -46,12 +46,14 @@ func (c Class) Rank() int {
 
 // Item is one thing the operator will do.
 type Item struct {
-	Env    string `json:"environment"`
-	App    string `json:"app"`
-	Part   string `json:"part"`   // "app", "workload", "url", or a backing service's name (postgres, redis, …)
-	Action string `json:"action"` // create, delete, keep, update, restart, remove
-	Class  Class  `json:"class"`
-	Reason string `json:"reason"`
+	Env string `json:"environment"`
+	// Production: Env is a production environment.
+	Production bool   `json:"production,omitempty"`
+	App        string `json:"app"`
+	Part       string `json:"part"`   // "app", "workload", "url", or a backing service's name (postgres, redis, …)
+	Action     string `json:"action"` // create, delete, keep, update, restart, remove
+	Class      Class  `json:"class"`
+	Reason     string `json:"reason"`
 }
 
 // Target is where the app runs: its environment, and the settings the
@@ -67,7 +69,7 @@ type Target struct {
 func Changes(t Target, old, new *plattrv1.Application) []Item {
 	var items []Item
 	add := func(app, part, action string, c Class, format string, args ...any) {
-		items = append(items, Item{Env: t.Env, App: app, Part: part, Action: action, Class: c, Reason: fmt.Sprintf(format, args...)})
+		items = append(items, Item{Env: t.Env, Production: t.Production, App: app, Part: part, Action: action, Class: c, Reason: fmt.Sprintf(format, args...)})
 	}
 	switch {
 	case old == nil && new == nil:
@@ -122,7 +124,7 @@ func Changes(t Target, old, new *plattrv1.Application) []Item {
 
 // removal is what happens to service s of app when spec no longer asks for it.
 func removal(t Target, app *plattrv1.Application, s plattrv1.Service, spec *plattrv1.ApplicationSpec) Item {
-	it := Item{Env: t.Env, App: app.Name, Part: s.Name}
+	it := Item{Env: t.Env, Production: t.Production, App: app.Name, Part: s.Name}
 	if spec.DeletesData() {
 		it.Action, it.Class = "delete", Destructive
 		it.Reason = fmt.Sprintf("%s: %s deleted with its data (deletionPolicy Delete), Secret %s removed", s.Backend, dataOf(s), plattrv1.ServiceSecretName(app.Name, s.Name))
@@ -164,7 +166,7 @@ func secretsOf(app *plattrv1.Application) []string {
 func workload(t Target, old, new *plattrv1.Application) []Item {
 	var items []Item
 	add := func(part, action string, c Class, format string, args ...any) {
-		items = append(items, Item{Env: t.Env, App: new.Name, Part: part, Action: action, Class: c, Reason: fmt.Sprintf(format, args...)})
+		items = append(items, Item{Env: t.Env, Production: t.Production, App: new.Name, Part: part, Action: action, Class: c, Reason: fmt.Sprintf(format, args...)})
 	}
 	oldHost, newHost := host(t, old), host(t, new)
 	a := controller.DesiredWorkload(old, oldHost, secretsOf(old), "", controller.Workload{})

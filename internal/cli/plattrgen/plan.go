@@ -14,12 +14,16 @@ import (
 	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/gitops/pulls"
 	"github.com/plattr/plattr/operator/plan"
 )
 
 type planOptions struct {
 	repoFlags
 	base, head, output, failOn string
+	pr                         int
+	comment                    bool
+	gh                         githubFlags
 }
 
 func newPlanCmd(io IO) *cobra.Command {
@@ -32,7 +36,8 @@ func newPlanCmd(io IO) *cobra.Command {
 			"services created, kept or deleted with their data (per deletionPolicy), pods restarted, URLs changed,\n" +
 			"apps removed. Each item is destructive (data lost), disruptive (restart, URL) or safe.\n" +
 			"Exit code: 0, or 1 when an item is at least as bad as --fail-on; 2 on trouble.",
-		Example: "  plattr-gen plan --repo ./env.git --base main --head plattr/promote-prod-hello --fail-on destructive",
+		Example: "  plattr-gen plan --repo ./env.git --base main --head plattr/promote-prod-hello --fail-on destructive\n" +
+			"  plattr-gen plan --repo https://github.com/acme/env --pr 42 --comment   # in the env repo's workflow",
 		Args:    noArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
 	}
@@ -42,6 +47,10 @@ func newPlanCmd(io IO) *cobra.Command {
 	f.StringVar(&o.head, "head", "", "the branch of the change")
 	f.StringVar(&o.output, "output", "text", "output format: text, json or markdown")
 	f.StringVar(&o.failOn, "fail-on", "", "exit 1 when an item is at least this bad: destructive or disruptive")
+	f.IntVar(&o.pr, "pr", 0, "plan pull request N of the env repo on GitHub (its base and head)")
+	f.BoolVar(&o.comment, "comment", false, "with --pr: keep one comment with the plan on the pull request and set the commit status "+PlanContext+
+		" (failure for a destructive change to a production environment without the label "+LabelAllowDestructive+")")
+	o.gh.bind(f, io, "GitHub repository of the env repo, for --pr")
 	return cmd
 }
 
@@ -61,16 +70,38 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 		return usagef("--fail-on must be destructive or disruptive, is %q", o.failOn)
 	case o.repo == "":
 		return errNoRepo()
-	case o.head == "":
-		return usagef("--head is required: the branch of the change")
+	case o.pr != 0 && o.head != "":
+		return usagef("--pr and --head exclude each other: --pr takes its branches from the pull request")
+	case o.pr == 0 && o.head == "":
+		return usagef("give --head BRANCH, or --pr N")
+	case o.comment && o.pr == 0:
+		return usagef("--comment needs --pr")
+	case o.pr < 0:
+		return usagef("--pr must be a pull request number, is %d", o.pr)
+	}
+	ctx := cmd.Context()
+	var gh *pulls.Client
+	var pr pulls.PR
+	if o.pr != 0 {
+		var err error
+		if gh, err = o.gh.client(o.repo); err != nil {
+			return usageError{err}
+		}
+		if gh == nil {
+			return usagef("--pr reads the pull request on GitHub: give --github-repo (and --github-api-url), or an env repo on github.com")
+		}
+		if pr, err = gh.Get(ctx, o.pr); err != nil {
+			return err
+		}
+		o.base, o.head = pr.Base, pr.Head
 	}
 	for _, b := range []flagName{{"--base", o.base, names.Branch}, {"--head", o.head, names.Branch}} {
 		if err := checkNames(b); err != nil {
 			return err
 		}
 	}
-	ctx := cmd.Context()
 	trees := make([]envfiles.Tree, 2)
+	var headSHA string
 	for i, b := range [][2]string{{"--base", o.base}, {"--head", o.head}} {
 		repo, err := o.openBranch(ctx, b[0], b[1])
 		if err != nil {
@@ -79,6 +110,7 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 		if trees[i], err = repo.Tree(); err != nil {
 			return err
 		}
+		headSHA = repo.Head().String()
 	}
 	items, err := planChanges(trees[0], trees[1])
 	if err != nil {
@@ -98,6 +130,15 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.comment {
+		if _, err := gh.UpsertComment(ctx, o.pr, PlanMarker, planMarkdown(r)); err != nil {
+			return fmt.Errorf("the plan's comment on pull request #%d: %w", o.pr, err)
+		}
+		state, desc := planCheck(r.Items, pr.Labels)
+		if err := gh.SetStatus(ctx, headSHA, pulls.Status{Context: PlanContext, State: state, Description: desc}); err != nil {
+			return fmt.Errorf("the %s status of pull request #%d: %w", PlanContext, o.pr, err)
+		}
 	}
 	if o.failOn != "" && r.Worst.Rank() >= plan.Class(o.failOn).Rank() {
 		return fmt.Errorf("the change is %s (--fail-on %s)", r.Worst, o.failOn)
@@ -226,6 +267,35 @@ func planText(r planReport) string {
 // PlanMarker marks the pull request comment of a plan.
 const PlanMarker = "<!-- plattr-plan -->"
 
+// PlanContext is the commit status of a plan; LabelAllowDestructive the label
+// a destructive change to a production environment needs for it to pass.
+const (
+	PlanContext           = "plattr/plan"
+	LabelAllowDestructive = "plattr/allow-destructive"
+)
+
+// planCheck is the plan's commit status: failure when a production
+// environment loses data and the pull request lacks the label.
+func planCheck(items []plan.Item, labels []string) (string, string) {
+	n := 0
+	for _, it := range items {
+		if it.Production && it.Class == plan.Destructive {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return "success", fmt.Sprintf("%d item(s), nothing destructive in production", len(items))
+	case slices.Contains(labels, LabelAllowDestructive):
+		return "success", fmt.Sprintf("%d destructive item(s) in production, allowed by %s", n, LabelAllowDestructive)
+	}
+	return "failure", fmt.Sprintf("%d destructive item(s) in production: add the label %s to allow them", n, LabelAllowDestructive)
+}
+
+// maxPlanRows bounds the rows of the plan's comment (GitHub takes 65,536
+// characters).
+const maxPlanRows = 200
+
 func planMarkdown(r planReport) string {
 	var b strings.Builder
 	b.WriteString(PlanMarker + "\n### What merging this does\n\n")
@@ -234,8 +304,17 @@ func planMarkdown(r planReport) string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "Worst: **%s**.\n\n| where | class | what | |\n|---|---|---|---|\n", r.Worst)
-	for _, it := range r.Items {
-		fmt.Fprintf(&b, "| %s/%s | %s | %s %s | %s |\n", it.Env, it.App, it.Class, it.Part, it.Action, strings.ReplaceAll(it.Reason, "|", "\\|"))
+	for i, it := range r.Items {
+		if i == maxPlanRows {
+			fmt.Fprintf(&b, "\n… and %d more: run `plattr-gen plan` for all of them.\n", len(r.Items)-maxPlanRows)
+			break
+		}
+		fmt.Fprintf(&b, "| %s/%s | %s | %s %s | %s |\n", it.Env, it.App, it.Class, it.Part, it.Action, mdEscape(it.Reason))
 	}
 	return b.String()
+}
+
+// mdEscape keeps text inside a Markdown table cell.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;").Replace(s)
 }

@@ -1,7 +1,9 @@
 package plattrgen
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/internal/fakegithub"
 	"github.com/plattr/plattr/internal/gittest"
 	"github.com/plattr/plattr/operator/plan"
 )
@@ -82,4 +86,61 @@ func TestPlan(t *testing.T) {
 	r = planOf("no-such-branch")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.err, `--head: branch "no-such-branch" does not exist`)
+}
+
+// On a pull request: one comment with the plan, however often it runs, and
+// the plattr/plan status, failing for data lost in production until the
+// pull request has the label that allows it.
+func TestPlan_PullRequest(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "prod", "a")
+	branchByHand(t, repo, "drop-redis-prod", "envs/prod/hello/env.yaml", func(s string) string {
+		return strings.Replace(s, "  deletionPolicy: Retain\n", "  deletionPolicy: Delete\n  redis:\n    enabled: false\n", 1)
+	})
+	prs, err := pulls.New(token, "acme/env", pulls.WithBaseURL(s.BaseURL()))
+	require.NoError(t, err)
+	spec := pulls.Spec{Head: "drop-redis-prod", Base: "main", Title: "Drop Redis in prod", Body: "tidy up"}
+	pr, _, err := prs.Ensure(context.Background(), spec)
+	require.NoError(t, err)
+	planPR := func(args ...string) run {
+		return plattrGen(t, ghEnv(s), append([]string{"plan", "--repo", repo, "--github-repo", "acme/env", "--allow-http", "--pr", fmt.Sprint(pr.Number)}, args...)...)
+	}
+	head := gittest.Git(t, repo, "rev-parse", "drop-redis-prod")
+	for range 3 {
+		r := planPR("--comment")
+		require.Equal(t, 0, r.code, r.err)
+	}
+	comments := s.PRs("acme/env")[0].Comments
+	require.Len(t, comments, 1, "one comment after three runs")
+	assert.Contains(t, comments[0].Body, "| prod/hello | destructive | redis delete | Redis: the Redis user and every key under its prefix deleted")
+	st := s.CommitStatuses("acme/env", head)
+	require.Len(t, st, 1, "the same status is written once")
+	assert.Equal(t, PlanContext, st[0].Context)
+	assert.Equal(t, "failure", st[0].State)
+	assert.Equal(t, "1 destructive item(s) in production: add the label plattr/allow-destructive to allow them", st[0].Description)
+
+	spec.Labels = []string{LabelAllowDestructive}
+	_, _, err = prs.Ensure(context.Background(), spec)
+	require.NoError(t, err)
+	r := planPR("--comment", "--fail-on", "destructive")
+	assert.Equal(t, 1, r.code, "--fail-on still says what the change is")
+	st = s.CommitStatuses("acme/env", head)
+	assert.Equal(t, "success", st[len(st)-1].State)
+	assert.Contains(t, st[len(st)-1].Description, "allowed by plattr/allow-destructive")
+
+	for args, want := range map[string]string{
+		"--pr 1 --head x":    "--pr and --head exclude each other",
+		"--comment":          "give --head BRANCH, or --pr N",
+		"--head x --comment": "--comment needs --pr",
+	} {
+		r := plattrGen(t, ghEnv(s), append([]string{"plan", "--repo", repo, "--github-repo", "acme/env", "--allow-http"}, strings.Fields(args)...)...)
+		assert.Equal(t, 2, r.code, args)
+		assert.Contains(t, r.err, want, args)
+	}
+	r = plattrGen(t, nil, "plan", "--repo", repo, "--pr", "1")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.err, "--pr reads the pull request on GitHub")
 }
