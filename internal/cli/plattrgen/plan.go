@@ -38,8 +38,8 @@ func newPlanCmd(io IO) *cobra.Command {
 			"Exit code: 0, or 1 when an item is at least as bad as --fail-on; 2 on trouble.",
 		Example: "  plattr-gen plan --repo ./env.git --base main --head plattr/promote-prod-hello --fail-on destructive\n" +
 			"  plattr-gen plan --repo https://github.com/acme/env --pr 42 --comment   # in the env repo's workflow",
-		Args:    noArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
 	}
 	f := cmd.Flags()
 	o.bind(f, io, "not read by plan: it compares --base and --head")
