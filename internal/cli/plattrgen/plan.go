@@ -16,6 +16,7 @@ import (
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/gitops/pulls"
 	"github.com/plattr/plattr/operator/plan"
+	"github.com/plattr/plattr/ops"
 )
 
 type planOptions struct {
@@ -317,4 +318,21 @@ func planMarkdown(r planReport) string {
 // mdEscape keeps text inside a Markdown table cell.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;").Replace(s)
+}
+
+// withPlan adds to a pull request's body what merging it will do (files on
+// top of base), within GitHub's limit: a plan too long for it is left to
+// plattr-gen plan. A plan that cannot be made is said, not fatal.
+func withPlan(body string, base envfiles.Tree, files envfiles.Files) string {
+	items, err := planChanges(base, envfiles.Overlay{Base: base, Changes: files})
+	section := ""
+	if err != nil {
+		section = "\n\n### What merging this does\n\nNo plan: " + mdEscape(err.Error()) + "\n"
+	} else {
+		section = "\n\n" + strings.TrimPrefix(planMarkdown(planReport{Worst: plan.Worst(items), Items: items}), PlanMarker+"\n")
+	}
+	if len(body)+len(section) > ops.MaxPRBody {
+		section = "\n\n### What merging this does\n\nToo long for this description: run `plattr-gen plan` on the branch.\n"
+	}
+	return body + section
 }

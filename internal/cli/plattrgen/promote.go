@@ -126,13 +126,17 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 		return nil
 	}
 	report.Branch, report.Commit = prop.Branch, prop.Commit.String()
+	proposal := op.Proposal(plan)
+	if base, err := repo.Tree(); err == nil {
+		proposal.Body = withPlan(proposal.Body, base, plan.Files)
+	}
 	if gh != nil && plan.Gates != nil {
 		state, desc := plan.Gates.Status(o.force)
 		if err := gh.SetStatus(cmd.Context(), report.Commit, pulls.Status{Context: ops.StatusContext, State: state, Description: desc}); err != nil {
 			return fmt.Errorf("branch %s is pushed, but its %s status failed: %w", report.Branch, ops.StatusContext, err)
 		}
 	}
-	return finishProposal(cmd, io, gh, report, op.Proposal(plan), o.output)
+	return finishProposal(cmd, io, gh, report, proposal, o.output)
 }
 
 // evidenceDepth is how many commits of the environment promoted from are read

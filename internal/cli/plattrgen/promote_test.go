@@ -88,6 +88,8 @@ func TestPromote_StagingToUatToProd(t *testing.T) {
 	assert.Contains(t, prs[0].Body, "`sha256:000000000000` → `sha256:aaaaaaaaaaaa`", "the image change")
 	assert.Contains(t, prs[0].Body, "acme/hello@aaaaaaaa", "the source commit")
 	assert.Contains(t, prs[0].Body, "```diff")
+	assert.Contains(t, prs[0].Body, "### What merging this does\n\nWorst: **disruptive**.", "the plan: uat's pods restart with the new image")
+	assert.Contains(t, prs[0].Body, "| uat/hello | disruptive | workload restart | pods restart, one at a time: image sha256:000000000000 → sha256:aaaaaaaaaaaa |")
 
 	// Idempotent: the same branch and pull request.
 	before := gittest.Git(t, repo, "rev-parse", "plattr/promote-uat-hello")
@@ -232,6 +234,8 @@ func TestRollback_RestoresThePreviousRelease(t *testing.T) {
 	require.Len(t, prs, 1)
 	assert.Equal(t, "plattr/rollback-prod-hello", prs[0].Head)
 	assert.Contains(t, prs[0].Body, "The database block differs")
+	assert.Contains(t, prs[0].Body, "### What merging this does\n\nWorst: **disruptive**.", "the rollback's plan")
+	assert.Contains(t, prs[0].Body, "| prod/hello | disruptive | workload restart |")
 	assert.Contains(t, prs[0].Labels, "plattr/rollback")
 	merge(t, repo, "plattr/rollback-prod-hello")
 	assert.Equal(t, first, gittest.Files(t, repo)["envs/prod/hello/release.yaml"], "the previous release, byte for byte")

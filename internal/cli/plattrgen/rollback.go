@@ -99,5 +99,9 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	if plan.DatabaseChanged && o.output != "json" {
 		fmt.Fprintf(io.Err, "warning: the database block of %s differs between the running release and the one restored\n", o.app)
 	}
-	return finishProposal(cmd, io, gh, report, op.Proposal(plan), o.output)
+	proposal := op.Proposal(plan)
+	if base, err := repo.Tree(); err == nil {
+		proposal.Body = withPlan(proposal.Body, base, plan.Files)
+	}
+	return finishProposal(cmd, io, gh, report, proposal, o.output)
 }
