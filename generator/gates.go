@@ -97,7 +97,7 @@ func (f Freeze) schedule() (cron.Schedule, error) {
 		tz = "UTC"
 	}
 	loc, err := time.LoadLocation(tz)
-	if err != nil || strings.ContainsAny(tz, " \t\r\n") {
+	if err != nil || strings.ContainsAny(tz, " \t\r\n") || tz == "Local" {
 		return nil, fmt.Errorf("timeZone: %q is not a time zone such as Europe/Berlin", f.TimeZone)
 	}
 	if strings.Contains(f.Start, "TZ=") {
@@ -126,5 +126,11 @@ func (f Freeze) Active(now time.Time) (bool, time.Time) {
 	if start.IsZero() || start.After(now) {
 		return false, time.Time{}
 	}
-	return true, start.Add(d)
+	// Windows longer than the schedule's period overlap: the freeze lasts
+	// until the last one open now closes.
+	end := start.Add(d)
+	for next := s.Next(start); !next.IsZero() && !next.After(now); next = s.Next(next) {
+		end = next.Add(d)
+	}
+	return true, end
 }

@@ -69,6 +69,11 @@ func CheckGates(cfg *generator.Config, from, to string, ev []Evidence, now time.
 	var c GateCheck
 	soak := g.SoakTime()
 	gated := g != nil
+	if source, err := cfg.Env(from); err == nil && soak > 0 && source.Deployer == "" {
+		// Anyone who may write an app's repository may record deployments:
+		// only the deployer's are evidence.
+		c.Reasons = append(c.Reasons, fmt.Sprintf("the soak in %s cannot be checked: %s sets no deployer (environments[].deployer: the GitHub login that records its deployments)", from, from))
+	}
 	for _, r := range ev {
 		line := fmt.Sprintf("`%s` %s", r.App, generator.ShortImage(r.Image))
 		if r.Commit != "" {

@@ -19,6 +19,7 @@ func gated(t *testing.T, gates string) (envfiles.MapTree, *generator.Config) {
 	t.Helper()
 	tree := envRepo(t)
 	tree[generator.ConfigFile] = withGates(t, tree[generator.ConfigFile], gates)
+	tree[generator.ConfigFile] = []byte(strings.Replace(string(tree[generator.ConfigFile]), "- name: staging\n", "- name: staging\n  deployer: plattr-acme[bot]\n", 1))
 	c, err := generator.ReadConfig(tree)
 	require.NoError(t, err, string(tree[generator.ConfigFile]))
 	return tree, c
@@ -221,6 +222,18 @@ func TestPromote_Gates(t *testing.T) {
 	assert.EqualError(t, err, "boom")
 }
 
+// Without a deployer for the environment before, a soak cannot be shown.
+func TestCheckGates_SoakNeedsADeployer(t *testing.T) {
+	tree := envRepo(t)
+	tree[generator.ConfigFile] = withGates(t, tree[generator.ConfigFile], "      soak: 1h\n")
+	cfg, err := generator.ReadConfig(tree)
+	require.NoError(t, err)
+	c, err := CheckGates(cfg, "staging", "uat", evidence(t0.Add(-2*time.Hour), time.Time{}, false), t0, false)
+	require.NoError(t, err)
+	assert.False(t, c.Pass)
+	assert.Equal(t, []string{"the soak in staging cannot be checked: staging sets no deployer (environments[].deployer: the GitHub login that records its deployments)"}, c.Reasons)
+}
+
 func TestEvidenceOf(t *testing.T) {
 	tree := envRepo(t)
 	r, err := release(t, "hello", digestA, "staging", 0, generator.Source{}).Plan(tree)
@@ -249,4 +262,17 @@ func TestDeployer_Validation(t *testing.T) {
 			assert.ErrorContains(t, err, "environments[0].deployer: ", deployer)
 		}
 	}
+}
+
+// Overlapping windows (longer than their period) freeze until the last one
+// closes; the machine's local time zone is refused.
+func TestFreeze_Overlapping(t *testing.T) {
+	f := generator.Freeze{Start: "0 * * * *", Duration: "90m"}
+	active, ends := f.Active(time.Date(2026, 12, 4, 10, 15, 0, 0, time.UTC))
+	assert.True(t, active)
+	assert.Equal(t, time.Date(2026, 12, 4, 11, 30, 0, 0, time.UTC), ends, "the 10:00 window closes last")
+	tree := envRepo(t)
+	tree[generator.ConfigFile] = withGates(t, tree[generator.ConfigFile], "      freeze:\n      - start: \"0 18 * * FRI\"\n        duration: 1h\n        timeZone: Local\n")
+	_, err := generator.ReadConfig(tree)
+	assert.ErrorContains(t, err, `timeZone: "Local" is not a time zone`)
 }

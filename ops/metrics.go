@@ -76,8 +76,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return err
 }
 
-// ComputeMetrics computes the metrics of releases (every environment, any
-// order) in [since, until]; production is the production environment.
+// ComputeMetrics computes the metrics of releases (every app and
+// environment; within each, newest first as Releases gives them) in [since,
+// until]; production is the production environment.
 func ComputeMetrics(releases []Release, envs []string, production string, since, until time.Time, window time.Duration) Metrics {
 	m := Metrics{Since: since.UTC(), Until: until.UTC(), Production: production, FailureWindow: Duration(window).String()}
 	byApp := map[string][]Release{}
@@ -130,7 +131,9 @@ func tally(rs []Release, production string, since, until time.Time, window time.
 			prod = append(prod, r)
 		}
 	}
-	slices.SortFunc(prod, func(a, b Release) int { return a.At.Compare(b.At) })
+	// Oldest first, in the history's order (newest first as read): times
+	// are people's clocks, the order is the graph's.
+	slices.Reverse(prod)
 	for i, r := range prod {
 		if !in(r) {
 			continue
@@ -144,7 +147,7 @@ func tally(rs []Release, production string, since, until time.Time, window time.
 		}
 		if i+1 < len(prod) {
 			next := prod[i+1]
-			if gap := next.At.Sub(r.At); next.Kind == KindRollback || gap <= window {
+			if gap := max(next.At.Sub(r.At), 0); next.Kind == KindRollback || gap <= window {
 				t.fails++
 				t.restores = append(t.restores, gap)
 			}

@@ -83,11 +83,17 @@ func Releases(app, env string, versions []Version) []Release {
 	}
 	// An image the environment ran before coming back is a rollback, however
 	// it came (a revert, a person's edit).
+	// (A version right before with the same image is the same release with
+	// other settings, not the one it replaced.)
 	for i := range out {
 		if out[i].Kind == KindRollback || out[i].Image == "" {
 			continue
 		}
-		for _, older := range out[i+1:] {
+		j := i + 1
+		for j < len(out) && out[j].Image == out[i].Image {
+			j++
+		}
+		for _, older := range out[min(j, len(out)):] {
 			if older.Image == out[i].Image {
 				out[i].Kind = KindRollback
 				break

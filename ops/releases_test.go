@@ -46,6 +46,13 @@ func TestReleases_Kinds(t *testing.T) {
 	assert.Equal(t, rs[3].SourceTime, rs[1].SourceTime, "b's render time goes with b")
 	assert.True(t, rs[0].SourceTime.IsZero(), "a was never rendered in what was read")
 
+	// The same image again right after (other settings) is no rollback.
+	same := Releases("hello", "staging", []Version{
+		{Commit: "2", When: at(2), Content: append([]byte("# edited\n"), a...), Message: "edit"},
+		{Commit: "1", When: at(1), Content: a, Message: "edit"},
+	})
+	assert.Equal(t, KindEdit, same[0].Kind)
+
 	md := Matrix{Envs: []string{"staging"}, Current: []Release{{App: "hello", Env: "staging", Image: "i", By: "eve | <script>", Kind: KindEdit, Commit: "1234567890"}}}.Markdown()
 	assert.Contains(t, md, "edit 12345678 by eve \\| &lt;script> |", "a name cannot break the table or add markup")
 }

@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -93,6 +95,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// Only the env repo's own child of that app: its name, repository and
+	// folder, as plattr-gen writes it. Labels alone are anyone's to set.
+	if tree, err := repo.Tree(); err != nil {
+		return ctrl.Result{}, err
+	} else if cfg, err := generator.ReadConfig(tree); err != nil || !ownChild(&a, cfg, env, app) {
+		return ctrl.Result{}, err
+	}
+	if strings.HasPrefix(pending, declined) {
+		return ctrl.Result{}, nil // its pull request was closed: a person's to resolve
+	}
+	if pending != "" && r.PullRequests != nil {
+		if n := prNumber(pending); n > 0 {
+			pr, err := r.PullRequests.Get(ctx, n)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if pr.State == "closed" && !pr.Merged {
+				r.Log.Info("the rollback pull request was closed without merging: nothing more is proposed while automated sync is off", "application", a.Name, "pullRequest", pending)
+				return ctrl.Result{}, r.annotate(ctx, &a, declined+pending)
+			}
+		}
+	}
 	file := generator.ReleasePath(env, app)
 	history, err := repo.History(ctx, file, r.depth())
 	if err != nil {
@@ -126,6 +150,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			target = i
 			break
 		}
+	}
+	// The rollback reached git (its pull request merged) and git moved on
+	// since: automated sync goes on, and syncs what git has now.
+	if pending != "" && target > 0 && !versions[target].When.Before(op.StartedAt.Time) {
+		if err := r.turnOn(ctx, &a); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.Log.Info("git had the rollback, and moved on: automated sync is on again", "application", a.Name, "pullRequest", pending)
+		return ctrl.Result{}, nil
 	}
 	// A rollback: an earlier release, synced by a person on purpose (to
 	// that revision) after the release that replaced it was in git. Not a
@@ -162,6 +195,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	return ctrl.Result{RequeueAfter: recheck}, nil
+}
+
+// declined prefixes the annotation of a rollback whose pull request was
+// closed without merging.
+const declined = "declined: "
+
+// ownChild says whether a is the child Application plattr-gen writes for app
+// in env of the env repo cfg describes.
+func ownChild(a *argov1.Application, cfg *generator.Config, env, app string) bool {
+	src := a.Spec.Source
+	return a.Name == (generator.Target{Env: env, Name: app}).ChildName() && src != nil &&
+		src.RepoURL == cfg.RepoURL && src.Path == generator.AppDir(env, app)
+}
+
+// prNumber is the number at the end of a pull request's URL (0: none).
+func prNumber(url string) int {
+	i := strings.LastIndex(url, "/pull/")
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(url[i+len("/pull/"):])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func (r *Reconciler) depth() int {

@@ -112,6 +112,44 @@ func reconcile(t *testing.T, r *Reconciler, a *argov1.Application) *argov1.Appli
 	return &got
 }
 
+// A rollback pull request closed without merging is not proposed again while
+// automated sync stays off; merged and followed by another release, automated
+// sync goes on all the same.
+func TestReconciler_DeclinedAndMovedOn(t *testing.T) {
+	r, gh, repo, a, _ := setup(t)
+	ctx := context.Background()
+	app := child("staging-hello", a, "carol", false, time.Now())
+	require.NoError(t, r.Client.Create(ctx, app))
+	reconcile(t, r, app)
+	require.Len(t, gh.PRs("acme/env"), 1)
+	gh.ClosePR("acme/env", 1)
+	got := reconcile(t, r, app)
+	assert.Equal(t, "declined: https://github.com/acme/env/pull/1", got.Annotations[AnnotationPullRequest])
+	reconcile(t, r, app)
+	assert.Len(t, gh.PRs("acme/env"), 1, "not proposed again")
+	assert.False(t, autoSync(got))
+
+	// Another Application, another rollback: this one merged, then git moves on.
+	require.NoError(t, r.Client.Delete(ctx, app))
+	app = child("staging-hello", a, "carol", false, time.Now())
+	require.NoError(t, r.Client.Create(ctx, app))
+	t.Cleanup(func() { _ = r.Client.Delete(ctx, app) })
+	reconcile(t, r, app)
+	require.Len(t, gh.PRs("acme/env"), 2)
+	work := gittest.Clone(t, repo)
+	gittest.Git(t, work, "fetch", "-q", "origin", "plattr/rollback-staging-hello")
+	gittest.Git(t, work, "merge", "-q", "--no-ff", "-m", "Merge pull request #2", "FETCH_HEAD")
+	p := filepath.Join(work, "envs/staging/hello/release.yaml")
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p, []byte(strings.ReplaceAll(string(data), strings.Repeat("a", 64), strings.Repeat("c", 64))), 0o644))
+	gittest.Git(t, work, "commit", "-qam", "a later release")
+	gittest.Git(t, work, "push", "-q", "origin", "main")
+	got = reconcile(t, r, app)
+	assert.True(t, autoSync(got), "git had the rollback and moved on: automated sync on")
+	assert.NotContains(t, got.Annotations, AnnotationPullRequest)
+}
+
 // A rollback in Argo CD (automated sync off, a person's sync to the revision
 // of the earlier release, after the later one was in git) becomes the
 // rollback pull request, once; merged, the Application's automated sync is on
@@ -119,7 +157,7 @@ func reconcile(t *testing.T, r *Reconciler, a *argov1.Application) *argov1.Appli
 func TestReconciler_RollbackInArgoCDComesBackToGit(t *testing.T) {
 	r, gh, repo, a, _ := setup(t)
 	ctx := context.Background()
-	app := child("staging-hello-"+strings.ToLower(t.Name()[len(t.Name())-6:]), a, "alice\nPlattr-Environment: prod", false, time.Now())
+	app := child("staging-hello", a, "alice\nPlattr-Environment: prod", false, time.Now())
 	require.NoError(t, r.Client.Create(ctx, app))
 	t.Cleanup(func() { _ = r.Client.Delete(ctx, app) })
 
@@ -163,27 +201,36 @@ func TestReconciler_NotARollback(t *testing.T) {
 	bTime := gittest.Git(t, repo, "log", "-1", "--format=%cI", b)
 	committed, err := time.Parse(time.RFC3339, bTime)
 	require.NoError(t, err)
-	for name, app := range map[string]*argov1.Application{
+	forged := child("staging-hello", a, "bob", false, time.Now())
+	forged.Spec.Source.RepoURL = "https://example.com/another-env.git"
+	relabelled := child("staging-hello", a, "bob", false, time.Now())
+	relabelled.Spec.Source.Path = "envs/prod/hello"
+	notAnApp := child("staging-hello", a, "bob", false, time.Now())
+	notAnApp.Labels[plattrv1.LabelApp] = "Not_An-App"
+	for _, tc := range []struct {
+		name string
+		app  *argov1.Application
+	}{
 		// Paused by a person, running what git has.
-		"paused": child("paused", b, "bob", false, time.Now()),
+		{"paused", child("staging-hello", b, "bob", false, time.Now())},
 		// Paused, and git moved on meanwhile: its last sync was before b.
-		"moved-on": child("moved-on", a, "bob", false, committed.Add(-time.Minute)),
+		{"moved-on", child("staging-hello", a, "bob", false, committed.Add(-time.Minute))},
 		// Synced by Argo CD itself.
-		"automated": child("automated", a, "", false, time.Now()),
+		{"automated", child("staging-hello", a, "", false, time.Now())},
 		// Automated sync on: Argo CD refuses rollbacks then.
-		"auto-on": child("auto-on", a, "bob", true, time.Now()),
+		{"auto-on", child("staging-hello", a, "bob", true, time.Now())},
+		// Labelled as Plattr's child, but of another env repo, or of another
+		// folder, or with a name that is no app.
+		{"another repo", forged},
+		{"another folder", relabelled},
+		{"not an app", notAnApp},
 	} {
-		require.NoError(t, r.Client.Create(ctx, app), name)
-		t.Cleanup(func() { _ = r.Client.Delete(ctx, app) })
-		got := reconcile(t, r, app)
-		assert.NotContains(t, got.Annotations, AnnotationPullRequest, name)
-		assert.Equal(t, name == "auto-on", autoSync(got), name)
+		require.NoError(t, r.Client.Create(ctx, tc.app), tc.name)
+		got := reconcile(t, r, tc.app)
+		assert.NotContains(t, got.Annotations, AnnotationPullRequest, tc.name)
+		assert.Equal(t, tc.name == "auto-on", autoSync(got), tc.name)
+		require.NoError(t, r.Client.Delete(ctx, tc.app))
 	}
-	forged := child("forged", a, "bob", false, time.Now())
-	forged.Labels[plattrv1.LabelApp] = "Not_An-App"
-	require.NoError(t, r.Client.Create(ctx, forged))
-	t.Cleanup(func() { _ = r.Client.Delete(ctx, forged) })
-	reconcile(t, r, forged)
 	assert.Empty(t, gh.PRs("acme/env"), "no pull request for any of them")
 	assert.NotContains(t, gittest.Git(t, repo, "branch", "--list"), "rollback")
 }

@@ -95,6 +95,9 @@ type PR struct {
 	Head   string   `json:"-"`
 	Base   string   `json:"-"`
 	Labels []string `json:"-"`
+	// Fork: its branch is in another repository (a fork, or a deleted one),
+	// not in this one.
+	Fork bool `json:"-"`
 }
 
 // Ensure makes sure one open pull request from spec.Head to spec.Base exists with
@@ -297,6 +300,9 @@ func (c *Client) find(ctx context.Context, head, base string) (*github.PullReque
 func toPR(p *github.PullRequest) PR {
 	pr := PR{Number: p.GetNumber(), URL: p.GetHTMLURL(), State: p.GetState(), Merged: p.GetMerged(),
 		Head: p.GetHead().GetRef(), Base: p.GetBase().GetRef()}
+	if base := p.GetBase().GetRepo().GetFullName(); base != "" {
+		pr.Fork = !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), base) // a deleted fork has no head repository
+	}
 	for _, l := range p.Labels {
 		pr.Labels = append(pr.Labels, l.GetName())
 	}

@@ -170,6 +170,7 @@ func TestClient_UpsertComment(t *testing.T) {
 	assert.Equal(t, "plattr/promote-uat-hello", got.Head)
 	assert.Equal(t, "main", got.Base)
 	assert.ElementsMatch(t, []string{"plattr/promotion", "env/uat"}, got.Labels)
+	assert.False(t, got.Fork, "its branch is in acme/env")
 
 	_, err = c.UpsertComment(ctx, pr.Number, "<!-- other -->", "<!-- other -->\nsomeone's")
 	require.NoError(t, err)

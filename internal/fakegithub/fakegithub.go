@@ -437,8 +437,8 @@ func (s *Server) render(repo string, p *PR) map[string]any {
 		"number": p.Number, "title": p.Title, "body": p.Body, "state": p.State, "merged": p.Merged,
 		"html_url":   fmt.Sprintf("https://github.com/%s/pull/%d", repo, p.Number),
 		"url":        fmt.Sprintf("%s/api/v3/repos/%s/pulls/%d", s.URL, repo, p.Number),
-		"head":       map[string]any{"ref": p.Head, "label": owner + ":" + p.Head},
-		"base":       map[string]any{"ref": p.Base, "label": owner + ":" + p.Base},
+		"head":       map[string]any{"ref": p.Head, "label": owner + ":" + p.Head, "repo": map[string]any{"full_name": repo}},
+		"base":       map[string]any{"ref": p.Base, "label": owner + ":" + p.Base, "repo": map[string]any{"full_name": repo}},
 		"labels":     labelsJSON(p.Labels),
 		"created_at": p.Created.UTC().Format(time.RFC3339), "updated_at": p.Updated.UTC().Format(time.RFC3339),
 	}

@@ -23,6 +23,9 @@ type History struct {
 	Until time.Time
 	// State is its latest state.
 	State string
+	// Failed: its last healthy run (or its rollout) ended in failure or
+	// error, even when it was replaced after.
+	Failed bool
 	// URL is where it was last served.
 	URL string
 }
@@ -94,9 +97,14 @@ func replay(id int64, statuses []*github.DeploymentStatus) History {
 		switch h.State {
 		case StateSuccess:
 			if !healthy {
-				h.Since, h.Until, healthy = at, time.Time{}, true
+				h.Since, h.Until, healthy, h.Failed = at, time.Time{}, true, false
 			}
-		case StateFailure, StateInactive, "error":
+		case StateFailure, "error":
+			h.Failed = true
+			if healthy {
+				h.Until, healthy = at, false
+			}
+		case StateInactive:
 			if healthy {
 				h.Until, healthy = at, false
 			}

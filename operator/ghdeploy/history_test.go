@@ -114,6 +114,7 @@ func TestReplay(t *testing.T) {
 		{"recovered", []*github.DeploymentStatus{at(2, StateSuccess), at(10, StateFailure), at(15, StateSuccess)}, 15, -1, StateSuccess},
 		{"replaced", []*github.DeploymentStatus{at(2, StateSuccess), at(60, StateInactive)}, 2, 60, StateInactive},
 		{"never healthy", []*github.DeploymentStatus{at(0, StateInProgress), at(5, StateFailure)}, -1, -1, StateFailure},
+		{"failed, then replaced", []*github.DeploymentStatus{at(2, StateSuccess), at(10, StateFailure), at(12, StateInactive)}, 2, 10, StateInactive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := replay(7, tc.statuses)
@@ -126,6 +127,7 @@ func TestReplay(t *testing.T) {
 			assert.Equal(t, want(tc.since), h.Since)
 			assert.Equal(t, want(tc.until), h.Until)
 			assert.Equal(t, tc.state, h.State)
+			assert.Equal(t, strings.Contains(tc.name, "failed") || tc.name == "never healthy", h.Failed, "failed is kept after a later inactive")
 		})
 	}
 }

@@ -62,6 +62,8 @@ type Target struct {
 	Env        string
 	Production bool
 	BaseDomain string
+	// OldBaseDomain is the base domain before the change, when it changes.
+	OldBaseDomain string
 }
 
 // Changes is what the operator of t will do when app changes from old to new
@@ -168,7 +170,11 @@ func workload(t Target, old, new *plattrv1.Application) []Item {
 	add := func(part, action string, c Class, format string, args ...any) {
 		items = append(items, Item{Env: t.Env, Production: t.Production, App: new.Name, Part: part, Action: action, Class: c, Reason: fmt.Sprintf(format, args...)})
 	}
-	oldHost, newHost := host(t, old), host(t, new)
+	before := t
+	if t.OldBaseDomain != "" {
+		before.BaseDomain = t.OldBaseDomain
+	}
+	oldHost, newHost := host(before, old), host(t, new)
 	a := controller.DesiredWorkload(old, oldHost, secretsOf(old), "", controller.Workload{})
 	b := controller.DesiredWorkload(new, newHost, secretsOf(new), "", controller.Workload{})
 	if !equality.Semantic.DeepEqual(a.Deployment.Spec.Template, b.Deployment.Spec.Template) {

@@ -91,9 +91,14 @@ func (o *gatesOptions) run(cmd *cobra.Command, io IO) error {
 	rows := []gatesRow{}
 	for _, pr := range prs {
 		row := gatesRow{PullRequest: pr.Number, URL: pr.URL, Branch: pr.Head}
+		if pr.Fork {
+			continue // a branch of another repository: not plattr-gen promote's
+		}
 		p, err := readPromotion(ctx, &o.repoFlags, baseTree, cfg, pr)
 		if err != nil {
-			return err
+			// One pull request that cannot be read holds no other's status.
+			fmt.Fprintf(io.Err, "plattr-gen: gates: %v\n", err)
+			continue
 		}
 		if p == nil {
 			continue // not plattr-gen promote's: its gates are not ours to judge

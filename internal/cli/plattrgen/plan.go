@@ -147,42 +147,79 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 	return nil
 }
 
-// planChanges plans every app folder that differs between base and head.
+// planChanges plans every app folder that differs between base and head
+// (every app, when plattr-env.yaml changes), in the environments of either
+// side; an environment is production when either side says so, so that a
+// change cannot plan itself out of production.
 func planChanges(base, head envfiles.Tree) ([]plan.Item, error) {
 	cfg, err := generator.ReadConfig(head)
 	if err != nil {
 		return nil, fmt.Errorf("--head: %w", err)
 	}
+	old, err := generator.ReadConfig(base)
+	if err != nil {
+		old = cfg // a base without plattr-env.yaml: the change lays it down
+	}
+	configChanged, err := sameFile(base, head, generator.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	configChanged = !configChanged
+	envs := append(cfg.EnvNames(), names.PreviewEnv)
+	for _, e := range old.EnvNames() {
+		if !slices.Contains(envs, e) {
+			envs = append(envs, e)
+		}
+	}
 	var items []plan.Item
-	for _, env := range append(cfg.EnvNames(), names.PreviewEnv) {
+	for _, env := range envs {
 		t := plan.Target{Env: env, BaseDomain: cfg.BaseDomain}
-		if e, err := cfg.Env(env); err == nil {
-			t.Production = e.Production
+		if old.BaseDomain != cfg.BaseDomain {
+			t.OldBaseDomain = old.BaseDomain
+		}
+		for _, c := range []*generator.Config{cfg, old} {
+			if e, err := c.Env(env); err == nil && e.Production {
+				t.Production = true
+			}
 		}
 		apps, err := appDirs(env, base, head)
 		if err != nil {
 			return nil, err
 		}
 		for _, app := range apps {
-			same, err := sameFolder(base, head, generator.AppDir(env, app))
-			if err != nil || same {
+			if !configChanged {
+				same, err := sameFolder(base, head, generator.AppDir(env, app))
 				if err != nil {
 					return nil, err
 				}
-				continue
+				if same {
+					continue
+				}
 			}
-			old, err := generator.BuildApplication(base, env, app)
+			was, err := generator.BuildApplication(base, env, app)
 			if err != nil {
 				return nil, fmt.Errorf("--base: %w", err)
 			}
-			new, err := generator.BuildApplication(head, env, app)
+			is, err := generator.BuildApplication(head, env, app)
 			if err != nil {
 				return nil, fmt.Errorf("--head: %w", err)
 			}
-			items = append(items, plan.Changes(t, old, new)...)
+			items = append(items, plan.Changes(t, was, is)...)
 		}
 	}
 	return items, nil
+}
+
+// sameFile says whether a file is the same (or absent) in both trees.
+func sameFile(a, b envfiles.Tree, name string) (bool, error) {
+	x, errA := a.ReadFile(name)
+	y, errB := b.ReadFile(name)
+	for _, err := range []error{errA, errB} {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+	}
+	return (errA != nil) == (errB != nil) && bytes.Equal(x, y), nil
 }
 
 // appDirs lists the app folders of env in either tree, sorted.

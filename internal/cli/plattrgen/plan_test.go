@@ -144,3 +144,37 @@ func TestPlan_PullRequest(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.err, "--pr reads the pull request on GitHub")
 }
+
+// A change that also says prod is no production environment is still
+// planned as production's (and the new base domain does not hide it).
+func TestPlan_ConfigChanges(t *testing.T) {
+	withToken(t)
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "prod", "a")
+	work := gittest.Clone(t, repo)
+	gittest.Git(t, work, "checkout", "-q", "-b", "sneaky")
+	cfg := filepath.Join(work, "plattr-env.yaml")
+	data, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	edited := strings.Replace(string(data), "  production: true\n", "", 1)
+	edited = strings.Replace(edited, "baseDomain: apps.example.com", "baseDomain: apps.example.org", 1)
+	require.NoError(t, os.WriteFile(cfg, []byte(edited), 0o644))
+	env := filepath.Join(work, "envs/prod/hello/env.yaml")
+	data, err = os.ReadFile(env)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(env, []byte(strings.Replace(string(data), "  deletionPolicy: Retain\n", "  deletionPolicy: Delete\n  redis:\n    enabled: false\n", 1)), 0o644))
+	gittest.Git(t, work, "commit", "-qam", "not production any more")
+	gittest.Git(t, work, "push", "-q", "origin", "sneaky")
+
+	r := plattrGen(t, nil, "plan", "--repo", repo, "--head", "sneaky", "--output", "json")
+	require.Equal(t, 0, r.code, r.err)
+	var rep planReport
+	require.NoError(t, json.Unmarshal([]byte(r.out), &rep))
+	var prodDestructive bool
+	for _, it := range rep.Items {
+		if it.Env == "prod" && it.Class == plan.Destructive {
+			prodDestructive = it.Production
+		}
+	}
+	assert.True(t, prodDestructive, "still production's: %v", rep.Items)
+}

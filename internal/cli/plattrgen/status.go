@@ -83,9 +83,13 @@ func (o *statusOptions) run(cmd *cobra.Command, io IO) error {
 			return err
 		}
 		for _, pr := range prs {
+			if pr.Fork {
+				continue
+			}
 			p, err := readPromotion(ctx, &o.repoFlags, tree, cfg, pr)
 			if err != nil {
-				return err
+				fmt.Fprintf(io.Err, "plattr-gen: status: %v\n", err)
+				continue
 			}
 			if p == nil || (o.app != "" && !slices.Contains(p.apps(), o.app)) {
 				continue
@@ -190,10 +194,12 @@ func readPromotion(ctx context.Context, rf *repoFlags, base envfiles.Tree, cfg *
 	}
 	trailers := ops.ParseTrailers(c.Message)
 	from, to, ok := strings.Cut(trailers[ops.TrailerPromotion], " -> ")
-	if !ok || cfg.CheckPromotion(from, to, true) != nil {
+	forced := trailers[ops.TrailerForced] != ""
+	// Environments skipped only with a forced promotion, as promote allows.
+	if !ok || cfg.CheckPromotion(from, to, forced) != nil {
 		return nil, nil
 	}
-	p := &promotionPR{from: from, to: to, head: c.Hash.String(), forced: trailers[ops.TrailerForced] != ""}
+	p := &promotionPR{from: from, to: to, head: c.Hash.String(), forced: forced}
 	headTree, err := head.Tree()
 	if err != nil {
 		return nil, err
