@@ -17,10 +17,11 @@ import (
 // overlays/aws (which pins the released image by digest), and the chart's
 // version and appVersion.
 const (
-	operatorKustomization = "bases/operator/kustomization.yaml"
-	awsKustomization      = "overlays/aws/common/kustomization.yaml"
-	chartFile             = "charts/plattr-operator/Chart.yaml"
-	changelogFile         = "CHANGELOG.md"
+	operatorKustomization  = "bases/operator/kustomization.yaml"
+	rollbacksKustomization = "bases/rollbacks/kustomization.yaml" // the same image, in rollback controller mode
+	awsKustomization       = "overlays/aws/common/kustomization.yaml"
+	chartFile              = "charts/plattr-operator/Chart.yaml"
+	changelogFile          = "CHANGELOG.md"
 )
 
 var (
@@ -45,6 +46,13 @@ func RepoVersion(root string) (string, error) {
 	a, err := os.ReadFile(filepath.Join(root, awsKustomization))
 	if err != nil {
 		return "", err
+	}
+	rb, err := os.ReadFile(filepath.Join(root, rollbacksKustomization))
+	if err != nil {
+		return "", err
+	}
+	if t, t2 := newTagLine.FindSubmatch(rb), newTagLine.FindSubmatch(k); t == nil || t2 == nil || string(t[1]) != string(t2[1]) {
+		return "", fmt.Errorf("the versions disagree: %s and %s name other operator images: run make release-prepare VERSION=…", operatorKustomization, rollbacksKustomization)
 	}
 	tag, awsTag, app, ver := newTagLine.FindSubmatch(k), newTagLine.FindSubmatch(a), chartAppVerion.FindSubmatch(c), chartVersion.FindSubmatch(c)
 	if tag == nil || awsTag == nil || app == nil || ver == nil {
@@ -126,6 +134,9 @@ func Prepare(root, version string, today time.Time) error {
 		edit func(string) (string, error)
 	}{
 		{operatorKustomization, func(s string) (string, error) {
+			return replaceOnce(s, newTagLine, "  newTag: "+version)
+		}},
+		{rollbacksKustomization, func(s string) (string, error) {
 			return replaceOnce(s, newTagLine, "  newTag: "+version)
 		}},
 		// The new release's digest is not known yet: its pin comes after the push.

@@ -27,7 +27,7 @@ func TestRepoVersion_Agrees(t *testing.T) {
 func TestPrepare(t *testing.T) {
 	root := t.TempDir()
 	src := repoRoot(t)
-	for _, f := range []string{operatorKustomization, awsKustomization, deployWorkflowFile, chartFile, changelogFile} {
+	for _, f := range []string{operatorKustomization, rollbacksKustomization, awsKustomization, deployWorkflowFile, chartFile, changelogFile} {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))
@@ -53,6 +53,14 @@ func TestPrepare(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "already has a section for v0.9.0")
 	assert.ErrorContains(t, Prepare(root, "0.9.1", day), "is not a release version")
+
+	rb, err := os.ReadFile(filepath.Join(root, rollbacksKustomization))
+	require.NoError(t, err)
+	assert.Contains(t, string(rb), "  newTag: v0.9.0\n", "the rollback controller's image moves with the operator's")
+	require.NoError(t, os.WriteFile(filepath.Join(root, rollbacksKustomization), []byte(strings.Replace(string(rb), "v0.9.0", "v0.8.0", 1)), 0o644))
+	_, err = RepoVersion(root)
+	assert.ErrorContains(t, err, "the versions disagree")
+	require.NoError(t, os.WriteFile(filepath.Join(root, rollbacksKustomization), rb, 0o644))
 
 	k, err := os.ReadFile(filepath.Join(root, operatorKustomization))
 	require.NoError(t, err)

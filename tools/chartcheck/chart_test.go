@@ -154,3 +154,26 @@ func TestChart_Values(t *testing.T) {
 	binding, _ := json.Marshal(objs["ClusterRoleBinding//plattr-operator"])
 	assert.Contains(t, string(binding), `"namespace":"platform"`, "the binding names the release's namespace")
 }
+
+// With rollbacks.enabled the chart renders the rollback controller as
+// bases/rollbacks does, in Argo CD's namespace; without it, nothing of it.
+func TestChart_RollbacksEqualKustomizeBuild(t *testing.T) {
+	rendered, err := Render(chartDir, "plattr-system", map[string]any{"rollbacks": map[string]any{"enabled": true}})
+	require.NoError(t, err)
+	chart := parse(t, []byte(rendered))
+	kust := parse(t, kustomizeBuild(t, "../../bases/rollbacks"))
+	require.Len(t, kust, 5)
+	for k, want := range kust {
+		got, ok := chart[k]
+		if assert.True(t, ok, "the chart renders %s", k) {
+			assert.Equal(t, normalize(want), normalize(got), k)
+		}
+	}
+	rendered, err = Render(chartDir, "plattr-system", map[string]any{"rollbacks": map[string]any{"enabled": true,
+		"envRepo": "https://github.com/acme/env.git", "githubRepo": "acme/env", "namespace": "gitops"}})
+	require.NoError(t, err)
+	chart = parse(t, []byte(rendered))
+	cm := chart["ConfigMap/gitops/plattr-rollbacks"]
+	require.NotNil(t, cm, "in Argo CD's namespace, as given")
+	assert.Equal(t, "https://github.com/acme/env.git", cm["data"].(map[string]any)["PLATTR_ENV_REPO"])
+}
