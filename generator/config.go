@@ -101,12 +101,8 @@ func (c *Config) ClusterOf(env string) string {
 	if env == names.PreviewEnv {
 		return c.Preview.Cluster
 	}
-	for _, e := range c.Environments {
-		if e.Name == env {
-			return e.Cluster
-		}
-	}
-	return ""
+	e, _ := c.Env(env) // unknown: the zero Environment
+	return e.Cluster
 }
 
 // NamespaceOf is the namespace env's apps run in; env "preview" is the previews'.
@@ -114,12 +110,8 @@ func (c *Config) NamespaceOf(env string) string {
 	if env == names.PreviewEnv {
 		return c.Preview.Namespace
 	}
-	for _, e := range c.Environments {
-		if e.Name == env {
-			return e.Namespace
-		}
-	}
-	return ""
+	e, _ := c.Env(env) // unknown: the zero Environment
+	return e.Namespace
 }
 
 // DestinationOf is where env's child Applications deploy: its cluster (by name,

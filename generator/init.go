@@ -15,6 +15,23 @@ import (
 // empty envs/<env>/apps folder for each. It is the content of the project's
 // envs/ folder for the default environments.
 func InitRepo(cfg *Config) (Files, error) {
+	files, err := settingsFiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, env := range append(cfg.EnvNames(), names.PreviewEnv) {
+		apps := path.Join(EnvDir(env), names.AppsDir)
+		if files[path.Join(apps, kustomizationFile)], err = withHeader(generatedHeader, newKustomization(nil)); err != nil {
+			return nil, err
+		}
+	}
+	files["README.md"] = []byte(repoReadme(cfg))
+	return files, nil
+}
+
+// settingsFiles are the files made from plattr-env.yaml alone: the file itself
+// and bootstrap/, once cfg is valid.
+func settingsFiles(cfg *Config) (Files, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", ConfigFile, err)
 	}
@@ -26,13 +43,6 @@ func InitRepo(cfg *Config) (Files, error) {
 	if err := addBootstrap(cfg, files); err != nil {
 		return nil, err
 	}
-	for _, env := range append(cfg.EnvNames(), names.PreviewEnv) {
-		apps := path.Join(EnvDir(env), names.AppsDir)
-		if files[path.Join(apps, kustomizationFile)], err = withHeader(generatedHeader, newKustomization(nil)); err != nil {
-			return nil, err
-		}
-	}
-	files["README.md"] = []byte(repoReadme(cfg))
 	return files, nil
 }
 

@@ -32,15 +32,8 @@ func (c *Config) SetCluster(env, cluster string) error {
 // writes it; README.md too when it is the one the old settings generated (a
 // person's README is kept). Only files that change are returned.
 func Upgrade(old, cfg *Config, tree Tree) (Files, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", ConfigFile, err)
-	}
-	files := Files{}
-	var err error
-	if files[ConfigFile], err = cfg.Marshal(); err != nil {
-		return nil, err
-	}
-	if err := addBootstrap(cfg, files); err != nil {
+	files, err := settingsFiles(cfg)
+	if err != nil {
 		return nil, err
 	}
 	if !cfg.ArgoCD.ProjectPerEnvironment {

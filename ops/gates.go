@@ -21,9 +21,8 @@ type Evidence struct {
 	Since, Until time.Time
 	// Failed: its latest state there is failure.
 	Failed bool
-	// URL is where it is served there; Deployment its deployment's ID.
-	URL        string
-	Deployment int64
+	// URL is where it is served there.
+	URL string
 	// Problem says why there is no evidence to read (no source annotations,
 	// no GitHub, GitHub's error); empty when it was read.
 	Problem string

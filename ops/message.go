@@ -102,14 +102,10 @@ func promoteMessage(from, to string, changes []ReleaseChange) Message {
 
 // forcedMessage records in m that the promotion was forced past the gates.
 func forcedMessage(m Message, reasons []string) Message {
-	body := "Forced past the gates, which did not hold:\n"
-	for i, r := range reasons {
-		if i == maxListed {
-			body += fmt.Sprintf("- … and %d more\n", len(reasons)-maxListed)
-			break
-		}
-		body += "- " + r + "\n"
-	}
+	var b strings.Builder
+	b.WriteString("Forced past the gates, which did not hold:\n")
+	list(&b, reasons)
+	body := b.String()
 	if m.Body != "" {
 		body = m.Body + "\n\n" + body
 	}

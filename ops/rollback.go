@@ -97,7 +97,7 @@ func (r Rollback) Proposal(plan RollbackPlan) Proposal {
 	intro := fmt.Sprintf("Rolls **%s** in **%s** back to the release committed in %.12s (%s).", r.App, r.Env, plan.Target.Commit, plan.Target.Subject)
 	if a := r.InArgoCD; a != nil {
 		intro += fmt.Sprintf("\n\n**Rolled back in Argo CD** by %s at %s (revision `%.12s`), with auto-sync turned off: this pull request brings git to what runs. "+
-			"Once it is merged and synced, Plattr turns the Application's auto-sync on again.", mdCell(oneLine(a.By)), stamp(a.At), a.Revision)
+			"Once it is merged and synced, Plattr turns the Application's auto-sync on again.", MarkdownCell(oneLine(a.By)), stamp(a.At), a.Revision)
 	}
 	if plan.DatabaseChanged {
 		intro += "\n\n> [!WARNING]\n> The database block differs between the running release and this one: check that the older release works with the current schema before merging."

@@ -89,14 +89,14 @@ func (m Matrix) Markdown() string {
 		cells[r.App][r.Env] = r
 	}
 	for _, a := range apps {
-		b.WriteString("| " + mdCell(a) + " |")
+		b.WriteString("| " + MarkdownCell(a) + " |")
 		for _, e := range m.Envs {
 			r, ok := cells[a][e]
 			if !ok {
 				b.WriteString(" — |")
 				continue
 			}
-			fmt.Fprintf(&b, " `%s`<br>%s<br>%s<br>%s |", generator.ShortImage(r.Image), mdCell(r.source()), stamp(r.At), mdCell(r.how()))
+			fmt.Fprintf(&b, " `%s`<br>%s<br>%s<br>%s |", generator.ShortImage(r.Image), MarkdownCell(r.source()), stamp(r.At), MarkdownCell(r.how()))
 		}
 		b.WriteString("\n")
 	}
@@ -109,7 +109,8 @@ func (m Matrix) Markdown() string {
 	return b.String()
 }
 
-// mdCell keeps text inside its table cell.
-func mdCell(s string) string {
+// MarkdownCell keeps text inside a Markdown table cell: no pipe, line break or
+// markup of its own.
+func MarkdownCell(s string) string {
 	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;").Replace(s)
 }

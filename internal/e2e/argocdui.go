@@ -22,7 +22,7 @@ func (l *Loop) ArgoCDAPI(method, path string, body, out any) {
 	require.NotEmpty(l.T, l.Argo.Server, "the loop was made without Options.ArgoCDServer")
 	if l.argoToken == "" {
 		var session struct{ Token string }
-		l.argoCall(method, "/api/v1/session", "", map[string]string{"username": "admin", "password": l.Argo.AdminPassword}, &session)
+		l.argoCall(http.MethodPost, "/api/v1/session", "", map[string]string{"username": "admin", "password": l.Argo.AdminPassword}, &session)
 		l.argoToken = session.Token
 	}
 	l.argoCall(method, path, l.argoToken, body, out)
@@ -30,9 +30,6 @@ func (l *Loop) ArgoCDAPI(method, path string, body, out any) {
 
 func (l *Loop) argoCall(method, path, token string, body, out any) {
 	l.T.Helper()
-	if path == "/api/v1/session" {
-		method = http.MethodPost
-	}
 	data, err := json.Marshal(body)
 	require.NoError(l.T, err)
 	req, err := http.NewRequestWithContext(l.Ctx, method, l.Argo.Server+path, bytes.NewReader(data))

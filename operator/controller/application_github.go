@@ -87,6 +87,7 @@ func (r *ApplicationReconciler) reportDeployment(ctx context.Context, app *platt
 	}
 	if err == nil && cur.State == ghdeploy.StateSuccess && cur.Replaces != 0 {
 		if err = r.GitHub.SetState(ctx, repo, cur.Replaces, ghdeploy.StateInactive, ""); err == nil {
+			r.recorded.Delete(cur.Replaces) // done with: nothing is written to it again
 			cur = cur.DeepCopy()
 			cur.Replaces = 0
 		}
@@ -108,6 +109,7 @@ func (r *ApplicationReconciler) retireDeployment(ctx context.Context, app *platt
 	if r.GitHub == nil || d == nil {
 		return
 	}
+	r.recorded.Delete(d.ID)
 	ctx, cancel := context.WithTimeout(ctx, gitHubTimeout)
 	defer cancel()
 	if err := r.GitHub.SetState(ctx, d.Repository, d.ID, ghdeploy.StateInactive, ""); err != nil {

@@ -43,7 +43,7 @@ func newPlanCmd(io IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, io) },
 	}
 	f := cmd.Flags()
-	o.bind(f, io, "not read by plan: it compares --base and --head")
+	o.bind(f, io, "")
 	f.StringVar(&o.base, "base", "main", "the branch the change is merged into")
 	f.StringVar(&o.head, "head", "", "the branch of the change")
 	f.StringVar(&o.output, "output", "text", "output format: text, json or markdown")
@@ -347,14 +347,9 @@ func planMarkdown(r planReport) string {
 			fmt.Fprintf(&b, "\n… and %d more: run `plattr-gen plan` for all of them.\n", len(r.Items)-maxPlanRows)
 			break
 		}
-		fmt.Fprintf(&b, "| %s/%s | %s | %s %s | %s |\n", it.Env, it.App, it.Class, it.Part, it.Action, mdEscape(it.Reason))
+		fmt.Fprintf(&b, "| %s/%s | %s | %s %s | %s |\n", it.Env, it.App, it.Class, it.Part, it.Action, ops.MarkdownCell(it.Reason))
 	}
 	return b.String()
-}
-
-// mdEscape keeps text inside a Markdown table cell.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;").Replace(s)
 }
 
 // withPlan adds to a pull request's body what merging it will do (files on
@@ -364,7 +359,7 @@ func withPlan(body string, base envfiles.Tree, files envfiles.Files) string {
 	items, err := planChanges(base, envfiles.Overlay{Base: base, Changes: files})
 	section := ""
 	if err != nil {
-		section = "\n\n### What merging this does\n\nNo plan: " + mdEscape(err.Error()) + "\n"
+		section = "\n\n### What merging this does\n\nNo plan: " + ops.MarkdownCell(err.Error()) + "\n"
 	} else {
 		section = "\n\n" + strings.TrimPrefix(planMarkdown(planReport{Worst: plan.Worst(items), Items: items}), PlanMarker+"\n")
 	}

@@ -172,7 +172,7 @@ func gatherEvidence(ctx context.Context, cfg *generator.Config, repo *gitops.Rep
 				e.Problem = err.Error()
 				break
 			}
-			e.Since, e.Until, e.Failed, e.URL, e.Deployment = h.Since, h.Until, h.Failed, h.URL, h.Deployment
+			e.Since, e.Until, e.Failed, e.URL = h.Since, h.Until, h.Failed, h.URL
 		}
 		out = append(out, e)
 	}

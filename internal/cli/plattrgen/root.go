@@ -256,10 +256,15 @@ type repoFlags struct {
 // defaultTimeout bounds a whole command (--timeout).
 const defaultTimeout = 10 * time.Minute
 
+// bind registers the flags; a command that names its branches otherwise
+// (plan's --base and --head) gives no branchHelp and has no --branch.
 func (r *repoFlags) bind(f *pflag.FlagSet, io IO, branchHelp string) {
 	r.io = io
 	f.StringVar(&r.repo, "repo", io.Getenv("PLATTR_ENV_REPO"), "env repo: local path or https:// URL (default $PLATTR_ENV_REPO)")
-	f.StringVar(&r.branch, "branch", "main", branchHelp)
+	r.branch = "main"
+	if branchHelp != "" {
+		f.StringVar(&r.branch, "branch", "main", branchHelp)
+	}
 	f.BoolVar(&r.allowHTTP, "allow-http", false, "allow plain http:// for --repo and --github-api-url, to a loopback address only (a test server)")
 	f.DurationVar(&r.connectTimeout, "connect-timeout", gitops.DefaultConnectTimeout, "longest wait for a connection (TCP and TLS) to the env repo's server; 0 is no limit")
 	f.DurationVar(&r.idleTimeout, "idle-timeout", gitops.DefaultIdleTimeout, "longest time no data moves to or from the env repo's server during a fetch or push; 0 is no limit")
