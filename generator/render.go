@@ -295,6 +295,9 @@ func releaseApp(r Release, t Target) *plattrv1.Application {
 	if a := m.Auth; a != nil {
 		app.Spec.Auth = &plattrv1.AuthSpec{Enabled: a.Enabled, RedirectPaths: a.RedirectPaths}
 	}
+	if m.Release != nil {
+		app.Spec.Release, _ = m.Release.Spec() // checked when plattr.yaml was loaded
+	}
 	return &app
 }
 

@@ -13,6 +13,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -134,7 +135,7 @@ func Scheme() *runtime.Scheme {
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{controller.LabelManagedBy: controller.ManagedBy})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.Secret{},
+	for _, o := range []client.Object{&appsv1.Deployment{}, &batchv1.Job{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.Secret{},
 		&networkingv1.Ingress{}, &policyv1.PodDisruptionBudget{}} {
 		byObject[o] = cache.ByObject{Label: managed}
 	}

@@ -1,7 +1,8 @@
 -- Argo CD health of a Plattr Application (plattr.dev/v1alpha1), from the
 -- conditions the operator reports: Healthy when Ready is True for the current
 -- generation, Degraded when Stalled (a person must change something),
--- Progressing otherwise.
+-- Progressing otherwise. While the release phase runs or after it failed, its
+-- message is the one shown.
 local hs = { status = "Progressing", message = "Waiting for the Plattr operator" }
 if obj.status == nil or obj.status.conditions == nil then
   return hs
@@ -10,10 +11,16 @@ if obj.status.observedGeneration == nil or obj.status.observedGeneration < obj.m
   hs.message = "The Plattr operator has not seen the latest spec yet"
   return hs
 end
+local release = nil
+for _, c in ipairs(obj.status.conditions) do
+  if c.type == "ReleaseReady" and c.status ~= "True" then
+    release = "Release phase: " .. c.message
+  end
+end
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "Stalled" and c.status == "True" then
     hs.status = "Degraded"
-    hs.message = c.message
+    hs.message = release or c.message
     return hs
   end
 end
@@ -22,7 +29,7 @@ for _, c in ipairs(obj.status.conditions) do
     if c.status == "True" then
       hs.status = "Healthy"
     end
-    hs.message = c.message
+    hs.message = release or c.message
     return hs
   end
 end

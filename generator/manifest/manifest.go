@@ -16,8 +16,10 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/plattr/plattr/generator/names"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
@@ -52,6 +54,10 @@ type Manifest struct {
 	Search *Toggle `yaml:"search"`
 	// Auth asks for a Keycloak OIDC client.
 	Auth *Auth `yaml:"auth"`
+	// Release is the release phase: a command (schema migrations) run once per
+	// image, with the app's environment and backing services, before that
+	// image's pods roll out; `plattr dev` runs it before the app.
+	Release *Release `yaml:"release"`
 	// Environments holds per-environment defaults, used when an environment's
 	// env.yaml is first written ("preview" applies to pull request previews).
 	Environments map[string]Overrides `yaml:"environments"`
@@ -109,6 +115,16 @@ type Auth struct {
 	Enabled bool `yaml:"enabled"`
 	// RedirectPaths are the app's OIDC callback paths on its host.
 	RedirectPaths []string `yaml:"redirectPaths"`
+}
+
+// Release is the release phase.
+type Release struct {
+	// Command is the program and its arguments, without a shell (["./migrate",
+	// "up"]); $(VAR) expands from the app's environment.
+	Command []string `yaml:"command"`
+	// Timeout is how long it may run: a duration from 1s to 6h, such as 10m
+	// (the default).
+	Timeout string `yaml:"timeout"`
 }
 
 // Dev configures `plattr dev`.
@@ -322,6 +338,9 @@ func (m *Manifest) validate() error {
 			}
 		}
 	}
+	if err := m.checkRelease(); err != nil {
+		return err
+	}
 	if m.Dev != nil {
 		if len(m.Dev.Command) == 0 {
 			return m.Errorf("dev.command", "is required in dev: the program and its arguments, such as [npm, run, dev]")
@@ -387,4 +406,39 @@ func (m *Manifest) checkResources(field string, r *Resources) error {
 		}
 	}
 	return nil
+}
+
+func (m *Manifest) checkRelease() error {
+	r := m.Release
+	if r == nil {
+		return nil
+	}
+	if len(r.Command) == 0 {
+		return m.Errorf("release.command", "is required in release: the program and its arguments, such as [./migrate, up]")
+	}
+	if strings.TrimSpace(r.Command[0]) == "" {
+		return m.Errorf("release.command[0]", "must name the program to run, such as ./migrate")
+	}
+	if _, err := r.Spec(); err != nil {
+		return m.Errorf("release.timeout", "%v", err)
+	}
+	return nil
+}
+
+// Spec is the Application's release phase: the command, and the timeout
+// parsed and checked against the operator's bounds (plattrv1.CheckRelease).
+func (r *Release) Spec() (*plattrv1.ReleaseSpec, error) {
+	spec := &plattrv1.ReleaseSpec{Command: slices.Clone(r.Command)}
+	if r.Timeout != "" {
+		d, err := time.ParseDuration(r.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("must be a duration such as 10m or 1h30m, is %q", r.Timeout)
+		}
+		spec.Timeout = &metav1.Duration{Duration: d}
+	}
+	if err := plattrv1.CheckRelease(spec); err != nil {
+		_, msg, _ := strings.Cut(err.Error(), ": ")
+		return nil, errors.New(msg)
+	}
+	return spec, nil
 }

@@ -93,7 +93,7 @@ func schemaOf(t reflect.Type, path string, docs map[string]string) map[string]an
 	case reflect.Slice:
 		s["type"] = []string{"array", "null"}
 		s["items"] = schemaOf(t.Elem(), path+"[]", docs)
-		if path == "dev.command" {
+		if path == "dev.command" || path == "release.command" {
 			s["minItems"] = 1
 		}
 	case reflect.String:

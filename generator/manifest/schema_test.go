@@ -130,5 +130,5 @@ func TestSchema_HasEveryField(t *testing.T) {
 	for k := range s.Properties {
 		keys = append(keys, k)
 	}
-	assert.ElementsMatch(t, []string{"name", "port", "replicas", "env", "healthCheck", "resources", "database", "redis", "search", "auth", "environments", "dev", "secrets"}, keys)
+	assert.ElementsMatch(t, []string{"name", "port", "replicas", "env", "healthCheck", "resources", "database", "redis", "search", "auth", "environments", "dev", "secrets", "release"}, keys)
 }

@@ -24,7 +24,8 @@ const FakeNodeName = "kwok-node-0"
 // StartWorkloads makes workloads really run: kube-controller-manager (Deployments
 // get ReplicaSets and Pods), kube-scheduler (Pods get a node) and kwok, the
 // Kubernetes project's simulator of nodes and pod lifecycles, with one simulated
-// node, so Pods turn Running and Deployments Available without a kubelet. Tests
+// node, so Pods turn Running and Deployments Available without a kubelet; the
+// pods of Jobs really run their commands on this machine (see jobRunner). Tests
 // that need readiness opt in; the processes stop with the cluster.
 func (c *Cluster) StartWorkloads(t testing.TB) {
 	t.Helper()
@@ -40,6 +41,17 @@ func (c *Cluster) startWorkloads() error {
 		return err
 	}
 	onStop(func() { os.RemoveAll(logs) })
+	kwokStages, err := os.ReadFile(filepath.Join(c.Assets, "kwok-stages.yaml"))
+	if err != nil {
+		return err
+	}
+	if kwokStages, err = jobPodStages(kwokStages); err != nil {
+		return err
+	}
+	stagesFile := filepath.Join(logs, "kwok-stages.yaml")
+	if err := os.WriteFile(stagesFile, kwokStages, 0o644); err != nil {
+		return err
+	}
 	procs := []struct {
 		name string
 		args []string
@@ -48,7 +60,7 @@ func (c *Cluster) startWorkloads() error {
 			"--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
 			"--kube-api-qps=300", "--kube-api-burst=600", "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10"}},
 		{"kube-scheduler", []string{"--kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--secure-port=0", "--kube-api-qps=300", "--kube-api-burst=600"}},
-		{"kwok", []string{"--kubeconfig=" + c.Kubeconfig, "--manage-all-nodes=true", "--config=" + filepath.Join(c.Assets, "kwok-stages.yaml"),
+		{"kwok", []string{"--kubeconfig=" + c.Kubeconfig, "--manage-all-nodes=true", "--config=" + stagesFile,
 			"--server-address=127.0.0.1:0"}},
 	}
 	for _, p := range procs {
@@ -77,6 +89,7 @@ func (c *Cluster) startWorkloads() error {
 		if err := c.Client.Get(ctx, client.ObjectKey{Name: FakeNodeName}, &n); err == nil {
 			for _, cond := range n.Status.Conditions {
 				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					c.runJobPods(logs)
 					return nil
 				}
 			}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,12 +22,22 @@ import (
 // reconcileWorkload applies the desired workload, skipping every object whose
 // recorded hash matches, removes the Ingress and PDB when no longer wanted, and
 // reports WorkloadReady from the Deployment's status.
-func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plattrv1.Application, inst services.Instance, secrets serviceSecrets, st *status) error {
+//
+// An app with a release phase rolls out only once the spec's image's release
+// command succeeded (reconcileRelease): until then the Deployment is left as
+// it is, and its previous pods keep serving.
+func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plattrv1.Application, inst services.Instance, secrets serviceSecrets, servicesReady bool, st *status) error {
 	if err := r.reconcileExternalSecret(ctx, app, inst.Env, &secrets); err != nil {
 		st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonApplyFailed, err.Error())
 		return err
 	}
 	d := DesiredWorkload(app, inst.Host, secrets.names, SecretsHash(secrets.data), r.Config.Workload)
+	// The release Job runs as the app's ServiceAccount.
+	if err := r.apply(ctx, app, d.ServiceAccount); err != nil {
+		st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonApplyFailed, err.Error())
+		return err
+	}
+	held, relErr := r.reconcileRelease(ctx, app, secrets, servicesReady, st)
 	if inst.Host != "" && ingressEnabled(app) {
 		st.URL = "https://" + inst.Host
 		if r.Config.Workload.ClusterIssuer == "" {
@@ -36,9 +47,12 @@ func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plat
 		st.URL = ""
 	}
 	for _, o := range d.objects() {
+		if held && o == client.Object(d.Deployment) {
+			continue
+		}
 		if err := r.apply(ctx, app, o); err != nil {
 			st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonApplyFailed, err.Error())
-			return err
+			return errors.Join(relErr, err)
 		}
 	}
 	if d.Ingress == nil {
@@ -52,12 +66,21 @@ func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plat
 		}
 	}
 	var dep appsv1.Deployment
-	if err := r.Get(ctx, client.ObjectKeyFromObject(d.Deployment), &dep); err != nil {
-		return fmt.Errorf("read deployment: %w", err)
+	err := r.Get(ctx, client.ObjectKeyFromObject(d.Deployment), &dep)
+	switch {
+	case held && apierrors.IsNotFound(err):
+		st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonReleasePending, "the first rollout waits for the release phase")
+		return relErr
+	case err != nil:
+		return errors.Join(relErr, fmt.Errorf("read deployment: %w", err))
+	case held:
+		st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonReleasePending,
+			fmt.Sprintf("the rollout waits for the release phase; the previous release keeps serving (%d available)", dep.Status.AvailableReplicas))
+		return relErr
 	}
 	ok, reason, msg := deploymentReady(&dep, replicas(app))
 	st.set(app, plattrv1.ConditionWorkloadReady, ok, reason, msg)
-	return nil
+	return relErr
 }
 
 // deploymentReady reads a Deployment's rollout: every replica updated and

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -91,6 +92,8 @@ type ApplicationReconciler struct {
 // +kubebuilder:rbac:groups=plattr.dev,resources=applications/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=plattr.dev,resources=applications/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts;secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -133,7 +136,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	svcCtx, cancel := r.backends(ctx)
 	secrets, svcErr := r.reconcileServices(svcCtx, app, inst, st)
 	cancel()
-	wlErr := r.reconcileWorkload(ctx, app, inst, secrets, st)
+	wlErr := r.reconcileWorkload(ctx, app, inst, secrets, svcErr == nil, st)
 	st.summarize(app)
 	ghErr := r.reportDeployment(ctx, app, inst, st)
 	if err := r.patchStatus(ctx, app, st); err != nil {
@@ -225,6 +228,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		}).
 		For(&plattrv1.Application{}).
 		Owns(&appsv1.Deployment{}).
+		Owns(&batchv1.Job{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ServiceAccount{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(appOfSecret)).

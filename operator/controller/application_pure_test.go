@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,7 +30,7 @@ func pureApp() *plattrv1.Application {
 	}
 }
 
-func container(d Desired) corev1.Container { return d.Deployment.Spec.Template.Spec.Containers[0] }
+func appContainer(d Desired) corev1.Container { return d.Deployment.Spec.Template.Spec.Containers[0] }
 
 func envOf(c corev1.Container) map[string]string {
 	out := map[string]string{}
@@ -40,7 +42,7 @@ func envOf(c corev1.Container) map[string]string {
 
 func TestDesiredWorkload_Defaults(t *testing.T) {
 	d := DesiredWorkload(pureApp(), "shop.staging.apps.example.com", nil, "", Workload{})
-	c := container(d)
+	c := appContainer(d)
 	assert.Equal(t, plattrv1.DefaultPort, c.Ports[0].ContainerPort)
 	assert.Equal(t, "8080", envOf(c)["PORT"], "the app is told where to listen")
 	assert.NotNil(t, c.ReadinessProbe.TCPSocket, "no health check: a TCP probe")
@@ -83,7 +85,7 @@ func TestDesiredWorkload_Table(t *testing.T) {
 			}},
 		"health check": {func(a *plattrv1.Application) { a.Spec.HealthCheck = &plattrv1.HealthCheck{PeriodSeconds: 7} }, "h", Workload{},
 			func(t *testing.T, d Desired) {
-				p := container(d).ReadinessProbe
+				p := appContainer(d).ReadinessProbe
 				require.NotNil(t, p.HTTPGet)
 				assert.Equal(t, "/", p.HTTPGet.Path, "an empty path probes /")
 				assert.Equal(t, int32(7), p.PeriodSeconds)
@@ -93,7 +95,7 @@ func TestDesiredWorkload_Table(t *testing.T) {
 			a.Spec.Env = []plattrv1.EnvVar{{Name: "PORT", Value: "1234"}, {Name: "MODE", Value: "x"}}
 		}, "h", Workload{},
 			func(t *testing.T, d Desired) {
-				c := container(d)
+				c := appContainer(d)
 				assert.Equal(t, int32(9000), c.Ports[0].ContainerPort)
 				assert.Equal(t, map[string]string{"PORT": "1234", "MODE": "x"}, envOf(c), "the app's own PORT wins, once")
 				assert.Len(t, c.Env, 2)
@@ -103,7 +105,7 @@ func TestDesiredWorkload_Table(t *testing.T) {
 		}, "h", Workload{},
 			func(t *testing.T, d Desired) {
 				var ref *corev1.SecretKeySelector
-				for _, e := range container(d).Env {
+				for _, e := range appContainer(d).Env {
 					if e.Name == "API_KEY" {
 						ref = e.ValueFrom.SecretKeyRef
 					}
@@ -128,7 +130,7 @@ func TestDesiredWorkload_Secrets(t *testing.T) {
 	hash := SecretsHash(data)
 	d := DesiredWorkload(pureApp(), "h", []string{"shop-postgres", "shop-redis"}, hash, Workload{})
 	var from []string
-	for _, e := range container(d).EnvFrom {
+	for _, e := range appContainer(d).EnvFrom {
 		from = append(from, e.SecretRef.Name)
 	}
 	assert.Equal(t, []string{"shop-postgres", "shop-redis"}, from)
@@ -228,4 +230,59 @@ func TestDesiredExternalSecret(t *testing.T) {
 	other := DesiredExternalSecret(app, "staging", "team-store")
 	store, _, _ = unstructured.NestedString(other.Object, "spec", "secretStoreRef", "name")
 	assert.Equal(t, "team-store", store)
+}
+
+func TestRedactSecrets(t *testing.T) {
+	data := map[string]map[string][]byte{"shop-postgres": {
+		"DATABASE_URL": []byte("postgres://shop:Pa55word-long@db:5432/shop"),
+		"PGPASSWORD":   []byte("Pa55word-long"),
+		"PGPORT":       []byte("5432"),
+	}}
+	for name, tc := range map[string]struct{ in, want string }{
+		"the whole URL":           {"connecting to postgres://shop:Pa55word-long@db:5432/shop", "connecting to [redacted]"},
+		"the password alone":      {"auth failed for Pa55word-long", "auth failed for [redacted]"},
+		"a short value stays":     {"port 5432", "port 5432"},
+		"any URL's password goes": {"fetch https://bot:ghp_other@github.com/x", "fetch https://bot:[redacted]@github.com/x"},
+		"a URL without one stays": {"see https://example.com/a:b", "see https://example.com/a:b"},
+	} {
+		assert.Equal(t, tc.want, redactSecrets(tc.in, data), name)
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	var in []string
+	for i := range 30 {
+		in = append(in, fmt.Sprintf("line %02d", i))
+	}
+	got := lastLines(strings.Join(in, "\n") + "\n")
+	assert.Equal(t, strings.Join(in[10:], "\n"), got, "the last 20 lines")
+	long := strings.Repeat("y", 3000)
+	assert.Len(t, lastLines("first\n"+long), releaseMessageBytes, "at most 2 KiB")
+}
+
+func TestReleaseJob(t *testing.T) {
+	app := &plattrv1.Application{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "staging"}, Spec: plattrv1.ApplicationSpec{
+		Image: "ghcr.io/acme/shop@sha256:aa", Args: []string{"serve"}, Env: []plattrv1.EnvVar{{Name: "MODE", Value: "x"}},
+		Release: &plattrv1.ReleaseSpec{Command: []string{"./migrate", "up"}},
+	}}
+	j := ReleaseJob(app, []string{"shop-postgres"})
+	assert.Equal(t, plattrv1.ReleaseJobName("shop", app.Spec.Image), j.Name)
+	assert.Equal(t, int32(0), *j.Spec.BackoffLimit, "run once: a migration is not retried behind the user's back")
+	assert.Equal(t, int64(600), *j.Spec.ActiveDeadlineSeconds, "the default timeout, 10m")
+	pod := j.Spec.Template.Spec
+	assert.Equal(t, corev1.RestartPolicyNever, pod.RestartPolicy)
+	assert.Equal(t, "shop", pod.ServiceAccountName)
+	c := pod.Containers[0]
+	assert.Equal(t, []string{"./migrate", "up"}, c.Command)
+	assert.Empty(t, c.Args, "the app's own arguments are the server's, not the release command's")
+	assert.Empty(t, c.Ports)
+	assert.Nil(t, c.ReadinessProbe)
+	assert.Equal(t, corev1.TerminationMessageFallbackToLogsOnError, c.TerminationMessagePolicy)
+	assert.Equal(t, "shop-postgres", c.EnvFrom[0].SecretRef.Name)
+	assert.Contains(t, c.Env, corev1.EnvVar{Name: "MODE", Value: "x"})
+	assert.NotContains(t, j.Spec.Template.Labels, plattrv1.LabelApp)
+
+	long := strings.Repeat("a", 50)
+	assert.Len(t, plattrv1.ReleaseJobName(long, "img"), 63, "a Job's name fits a label value")
+	assert.NotEqual(t, plattrv1.ReleaseJobName("shop", "img@sha256:1"), plattrv1.ReleaseJobName("shop", "img@sha256:2"))
 }

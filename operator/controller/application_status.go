@@ -50,6 +50,10 @@ func (s *status) set(app *plattrv1.Application, typ string, ok bool, reason, msg
 	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg, ObservedGeneration: app.Generation})
 }
 
+func (s *status) condition(typ string) *metav1.Condition {
+	return meta.FindStatusCondition(s.Conditions, typ)
+}
+
 func (s *status) remove(typ string) { meta.RemoveStatusCondition(&s.Conditions, typ) }
 
 // summarize sets Ready from the part conditions, and Stalled.

@@ -5,7 +5,11 @@ import (
 )
 
 // validate refuses a spec that would reach across the tenant boundary
-// (plattrv1.CheckTenancy, the rule plattr-gen applies too).
+// (plattrv1.CheckTenancy) or a release phase it would not run
+// (plattrv1.CheckRelease): the rules plattr-gen applies too.
 func validate(app *plattrv1.Application) error {
-	return plattrv1.CheckTenancy(app.Name, &app.Spec)
+	if err := plattrv1.CheckTenancy(app.Name, &app.Spec); err != nil {
+		return err
+	}
+	return plattrv1.CheckRelease(app.Spec.Release)
 }

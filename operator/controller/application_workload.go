@@ -133,11 +133,13 @@ func (d Desired) objects() []client.Object {
 	return out
 }
 
-func deployment(app *plattrv1.Application, secrets []string, secretsHash string) *appsv1.Deployment {
+// container is the app's container as both its pods and its release Job run
+// it: image, environment (plain, the Secrets' and the services'), resources
+// and security context; deployment adds the port, arguments and probes.
+func container(app *plattrv1.Application, name string, secrets []string) corev1.Container {
 	c := corev1.Container{
-		Name:  containerName,
+		Name:  name,
 		Image: app.Spec.Image,
-		Ports: []corev1.ContainerPort{{Name: portName, ContainerPort: port(app), Protocol: corev1.ProtocolTCP}},
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
@@ -164,13 +166,30 @@ func deployment(app *plattrv1.Application, secrets []string, secretsHash string)
 		c.Env = append(c.Env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: plattrv1.ExternalSecretName(app.Name)}, Key: e.Name}}})
 	}
-	c.Args = app.Spec.Args
 	for _, s := range secrets {
 		c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s}}})
 	}
 	if app.Spec.Resources != nil {
 		c.Resources = *app.Spec.Resources.DeepCopy()
 	}
+	return c
+}
+
+// podSpec is the pod of the app's workload and of its release Job: its
+// ServiceAccount, no API token, the runtime's default seccomp profile.
+func podSpec(app *plattrv1.Application, c corev1.Container) corev1.PodSpec {
+	return corev1.PodSpec{
+		ServiceAccountName:           app.Name,
+		AutomountServiceAccountToken: ptr.To(false),
+		SecurityContext:              &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers:                   []corev1.Container{c},
+	}
+}
+
+func deployment(app *plattrv1.Application, secrets []string, secretsHash string) *appsv1.Deployment {
+	c := container(app, containerName, secrets)
+	c.Ports = []corev1.ContainerPort{{Name: portName, ContainerPort: port(app), Protocol: corev1.ProtocolTCP}}
+	c.Args = app.Spec.Args
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(portName)}}}
 	if hc := app.Spec.HealthCheck; hc != nil {
 		path := hc.Path
@@ -201,12 +220,7 @@ func deployment(app *plattrv1.Application, secrets []string, secretsHash string)
 			RevisionHistoryLimit: ptr.To[int32](5),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: podMeta,
-				Spec: corev1.PodSpec{
-					ServiceAccountName:           app.Name,
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-					Containers:                   []corev1.Container{c},
-				},
+				Spec:       podSpec(app, c),
 			},
 		},
 	}

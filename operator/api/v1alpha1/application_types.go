@@ -103,11 +103,34 @@ type ApplicationSpec struct {
 	// +optional
 	Auth *AuthSpec `json:"auth,omitempty"`
 
+	// Release is a command run once per image before that image's pods roll
+	// out (schema migrations): the previous pods keep serving while it runs
+	// and when it fails.
+	// +optional
+	Release *ReleaseSpec `json:"release,omitempty"`
+
 	// DeletionPolicy says whether backing-service data is dropped (Delete) or kept
 	// (Retain) when the Application is deleted.
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// ReleaseSpec is an app's release phase: a command run as a Job in the
+// release's image, with the app's environment (its backing services' Secrets
+// included), once per image.
+type ReleaseSpec struct {
+	// Command replaces the image's entrypoint; $(VAR) expands from the
+	// container's environment.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=4096
+	Command []string `json:"command"`
+	// Timeout is how long the command may run (between 1s and 6h; default 10m).
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // EnvVar is a plain environment variable.
@@ -228,16 +251,36 @@ type ApplicationStatus struct {
 	// +optional
 	URL string `json:"url,omitempty"`
 	// Conditions: Ready, plus one per part (WorkloadReady, DatabaseReady, RedisReady,
-	// SearchReady, AuthReady).
+	// SearchReady, AuthReady, ReleaseReady).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Release reports the release phase of the spec's image.
+	// +optional
+	Release *ReleaseStatus `json:"release,omitempty"`
 	// GitHubDeployment is the GitHub Deployment that records this release on
 	// its source repository (plattr.dev/source-repo and -commit), when the
 	// operator has GitHub access.
 	// +optional
 	GitHubDeployment *GitHubDeploymentStatus `json:"githubDeployment,omitempty"`
+}
+
+// Release phases.
+const (
+	ReleasePhaseRunning   = "Running"
+	ReleasePhaseSucceeded = "Succeeded"
+	ReleasePhaseFailed    = "Failed"
+)
+
+// ReleaseStatus is the release phase of one image.
+type ReleaseStatus struct {
+	// Image whose release command this reports.
+	Image string `json:"image"`
+	// Job that runs it.
+	Job string `json:"job"`
+	// Phase: Running, Succeeded or Failed.
+	Phase string `json:"phase"`
 }
 
 // GitHubDeploymentStatus is what the operator last recorded on GitHub.

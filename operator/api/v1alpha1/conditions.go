@@ -8,6 +8,9 @@ const (
 	ConditionRedisReady    = "RedisReady"
 	ConditionSearchReady   = "SearchReady"
 	ConditionAuthReady     = "AuthReady"
+	// ConditionReleaseReady reports the release phase (spec.release) of the
+	// spec's image; present only when the app has one.
+	ConditionReleaseReady = "ReleaseReady"
 	// ConditionStalled is set when the Application cannot progress without a change by a person.
 	ConditionStalled = "Stalled"
 	// ConditionGitHubDeployment says whether the release is recorded as a

@@ -1,5 +1,13 @@
 package v1alpha1
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
 // Defaults that the generator (what it renders), the operator (what it runs)
 // and the CRD (what the API server fills in) must agree on: one place each.
 
@@ -43,3 +51,50 @@ func HostOf(app *Application, env, baseDomain string, production bool) string {
 // asks for (or of every service, when the Application is deleted) is deleted:
 // deletionPolicy Delete. Retain, the default, keeps it.
 func (s *ApplicationSpec) DeletesData() bool { return s.DeletionPolicy == DeletionPolicyDelete }
+
+// Release phase bounds: the timeout of a release command when it names none,
+// and the range it may name.
+const (
+	DefaultReleaseTimeout = 10 * time.Minute
+	MinReleaseTimeout     = time.Second
+	MaxReleaseTimeout     = 6 * time.Hour
+)
+
+// ReleaseTimeout is how long r's command may run.
+func (r *ReleaseSpec) ReleaseTimeout() time.Duration {
+	if r.Timeout == nil || r.Timeout.Duration == 0 {
+		return DefaultReleaseTimeout
+	}
+	return r.Timeout.Duration
+}
+
+// CheckRelease refuses a release phase the operator would not run: an empty
+// command, or a timeout outside MinReleaseTimeout..MaxReleaseTimeout.
+func CheckRelease(r *ReleaseSpec) error {
+	if r == nil {
+		return nil
+	}
+	if len(r.Command) == 0 || r.Command[0] == "" {
+		return fmt.Errorf("release.command: must name the command to run (a list, such as [\"./migrate\", \"up\"])")
+	}
+	if t := r.ReleaseTimeout(); t < MinReleaseTimeout || t > MaxReleaseTimeout {
+		return fmt.Errorf("release.timeout: %s is outside %s..%s", t, MinReleaseTimeout, MaxReleaseTimeout)
+	}
+	return nil
+}
+
+// releaseJobHash is how many hex digits of the image's SHA-256 name its
+// release Job.
+const releaseJobHash = 8
+
+// ReleaseJobName is the Job that runs app's release command for image: one
+// name per image, so a digest's command runs once. It fits the 63 characters
+// of a Job's name (its pods carry it as a label): a longer app name is cut.
+func ReleaseJobName(app, image string) string {
+	sum := sha256.Sum256([]byte(image))
+	suffix := "-rel-" + hex.EncodeToString(sum[:])[:releaseJobHash]
+	if max := 63 - len(suffix); len(app) > max {
+		app = strings.TrimRight(app[:max], "-")
+	}
+	return app + suffix
+}
