@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 // The test ground's kubelet for Jobs: kwok simulates every other pod, but a
@@ -232,34 +234,8 @@ func (r *jobRunner) environment(ctx context.Context, ns string, c corev1.Contain
 	return env, nil
 }
 
-// expand replaces $(VAR) with VAR's value when it is set, and $$ with $, as
-// Kubernetes expands a container's command, arguments and variables.
-func expand(s string, env map[string]string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-			continue
-		case '(':
-			if end := strings.IndexByte(s[i+2:], ')'); end >= 0 {
-				name := s[i+2 : i+2+end]
-				if v, ok := env[name]; ok {
-					b.WriteString(v)
-					i += 2 + end
-					continue
-				}
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+// expand is Kubernetes' $(VAR) expansion.
+func expand(s string, env map[string]string) string { return plattrv1.ExpandEnv(s, env) }
 
 // tailLog is the end of a container's output as its termination message.
 func tailLog(out string) string {
@@ -319,6 +295,15 @@ func SQLCommand(t testing.TB, sql string) []string {
 		t.Fatal(err)
 	}
 	return []string{exe, sqlCommandArg, sql}
+}
+
+// RunSQLCommand runs SQLCommand's SQL when this process is one: Main calls
+// it first, as must a TestMain that turns its binary into something else.
+func RunSQLCommand() (code int, ok bool) {
+	if len(os.Args) != 3 || os.Args[1] != sqlCommandArg {
+		return 0, false
+	}
+	return runSQLCommand(os.Args[2]), true
 }
 
 func runSQLCommand(sql string) int {

@@ -18,21 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-func TestExpand(t *testing.T) {
-	env := map[string]string{"A": "1", "URL": "postgres://u:p@h/db"}
-	for in, want := range map[string]string{
-		"$(A)":            "1",
-		"x$(A)y$(URL)":    "x1ypostgres://u:p@h/db",
-		"$(MISSING)":      "$(MISSING)",
-		"$$(A)":           "$(A)",
-		"$A and $":        "$A and $",
-		"$(unterminated":  "$(unterminated",
-		"price: $$5 $(A)": "price: $5 1",
-	} {
-		assert.Equal(t, want, expand(in, env), in)
-	}
-}
-
 func TestTailLog(t *testing.T) {
 	var lines []string
 	for i := range 100 {

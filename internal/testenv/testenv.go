@@ -46,8 +46,8 @@ func onStop(f func()) {
 
 // Main runs the package's tests and then stops every server they started.
 func Main(m *testing.M) int {
-	if len(os.Args) == 3 && os.Args[1] == sqlCommandArg {
-		return runSQLCommand(os.Args[2])
+	if code, ok := RunSQLCommand(); ok {
+		return code
 	}
 	code := m.Run()
 	stopMu.Lock()

@@ -44,7 +44,7 @@ var adminEnv = []string{"DB_ADMIN_URL", "REDIS_ADMIN_URL", "KEYCLOAK_URL", "KEYC
 type devOptions struct {
 	dir, env                                          string
 	postgresURL, redisURL, opensearchURL, keycloakURL string
-	reset, force                                      bool
+	reset, force, noRelease                           bool
 }
 
 // clusterEnvs are the names of environments a cluster runs (env init's defaults,
@@ -61,7 +61,8 @@ func newDevCmd(io IO) *cobra.Command {
 		Long: "dev provisions the backing services plattr.yaml enables (database, redis, search, auth) on local servers,\n" +
 			"with the operator's own provisioners, then runs COMMAND (default: dev.command of plattr.yaml) in the app's\n" +
 			"folder with the app's variables, the services' credentials (DATABASE_URL, PG*, REDIS_URL, REDIS_KEY_PREFIX, ...)\n" +
-			"and PORT. Credentials are kept in a file of your own under the user cache folder, so running again does not\n" +
+			"and PORT; release.command of plattr.yaml (the release phase) runs first, as in the cluster, and its failure stops dev.\n" +
+			"Credentials are kept in a file of your own under the user cache folder, so running again does not\n" +
 			"change passwords. An enabled service that cannot be provisioned stops dev before COMMAND runs.\n" +
 			"--reset drops what dev made for the app in --env (databases, users, keys) and runs nothing.\n\n" +
 			"Admin URLs: --postgres-url, else $DB_ADMIN_URL, else " + defaultPostgresURL + ";\n" +
@@ -87,6 +88,7 @@ func newDevCmd(io IO) *cobra.Command {
 	f.StringVar(&o.opensearchURL, "opensearch-url", "", "OpenSearch URL (default $OPENSEARCH_URL; none: search is not available)")
 	f.StringVar(&o.keycloakURL, "keycloak-url", "", "Keycloak URL (default $KEYCLOAK_URL; none: auth is not available)")
 	f.BoolVar(&o.reset, "reset", false, "drop the app's local databases, users and keys in --env, and run nothing")
+	f.BoolVar(&o.noRelease, "no-release", false, "do not run release.command of plattr.yaml before COMMAND")
 	f.BoolVar(&o.force, "force", false, "accept an --env that names a cluster environment (staging, uat, prod, preview, local)")
 	return cmd
 }
@@ -230,9 +232,41 @@ func (o *devOptions) run(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("cannot provision every service plattr.yaml enables, so the command did not run:\n  %s", strings.Join(failed, "\n  "))
 	}
 	fmt.Fprintf(io.Err, "  %-9s PORT=%s\n", "env", env["PORT"])
+	closeAll() // the admin connections are not needed while the commands run
+	if rel := app.Spec.Release; rel != nil && !o.noRelease {
+		if err := runRelease(ctx, io, o.dir, rel, env); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(io.Err, "running: %s\n", strings.Join(command, " "))
-	closeAll() // the admin connections are not needed while the command runs
 	return runCommand(ctx, io, o.dir, command, env)
+}
+
+// runRelease runs the release phase as the cluster does before a release's
+// pods start: the command, $(VAR) expanded from the app's environment, within
+// its timeout. A failure stops dev before the app runs, with the command's
+// exit code.
+func runRelease(ctx context.Context, io IO, dir string, rel *plattrv1.ReleaseSpec, env map[string]string) error {
+	argv := make([]string, len(rel.Command))
+	for i, a := range rel.Command {
+		argv[i] = plattrv1.ExpandEnv(a, env)
+	}
+	fmt.Fprintf(io.Err, "release: %s\n", strings.Join(rel.Command, " "))
+	ctx, cancel := context.WithTimeout(ctx, rel.ReleaseTimeout())
+	defer cancel()
+	err := runCommand(ctx, io, dir, argv, env)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return fmt.Errorf("the release command ran longer than release.timeout (%s) and was stopped: the app did not start", rel.ReleaseTimeout())
+	}
+	var code exitCode
+	if errors.As(err, &code) {
+		fmt.Fprintf(io.Err, "plattr dev: the release command exited with status %d: the app did not start (--no-release skips it)\n", int(code))
+		return code
+	}
+	return fmt.Errorf("release.command: %w", err)
 }
 
 // unreachable explains a service that failed: its error's first line (drivers

@@ -351,3 +351,43 @@ func TestDescribe_ShowsNoSecret(t *testing.T) {
 	})
 	assert.Equal(t, "DATABASE_URL=postgres://dev_shop:xxxxx@127.0.0.1:5432/dev_shop REDIS_KEY_PREFIX=dev:shop: (+ PGPASSWORD PGUSER)", got)
 }
+
+// The release phase runs before the app, as in the cluster: with the app's
+// environment ($(VAR) expanded), against its database; a failure stops dev
+// before the app runs, with the command's exit code; --no-release skips it.
+func TestDev_RunsTheReleaseCommandFirst(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	app := uniqueApp(t, "rel")
+	removeServices(t, pg.AdminURL, "redis://127.0.0.1:1", app)
+	t.Setenv("DB_ADMIN_URL", pg.AdminURL)
+	envFile := filepath.Join(t.TempDir(), "env")
+	manifest := func(sql string) string {
+		cmd := testenv.SQLCommand(t, sql)
+		return "name: " + app + "\ndatabase: {enabled: true}\nrelease:\n  command: [" + cmd[0] + ", " + cmd[1] + ", '" + cmd[2] + "']\n  timeout: 1m\n"
+	}
+	dir := appDir(t, manifest(`CREATE TABLE "from_$(PGDATABASE)" (id int)`))
+	code, _, errOut := run(t, "dev", "--dir", dir, "--env", testEnv, "--", helperCmd(t, "env="+envFile))
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "release: ")
+	assert.Less(t, strings.Index(errOut, "release: "), strings.Index(errOut, "running: "), "the release command first")
+	env := readEnv(t, envFile)
+	assert.True(t, testenv.QueryRow[bool](t, env["DATABASE_URL"], `SELECT to_regclass('"from_`+env["PGDATABASE"]+`"') IS NOT NULL`),
+		"ran as the app's role in its database, $(PGDATABASE) expanded")
+
+	// A failing release command: the app does not run.
+	require.NoError(t, os.Remove(envFile))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte(manifest(`SELECT 1/0`)), 0o644))
+	code, out, errOut := run(t, "dev", "--dir", dir, "--env", testEnv, "--", helperCmd(t, "env="+envFile))
+	assert.Equal(t, 1, code, errOut)
+	assert.Contains(t, out+errOut, "division by zero", "the command's own output")
+	assert.Contains(t, errOut, "the release command exited with status 1: the app did not start")
+	assert.NoFileExists(t, envFile)
+
+	code, _, errOut = run(t, "dev", "--dir", dir, "--env", testEnv, "--no-release", "--", helperCmd(t, "env="+envFile))
+	assert.Equal(t, 0, code, errOut)
+	assert.NotContains(t, errOut, "release: ")
+	assert.FileExists(t, envFile)
+
+	code, _, errOut = run(t, "dev", "--dir", dir, "--env", testEnv, "--reset")
+	require.Equal(t, 0, code, errOut)
+}

@@ -22,6 +22,9 @@ import (
 const helperEnv = "PLATTR_TEST_DEV_HELPER"
 
 func TestMain(m *testing.M) {
+	if code, ok := testenv.RunSQLCommand(); ok { // a release command of the dev tests
+		os.Exit(code)
+	}
 	if steps := os.Getenv(helperEnv); steps != "" {
 		os.Exit(helper(steps))
 	}

@@ -98,3 +98,32 @@ func ReleaseJobName(app, image string) string {
 	}
 	return app + suffix
 }
+
+// ExpandEnv replaces $(VAR) in s with VAR's value when env sets it, and $$
+// with $: Kubernetes' expansion of a container's command, arguments and
+// variables, which `plattr dev` and the test ground apply as a kubelet does.
+func ExpandEnv(s string, env map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '(':
+			if end := strings.IndexByte(s[i+2:], ')'); end >= 0 {
+				if v, ok := env[s[i+2:i+2+end]]; ok {
+					b.WriteString(v)
+					i += 2 + end
+					continue
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -41,3 +41,18 @@ func TestDefaultPort_IsTheCRDs(t *testing.T) {
 	require.Len(t, crd.Spec.Versions, 1)
 	assert.EqualValues(t, DefaultPort, crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties.Spec.Properties["port"].Default)
 }
+
+func TestExpandEnv(t *testing.T) {
+	env := map[string]string{"A": "1", "URL": "postgres://u:p@h/db"}
+	for in, want := range map[string]string{
+		"$(A)":            "1",
+		"x$(A)y$(URL)":    "x1ypostgres://u:p@h/db",
+		"$(MISSING)":      "$(MISSING)",
+		"$$(A)":           "$(A)",
+		"$A and $":        "$A and $",
+		"$(unterminated":  "$(unterminated",
+		"price: $$5 $(A)": "price: $5 1",
+	} {
+		assert.Equal(t, want, ExpandEnv(in, env), in)
+	}
+}
