@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +166,36 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, gittest.Git(t, l.Bare, "show", before+":envs/staging/hello/release.yaml"),
 		gittest.Git(t, l.Bare, "show", "main:envs/staging/hello/release.yaml"), "git has the release Argo CD rolled back to")
 
-	// 7. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
+	// 7. A release phase: an app whose release command makes a table. Staging
+	// is Ready only once it ran; a failing command keeps the previous pods
+	// serving and says why; the next image runs it again, the same one not.
+	l.Step("render shop, whose release command creates a table, into staging")
+	shop := releaseApp(t, "CREATE TABLE widgets (id int)", "")
+	sha = l.PlattrGen("render", "--app-dir", shop, "--env", "staging", "--image", Digest('1'), "--repo", l.RepoURL)
+	l.Converge("staging", "shop", sha, Digest('1'))
+	l.CheckReleasePhase("staging", "shop", Digest('1'), "widgets")
+	l.Step("render a release of shop whose release command fails")
+	shop = releaseApp(t, "CREATE TABLE widgets (id int)", "")
+	sha = l.PlattrGen("render", "--app-dir", shop, "--env", "staging", "--image", Digest('2'), "--repo", l.RepoURL)
+	msg := l.ReleaseFailed("staging", "shop", sha, Digest('2'))
+	assert.Contains(t, msg, `relation "widgets" already exists`, "the command's last lines")
+	assert.Contains(t, msg, "exit code 1")
+	assert.NotContains(t, msg, l.DBPassword("staging", "shop"))
+	assert.Equal(t, Digest('1'), l.DeploymentImage("staging", "shop"), "the previous release keeps serving")
+	l.Step("render the next release of shop: its release command runs, and it rolls out")
+	shop = releaseApp(t, "CREATE TABLE gadgets (id int)", "")
+	sha = l.PlattrGen("render", "--app-dir", shop, "--env", "staging", "--image", Digest('3'), "--repo", l.RepoURL)
+	l.Converge("staging", "shop", sha, Digest('3'))
+	job := l.CheckReleasePhase("staging", "shop", Digest('3'), "gadgets")
+	l.Step("render the same image of shop with another setting: the release command does not run again")
+	shop = releaseApp(t, "CREATE TABLE gadgets (id int)", "again")
+	sha = l.PlattrGen("render", "--app-dir", shop, "--env", "staging", "--image", Digest('3'), "--repo", l.RepoURL)
+	l.Converge("staging", "shop", sha, Digest('3'))
+	again := l.CheckReleasePhase("staging", "shop", Digest('3'), "gadgets")
+	assert.Equal(t, job.UID, again.UID, "the same Job: the command ran once for this image")
+	assert.Equal(t, 3, l.ReleaseJobs("staging", "shop"), "one Job per image: 1, 2 (failed) and 3")
+
+	// 8. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
 	if os.Getenv("PLATTR_E2E_POLL_BASELINE") != "" {
 		l.Step("baseline: render a release into staging and let Argo CD find it by its 3-minute poll (no refresh)")
 		sha = l.PlattrGen("render", "--app-dir", l.Example, "--env", "staging", "--image", Digest('d'), "--repo", l.RepoURL)
@@ -175,4 +205,20 @@ func TestEndToEnd(t *testing.T) {
 
 	l.CheckNoLeaks()
 	l.Summary()
+}
+
+// releaseApp writes the plattr.yaml of shop, an app with a database whose
+// release command runs sql on it (this test binary as the migration tool),
+// into a new folder; mode, when given, is a variable of its environment.
+func releaseApp(t *testing.T, sql, mode string) string {
+	t.Helper()
+	cmd := testenv.SQLCommand(t, sql)
+	dir := t.TempDir()
+	if mode != "" {
+		mode = "  MODE: " + mode + "\n"
+	}
+	yaml := "name: shop\nenv:\n  LOG_LEVEL: info\n" + mode + "database:\n  enabled: true\nrelease:\n  command: [" +
+		strings.Join([]string{cmd[0], cmd[1], "'" + cmd[2] + "'"}, ", ") + "]\n  timeout: 2m\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), []byte(yaml), 0o644))
+	return dir
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -495,6 +496,54 @@ func (l *Loop) Converge(env, app, commit, image string) {
 	l.timeline = append(l.timeline, m)
 }
 
+// ReleaseFailed waits until the release of image (synced at commit) into env
+// failed its release phase: the operator reports ReleaseReady False, and Argo
+// CD shows the Plattr Application Degraded with the release phase's message,
+// which it returns; the timeline records it.
+func (l *Loop) ReleaseFailed(env, app, commit, image string) string {
+	l.T.Helper()
+	t0 := time.Now()
+	l.Refresh(env, app)
+	s := l.Site(env)
+	m := mark{what: fmt.Sprintf("%s/%s %s", env, app, ShortDigest(image)), commit: commit[:8]}
+	msg := ""
+	m.synced = l.waitFor(t0, "the operator reports the release phase of "+ShortDigest(image)+" failed in "+env+"/"+app, func() (bool, string) {
+		var pa plattrv1.Application
+		if err := s.C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: app}, &pa); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(pa.Status.Conditions, plattrv1.ConditionReleaseReady)
+		if c == nil {
+			return false, "image " + ShortDigest(pa.Spec.Image) + ", no ReleaseReady"
+		}
+		msg = c.Message
+		return pa.Spec.Image == image && c.Status == metav1.ConditionFalse && c.Reason == "ReleaseFailed",
+			fmt.Sprintf("image %s, ReleaseReady %s %s: %s", ShortDigest(pa.Spec.Image), c.Status, c.Reason, c.Message)
+	})
+	l.waitFor(t0, "Argo CD reports "+env+"-"+app+"'s Plattr Application Degraded by its release phase", func() (bool, string) {
+		a, err := l.child(env, app)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, r := range a.Status.Resources {
+			if r.Kind == "Application" && r.Group == plattrv1.GroupVersion.Group && r.Health != nil {
+				return r.Health.Status == "Degraded" && strings.HasPrefix(r.Health.Message, "Release phase: "),
+					fmt.Sprintf("resource %s: %s", r.Health.Status, r.Health.Message)
+			}
+		}
+		return false, "no health of the Plattr Application"
+	})
+	m.refused = "release phase failed"
+	l.T.Logf("         the release phase of %s failed in %s/%s, %.1f s after the commit: %s", ShortDigest(image), env, app, m.synced.Seconds(), firstLine(msg))
+	l.timeline = append(l.timeline, m)
+	return msg
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
+}
+
 // Refused waits until Argo CD shows, on the child Application of app in env,
 // a condition whose message holds want (its error for a release it cannot
 // deploy) and returns the message; the timeline records it.
@@ -631,6 +680,52 @@ func (l *Loop) GitHubDeployment(environment, image, state string) fakegithub.Dep
 	})
 	l.T.Logf("         GitHub deployment %d of %s: %s in %s", found.ID, appRepo, state, environment)
 	return found
+}
+
+// DeploymentImage is the image the Deployment of app in env runs.
+func (l *Loop) DeploymentImage(env, app string) string {
+	l.T.Helper()
+	var d appsv1.Deployment
+	require.NoError(l.T, l.Site(env).C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: app}, &d))
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
+// CheckReleasePhase checks, as a user would look, that the release command of
+// image ran before image's pods: its Job completed before the ReplicaSet of
+// image was made, and the table it creates is in the app's database. It
+// returns the Job.
+func (l *Loop) CheckReleasePhase(env, app, image, table string) *batchv1.Job {
+	l.T.Helper()
+	s := l.Site(env)
+	var job batchv1.Job
+	require.NoError(l.T, s.C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: plattrv1.ReleaseJobName(app, image)}, &job))
+	require.NotNil(l.T, job.Status.CompletionTime, "the release Job of %s completed", ShortDigest(image))
+	var sets appsv1.ReplicaSetList
+	require.NoError(l.T, s.C.Client.List(l.Ctx, &sets, client.InNamespace(env), client.MatchingLabels{plattrv1.LabelApp: app}))
+	found := false
+	for _, rs := range sets.Items {
+		if rs.Spec.Template.Spec.Containers[0].Image == image {
+			found = true
+			assert.False(l.T, rs.CreationTimestamp.Before(job.Status.CompletionTime),
+				"the pods of %s (ReplicaSet made %s) came after the release command (done %s)", ShortDigest(image), rs.CreationTimestamp, job.Status.CompletionTime)
+		}
+	}
+	assert.True(l.T, found, "a ReplicaSet of %s", ShortDigest(image))
+	var sec corev1.Secret
+	require.NoError(l.T, s.C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: app + "-postgres"}, &sec))
+	assert.True(l.T, testenv.QueryRow[bool](l.T, string(sec.Data["DATABASE_URL"]), "SELECT to_regclass($1) IS NOT NULL", table),
+		"the release command made table %s in the app's database", table)
+	l.collectPasswords(s, client.InNamespace(env), client.MatchingLabels{"app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "plattr"})
+	return &job
+}
+
+// ReleaseJobs counts the release Jobs of app in env.
+func (l *Loop) ReleaseJobs(env, app string) int {
+	l.T.Helper()
+	var jobs batchv1.JobList
+	require.NoError(l.T, l.Site(env).C.Client.List(l.Ctx, &jobs, client.InNamespace(env),
+		client.MatchingLabels{plattrv1.LabelApp: app, "app.kubernetes.io/component": "release"}))
+	return len(jobs.Items)
 }
 
 // Image is the image the Plattr Application of app in env runs.

@@ -64,6 +64,18 @@ type Target struct {
 	BaseDomain string
 	// OldBaseDomain is the base domain before the change, when it changes.
 	OldBaseDomain string
+	// History is the app's releases in the environment before the change,
+	// newest (the running one) first, as the env repo's history has them;
+	// nil when unknown. It tells a rollback, and the release phases it goes
+	// back over.
+	History []Release
+}
+
+// Release is one release of an app in an environment.
+type Release struct {
+	Image string
+	// ReleasePhase: it has a release command, which ran before its pods.
+	ReleasePhase bool
 }
 
 // Changes is what the operator of t will do when app changes from old to new
@@ -90,6 +102,9 @@ func Changes(t Target, old, new *plattrv1.Application) []Item {
 			if s.Enabled(&new.Spec) {
 				add(new.Name, s.Name, "create", Safe, "%s: created, credentials in Secret %s", s.Backend, plattrv1.ServiceSecretName(new.Name, s.Name))
 			}
+		}
+		if r := new.Spec.Release; r != nil {
+			add(new.Name, PartRelease, "run", Safe, "the release command %s runs once, after the services and before the first pods", command(r))
 		}
 		return items
 	}
@@ -120,8 +135,71 @@ func Changes(t Target, old, new *plattrv1.Application) []Item {
 		}
 		add(name, "app", "update", Safe, "deletionPolicy becomes %s", what)
 	}
+	items = append(items, release(t, old, new)...)
 	items = append(items, workload(t, old, new)...)
 	return items
+}
+
+// PartRelease is the plan's part for the release phase.
+const PartRelease = "release"
+
+// release is what the operator does with the release phase: it runs the
+// command once per image before that image's pods (controller.ReleaseJob),
+// and a rollback goes back over the release phases that ran since its target.
+func release(t Target, old, new *plattrv1.Application) []Item {
+	var items []Item
+	add := func(action string, c Class, format string, args ...any) {
+		items = append(items, Item{Env: t.Env, Production: t.Production, App: new.Name, Part: PartRelease, Action: action, Class: c, Reason: fmt.Sprintf(format, args...)})
+	}
+	if since, ok := rolledBackOver(t.History, new.Spec.Image); ok && len(since) > 0 {
+		add("rollback", Destructive, "rolls back to %s over the release phase of %s: the older release runs against the schema they left "+
+			"(their migrations must be backward compatible — expand/contract — or be undone by a down migration first)",
+			generator.ShortImage(new.Spec.Image), strings.Join(since, ", "))
+	}
+	r := new.Spec.Release
+	switch {
+	case r == nil && old.Spec.Release != nil:
+		add("remove", Safe, "no release phase: later images roll out without one")
+	case r == nil:
+	case old.Spec.Image != new.Spec.Image:
+		add("run", Safe, "the release command %s runs for %s before its pods roll out, unless it ran for that image already; "+
+			"if it fails, the previous release keeps serving", command(r), generator.ShortImage(new.Spec.Image))
+	case old.Spec.Release == nil:
+		add("run", Safe, "release phase added: %s runs for the running image %s before this change rolls out", command(r), generator.ShortImage(new.Spec.Image))
+	case !slices.Equal(old.Spec.Release.Command, r.Command):
+		add("keep", Safe, "the release command becomes %s: it runs with the next image (an image's release command runs once)", command(r))
+	}
+	return items
+}
+
+// rolledBackOver says whether image is a rollback in history (an image the
+// environment ran before the running one) and names the releases with a
+// release phase since it, newest first.
+func rolledBackOver(history []Release, image string) (since []string, ok bool) {
+	if len(history) == 0 || history[0].Image == image {
+		return nil, false
+	}
+	for i, h := range history[1:] {
+		if h.Image != image {
+			continue
+		}
+		for _, s := range history[:i+1] {
+			if s.ReleasePhase && s.Image != image && !slices.Contains(since, generator.ShortImage(s.Image)) {
+				since = append(since, generator.ShortImage(s.Image))
+			}
+		}
+		return since, true
+	}
+	return nil, false
+}
+
+// command shows a release command, shortened.
+func command(r *plattrv1.ReleaseSpec) string {
+	s := strings.Join(r.Command, " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
 }
 
 // removal is what happens to service s of app when spec no longer asks for it.

@@ -76,3 +76,45 @@ func TestChanges_Reasons(t *testing.T) {
 	items = Changes(prod, nil, app("a"))
 	assert.Equal(t, "hello comes to prod, served at https://hello.apps.example.com", items[0].Reason)
 }
+
+// The release phase: the command runs once per image before its pods; a
+// rollback over release phases is destructive (the older release meets the
+// newer schema), and names them.
+func TestChanges_ReleasePhase(t *testing.T) {
+	rel := func(cmd ...string) func(*plattrv1.ApplicationSpec) {
+		return func(s *plattrv1.ApplicationSpec) { s.Release = &plattrv1.ReleaseSpec{Command: cmd} }
+	}
+	img := func(d string) string { return app(d).Spec.Image }
+	history := []Release{{Image: img("c"), ReleasePhase: true}, {Image: img("b"), ReleasePhase: true}, {Image: img("a")}}
+	withHistory := staging
+	withHistory.History = history
+	for name, tc := range map[string]struct {
+		t        Target
+		old, new *plattrv1.Application
+		want     []string
+		worst    Class
+	}{
+		"new app":          {staging, nil, app("a", rel("migrate")), []string{"safe app create", "safe postgres create", "safe redis create", "safe release run"}, Safe},
+		"new image":        {staging, app("a", rel("migrate")), app("b", rel("migrate")), []string{"safe release run", "disruptive workload restart"}, Disruptive},
+		"added":            {staging, app("a"), app("a", rel("migrate")), []string{"safe release run"}, Safe},
+		"command changed":  {staging, app("a", rel("migrate")), app("a", rel("migrate", "up")), []string{"safe release keep"}, Safe},
+		"removed":          {staging, app("a", rel("migrate")), app("a"), []string{"safe release remove"}, Safe},
+		"forward, history": {withHistory, app("c", rel("m")), app("d", rel("m")), []string{"safe release run", "disruptive workload restart"}, Disruptive},
+		"rollback over two": {withHistory, app("c", rel("m")), app("a"),
+			[]string{"destructive release rollback", "safe release remove", "disruptive workload restart"}, Destructive},
+		"rollback over one": {withHistory, app("c", rel("m")), app("b", rel("m")),
+			[]string{"destructive release rollback", "safe release run", "disruptive workload restart"}, Destructive},
+		"rollback, no phases": {Target{Env: "staging", History: []Release{{Image: img("b")}, {Image: img("a")}}}, app("b"), app("a"),
+			[]string{"disruptive workload restart"}, Disruptive},
+	} {
+		t.Run(name, func(t *testing.T) {
+			items := Changes(tc.t, tc.old, tc.new)
+			assert.Equal(t, tc.want, summary(items))
+			assert.Equal(t, tc.worst, Worst(items))
+		})
+	}
+	items := Changes(withHistory, app("c", rel("m")), app("a"))
+	assert.Equal(t, "rolls back to sha256:aaaaaaaaaaaa over the release phase of sha256:cccccccccccc, sha256:bbbbbbbbbbbb: "+
+		"the older release runs against the schema they left (their migrations must be backward compatible — expand/contract — "+
+		"or be undone by a down migration first)", items[0].Reason)
+}

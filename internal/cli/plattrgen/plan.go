@@ -2,6 +2,7 @@ package plattrgen
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +15,9 @@ import (
 	"github.com/plattr/plattr/envfiles"
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
+	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/gitops/pulls"
+	"github.com/plattr/plattr/internal/envhistory"
 	"github.com/plattr/plattr/operator/plan"
 	"github.com/plattr/plattr/ops"
 )
@@ -103,6 +106,7 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	trees := make([]envfiles.Tree, 2)
 	var headSHA string
+	var history planHistory
 	for i, b := range [][2]string{{"--base", o.base}, {"--head", o.head}} {
 		repo, err := o.openBranch(ctx, b[0], b[1])
 		if err != nil {
@@ -112,8 +116,11 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 			return err
 		}
 		headSHA = repo.Head().String()
+		if i == 0 {
+			history = repoHistory(ctx, repo)
+		}
 	}
-	items, err := planChanges(trees[0], trees[1])
+	items, err := planChanges(trees[0], trees[1], history)
 	if err != nil {
 		return err
 	}
@@ -151,7 +158,10 @@ func (o *planOptions) run(cmd *cobra.Command, io IO) error {
 // (every app, when plattr-env.yaml changes), in the environments of either
 // side; an environment is production when either side says so, so that a
 // change cannot plan itself out of production.
-func planChanges(base, head envfiles.Tree) ([]plan.Item, error) {
+//
+// history gives an app's releases in an environment on the base branch, for
+// an app whose image changes (a rollback goes back over release phases).
+func planChanges(base, head envfiles.Tree, history planHistory) ([]plan.Item, error) {
 	cfg, err := generator.ReadConfig(head)
 	if err != nil {
 		return nil, fmt.Errorf("--head: %w", err)
@@ -203,6 +213,12 @@ func planChanges(base, head envfiles.Tree) ([]plan.Item, error) {
 			is, err := generator.BuildApplication(head, env, app)
 			if err != nil {
 				return nil, fmt.Errorf("--head: %w", err)
+			}
+			t.History = nil
+			if was != nil && is != nil && was.Spec.Image != is.Spec.Image {
+				if t.History, err = history(env, app); err != nil {
+					return nil, fmt.Errorf("the history of %s: %w", generator.ReleasePath(env, app), err)
+				}
 			}
 			items = append(items, plan.Changes(t, was, is)...)
 		}
@@ -355,8 +371,8 @@ func planMarkdown(r planReport) string {
 // withPlan adds to a pull request's body what merging it will do (files on
 // top of base), within GitHub's limit: a plan too long for it is left to
 // plattr-gen plan. A plan that cannot be made is said, not fatal.
-func withPlan(body string, base envfiles.Tree, files envfiles.Files) string {
-	items, err := planChanges(base, envfiles.Overlay{Base: base, Changes: files})
+func withPlan(body string, base envfiles.Tree, files envfiles.Files, history planHistory) (string, []plan.Item) {
+	items, err := planChanges(base, envfiles.Overlay{Base: base, Changes: files}, history)
 	section := ""
 	if err != nil {
 		section = "\n\n### What merging this does\n\nNo plan: " + ops.MarkdownCell(err.Error()) + "\n"
@@ -366,5 +382,23 @@ func withPlan(body string, base envfiles.Tree, files envfiles.Files) string {
 	if len(body)+len(section) > ops.MaxPRBody {
 		section = "\n\n### What merging this does\n\nToo long for this description: run `plattr-gen plan` on the branch.\n"
 	}
-	return body + section
+	return body + section, items
+}
+
+// planHistory gives the releases of app in env before a change, newest first.
+type planHistory func(env, app string) ([]plan.Release, error)
+
+// planHistoryDepth is how many commits of an environment's history a plan
+// reads back for a rollback's release phases.
+const planHistoryDepth = 100
+
+// repoHistory reads planHistory from repo's branch.
+func repoHistory(ctx context.Context, repo *gitops.Repo) planHistory {
+	return func(env, app string) ([]plan.Release, error) {
+		versions, err := repo.History(ctx, generator.ReleasePath(env, app), planHistoryDepth)
+		if err != nil {
+			return nil, err
+		}
+		return envhistory.Releases(versions), nil
+	}
 }

@@ -128,7 +128,7 @@ func (o *promoteOptions) run(cmd *cobra.Command, io IO) error {
 	report.Branch, report.Commit = prop.Branch, prop.Commit.String()
 	proposal := op.Proposal(plan)
 	if base, err := repo.Tree(); err == nil {
-		proposal.Body = withPlan(proposal.Body, base, plan.Files)
+		proposal.Body, _ = withPlan(proposal.Body, base, plan.Files, repoHistory(cmd.Context(), repo))
 	}
 	if gh != nil && plan.Gates != nil {
 		state, desc := plan.Gates.Status(o.force)

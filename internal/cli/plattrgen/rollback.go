@@ -9,6 +9,7 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/internal/envhistory"
+	planpkg "github.com/plattr/plattr/operator/plan"
 	"github.com/plattr/plattr/ops"
 )
 
@@ -101,7 +102,13 @@ func (o *rollbackOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	proposal := op.Proposal(plan)
 	if base, err := repo.Tree(); err == nil {
-		proposal.Body = withPlan(proposal.Body, base, plan.Files)
+		var items []planpkg.Item
+		proposal.Body, items = withPlan(proposal.Body, base, plan.Files, repoHistory(cmd.Context(), repo))
+		for _, it := range items {
+			if it.Part == planpkg.PartRelease && it.Action == "rollback" && o.output != "json" {
+				fmt.Fprintf(io.Err, "warning: %s %s\n", o.app, it.Reason)
+			}
+		}
 	}
 	return finishProposal(cmd, io, gh, report, proposal, o.output)
 }
