@@ -402,3 +402,42 @@ func releaseApps(ctx context.Context, repo, env string, apps []string, extra str
 	}, gitops.ApplyOptions{})
 	return err
 }
+
+// A rollback over release phases: the older release meets the schema of the
+// newer ones. The pull request and the command say so, naming them, and in
+// production the plan's check wants plattr/allow-destructive.
+func TestRollback_OverReleasePhases(t *testing.T) {
+	withToken(t)
+	s := fakegithub.New(token)
+	defer s.Close()
+	repo := newEnvRepo(t)
+	renderApp(t, repo, "prod", "1") // no release phase
+	manifest, err := os.ReadFile(filepath.Join(exampleDir(), "plattr.yaml"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "plattr.yaml"), append(manifest, "release:\n  command: [./migrate, up]\n"...), 0o644))
+	for _, d := range []string{"2", "3"} {
+		r := plattrGen(t, nil, "render", "--app-dir", dir, "--env", "prod", "--image", "ghcr.io/acme/hello@sha256:"+strings.Repeat(d, 64), "--repo", repo)
+		require.Equal(t, 0, r.code, r.err)
+	}
+	r := plattrGen(t, ghEnv(s), "rollback", "--app", "hello", "--env", "prod", "--steps", "2", "--repo", repo, "--github-repo", "acme/env", "--allow-http")
+	require.Equal(t, 0, r.code, r.err)
+	want := "rolls back to sha256:111111111111 over the release phase of sha256:333333333333, sha256:222222222222"
+	assert.Contains(t, r.err, "warning: hello "+want)
+	prs := s.PRs("acme/env")
+	require.Len(t, prs, 1)
+	assert.Contains(t, prs[0].Body, "Worst: **destructive**.")
+	assert.Contains(t, prs[0].Body, "| prod/hello | destructive | release rollback | "+want)
+
+	r = plattrGen(t, ghEnv(s), "plan", "--repo", repo, "--github-repo", "acme/env", "--allow-http", "--pr", fmt.Sprint(prs[0].Number), "--comment")
+	require.Equal(t, 0, r.code, r.err)
+	st := s.CommitStatuses("acme/env", gittest.Git(t, repo, "rev-parse", "plattr/rollback-prod-hello"))
+	require.NotEmpty(t, st)
+	assert.Equal(t, "failure", st[len(st)-1].State, "a production rollback over release phases needs the label")
+	assert.Contains(t, st[len(st)-1].Description, "plattr/allow-destructive")
+
+	// plan of the branch, in JSON, says the same.
+	r = plattrGen(t, ghEnv(s), "plan", "--repo", repo, "--base", "main", "--head", "plattr/rollback-prod-hello", "--allow-http", "--output", "json")
+	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, `"action": "rollback"`)
+}
