@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/plattr/plattr/generator/manifest"
 )
@@ -306,4 +309,25 @@ func hugeEnv() string {
 		fmt.Fprintf(&b, "  - name: V%03d\n    value: %s\n", i, strings.Repeat("v", 2100))
 	}
 	return b.String()
+}
+
+// The env repo's workflow calls Plattr's reusable one, on every event it acts on.
+func TestEnvWorkflow(t *testing.T) {
+	cfg := testConfig(t)
+	const uses = "plattr/plattr/.github/workflows/env.yml@0123456789abcdef0123456789abcdef01234567 # v1.2.3"
+	var wf struct {
+		On          map[string]any `yaml:"on"` // YAML 1.2, as GitHub reads it: "on" is a key, not true
+		Permissions map[string]any `yaml:"permissions"`
+		Jobs        map[string]struct {
+			Uses        string            `yaml:"uses"`
+			Permissions map[string]string `yaml:"permissions"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yamlv3.Unmarshal(EnvWorkflow(cfg, uses), &wf))
+	assert.ElementsMatch(t, []string{"pull_request", "push", "schedule", "workflow_dispatch"}, slices.Collect(maps.Keys(wf.On)))
+	assert.Empty(t, wf.Permissions, "nothing by default")
+	assert.Equal(t, strings.TrimSuffix(uses, " # v1.2.3"), wf.Jobs["plattr"].Uses, "the version is a comment Dependabot reads")
+	assert.Equal(t, map[string]string{"contents": "read", "pull-requests": "write", "statuses": "write"}, wf.Jobs["plattr"].Permissions)
+	types := wf.On["pull_request"].(map[string]any)["types"]
+	assert.Contains(t, types, "labeled", "the label plattr/allow-destructive runs the plan again")
 }

@@ -14,12 +14,26 @@ type Init struct {
 	files  envfiles.Files
 }
 
+// InitOption adds to what env init writes.
+type InitOption func(*generator.Config, envfiles.Files)
+
+// WithWorkflow writes the env repo's workflow (generator.WorkflowPath),
+// calling Plattr's reusable env workflow at uses.
+func WithWorkflow(uses string) InitOption {
+	return func(cfg *generator.Config, files envfiles.Files) {
+		files[generator.WorkflowPath] = generator.EnvWorkflow(cfg, uses)
+	}
+}
+
 // NewInit checks the settings (as generator.InitRepo) before any repository is
 // touched.
-func NewInit(cfg *generator.Config) (*Init, error) {
+func NewInit(cfg *generator.Config, opts ...InitOption) (*Init, error) {
 	files, err := generator.InitRepo(cfg)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(cfg, files)
 	}
 	return &Init{config: cfg, files: files}, nil
 }

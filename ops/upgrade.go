@@ -1,7 +1,9 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -18,12 +20,18 @@ import (
 // plattr-env.yaml's clusters or namespaces, it rewrites what they change.
 type Upgrade struct {
 	Clusters map[string]string
+	// Workflow, when set, adds the env repo's workflow (generator.WorkflowPath)
+	// calling Plattr's reusable env workflow at it, to a repo that has none
+	// (one that has it is left as it is: it may be a person's).
+	Workflow string
 }
 
 // UpgradePlan is an upgrade's plan, and the settings it leads to.
 type UpgradePlan struct {
 	Plan
 	Config *generator.Config
+	// Workflow: the plan adds the env repo's workflow.
+	Workflow bool
 }
 
 // Branch is the upgrade's pull request branch.
@@ -47,12 +55,19 @@ func (u Upgrade) Plan(tree envfiles.Tree) (UpgradePlan, error) {
 	if err != nil {
 		return UpgradePlan{}, InputError{err}
 	}
-	return UpgradePlan{Plan: Plan{Files: files, Message: Message{Subject: "upgrade environment repo: an Argo CD project per environment"}}, Config: &cfg}, nil
+	plan := UpgradePlan{Plan: Plan{Files: files, Message: Message{Subject: "upgrade environment repo: an Argo CD project per environment"}}, Config: &cfg}
+	if u.Workflow != "" {
+		if _, err := tree.ReadFile(generator.WorkflowPath); errors.Is(err, fs.ErrNotExist) {
+			files[generator.WorkflowPath] = generator.EnvWorkflow(&cfg, u.Workflow)
+			plan.Workflow = true
+		}
+	}
+	return plan, nil
 }
 
 // Proposal is the upgrade's pull request: what changes, and the order that keeps
 // every Application syncing (the projects exist before anything uses them).
-func (u Upgrade) Proposal(cfg *generator.Config) Proposal {
+func (u Upgrade) Proposal(cfg *generator.Config, workflow bool) Proposal {
 	ns := cfg.ArgoCD.Namespace
 	var b strings.Builder
 	b.WriteString("Each environment gets an Argo CD project of its own (`" + generator.ProjectsPath + "`): its apps may deploy only Plattr Applications, " +
@@ -61,6 +76,10 @@ func (u Upgrade) Proposal(cfg *generator.Config) Proposal {
 	for _, env := range append(cfg.EnvNames(), names.PreviewEnv) {
 		d := cfg.DestinationOf(env)
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", env, generator.ClusterOfDestination(d), d.Namespace, cfg.ProjectOf(env))
+	}
+	if workflow {
+		b.WriteString("\n`" + generator.WorkflowPath + "` is added: Plattr's checks on this repo (the plan of every pull request as a comment and " +
+			"the status `plattr/plan`, the gates of open promotions every 10 minutes, the release matrix in the run's summary).\n")
 	}
 	b.WriteString("\nIn this order, so that no Application names a project that does not exist yet:\n\n")
 	fmt.Fprintf(&b, "1. before merging, create the projects (nothing uses them yet):\n   `git fetch origin %s && git show FETCH_HEAD:%s | kubectl apply -n %s -f -`\n", u.Branch(), generator.ProjectsPath, ns)

@@ -68,7 +68,7 @@ func TestUpgrade_OldRepo(t *testing.T) {
 			assert.Equal(t, string(data), string(tree[p]), p)
 		}
 	}
-	assert.Contains(t, u.Proposal(plan.Config).Body, "git show FETCH_HEAD:bootstrap/projects.yaml | kubectl apply -n argocd -f -")
+	assert.Contains(t, u.Proposal(plan.Config, plan.Workflow).Body, "git show FETCH_HEAD:bootstrap/projects.yaml | kubectl apply -n argocd -f -")
 
 	again, err := u.Plan(tree)
 	require.NoError(t, err)
@@ -102,4 +102,24 @@ func TestValidate_ProjectsFollowTheConfig(t *testing.T) {
 	forged := strings.Replace(string(tree["envs/prod/apps/hello.yaml"]), "project: plattr-prod", "project: plattr-staging", 1)
 	err = generator.Validate(envfiles.Files{"envs/prod/apps/hello.yaml": []byte(forged)}, tree)
 	assert.ErrorContains(t, err, `spec.project is "plattr-staging", plattr-gen writes "plattr-prod"`)
+}
+
+// Upgrade adds the env repo's workflow to a repo without one, and leaves a
+// repo's own alone.
+func TestUpgrade_Workflow(t *testing.T) {
+	tree := oldEnvRepo(t)
+	u := Upgrade{Workflow: "plattr/plattr/.github/workflows/env.yml@main"}
+	plan, err := u.Plan(tree)
+	require.NoError(t, err)
+	require.True(t, plan.Workflow)
+	assert.Contains(t, string(plan.Files[generator.WorkflowPath]), "uses: plattr/plattr/.github/workflows/env.yml@main\n")
+	assert.Contains(t, u.Proposal(plan.Config, plan.Workflow).Body, "`.github/workflows/plattr.yml` is added")
+	require.NoError(t, generator.Validate(plan.Files, tree))
+	apply(tree, plan.Plan)
+
+	tree[generator.WorkflowPath] = []byte("# the team's own\n")
+	again, err := u.Plan(tree)
+	require.NoError(t, err)
+	assert.False(t, again.Workflow)
+	assert.NotContains(t, again.Files, generator.WorkflowPath, "a person's workflow is kept")
 }

@@ -16,8 +16,14 @@ import (
 // that the pinned commit's actions are the working tree's.
 const (
 	deployWorkflowFile = ".github/workflows/deploy.yml"
+	envWorkflowFile    = ".github/workflows/env.yml"
 	ownActionsDir      = ".github/actions"
 )
+
+// reusableWorkflows are Plattr's workflows that others call (an app's
+// repository, an env repo): each installs plattr-gen of its plattr-version
+// default with Plattr's own actions, pinned.
+var reusableWorkflows = []string{deployWorkflowFile, envWorkflowFile}
 
 var (
 	ownActionUses = regexp.MustCompile(`(?m)^(\s+- uses: plattr/plattr/\.github/actions/[a-z0-9-]+@)([0-9a-f]{40}) # (\S+)$`)
@@ -25,23 +31,26 @@ var (
 	deployVersion = regexp.MustCompile(`(?m)^(      plattr-version:\n(?:        .*\n)*?        default: )(\S+)$`)
 )
 
-// OwnActionPins lists the commits and versions deploy.yml's uses: of Plattr's
-// own actions name.
+// OwnActionPins lists the commits and versions the reusable workflows' uses:
+// of Plattr's own actions name.
 func OwnActionPins(root string) (commits, versions []string, err error) {
-	data, err := os.ReadFile(filepath.Join(root, deployWorkflowFile))
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, m := range ownActionUses.FindAllStringSubmatch(string(data), -1) {
-		commits, versions = append(commits, m[2]), append(versions, m[3])
-	}
-	if len(commits) == 0 {
-		return nil, nil, fmt.Errorf("%s uses none of plattr/plattr's own actions pinned as @<commit> # <version>", deployWorkflowFile)
+	for _, f := range reusableWorkflows {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return nil, nil, err
+		}
+		ms := ownActionUses.FindAllStringSubmatch(string(data), -1)
+		if len(ms) == 0 {
+			return nil, nil, fmt.Errorf("%s uses none of plattr/plattr's own actions pinned as @<commit> # <version>", f)
+		}
+		for _, m := range ms {
+			commits, versions = append(commits, m[2]), append(versions, m[3])
+		}
 	}
 	return commits, versions, nil
 }
 
-// PinActions sets deploy.yml's uses: of Plattr's own actions to the last
+// PinActions sets the reusable workflows' uses: of Plattr's own actions to the last
 // commit that changed .github/actions, with the repository's version.
 func PinActions(root string) (string, error) {
 	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%H", "--", ownActionsDir).Output()
@@ -56,11 +65,16 @@ func PinActions(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(root, deployWorkflowFile)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return "", err
+	for _, f := range reusableWorkflows {
+		p := filepath.Join(root, f)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		s := ownActionUses.ReplaceAllString(string(data), "${1}"+commit+" # "+v)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			return "", err
+		}
 	}
-	s := ownActionUses.ReplaceAllString(string(data), "${1}"+commit+" # "+v)
-	return commit, os.WriteFile(p, []byte(s), 0o644)
+	return commit, nil
 }

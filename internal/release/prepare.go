@@ -58,14 +58,16 @@ func RepoVersion(root string) (string, error) {
 	if tag == nil || awsTag == nil || app == nil || ver == nil {
 		return "", fmt.Errorf("%s and %s need a newTag line and %s version and appVersion lines", operatorKustomization, awsKustomization, chartFile)
 	}
-	d, err := os.ReadFile(filepath.Join(root, deployWorkflowFile))
-	if err != nil {
-		return "", err
-	}
 	v := string(tag[1])
-	if m := deployVersion.FindSubmatch(d); m == nil || string(m[2]) != v {
-		return "", fmt.Errorf("the versions disagree: %s says %s, %s's plattr-version default is not the same: run make release-prepare VERSION=…",
-			operatorKustomization, v, deployWorkflowFile)
+	for _, f := range reusableWorkflows {
+		d, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return "", err
+		}
+		if m := deployVersion.FindSubmatch(d); m == nil || string(m[2]) != v {
+			return "", fmt.Errorf("the versions disagree: %s says %s, %s's plattr-version default is not the same: run make release-prepare VERSION=…",
+				operatorKustomization, v, f)
+		}
 	}
 	_, versions, err := OwnActionPins(root)
 	if err != nil {
@@ -73,8 +75,8 @@ func RepoVersion(root string) (string, error) {
 	}
 	for _, pinned := range versions {
 		if pinned != v {
-			return "", fmt.Errorf("the versions disagree: %s says %s, %s pins its own actions as %s: run make release-prepare VERSION=…",
-				operatorKustomization, v, deployWorkflowFile, pinned)
+			return "", fmt.Errorf("the versions disagree: %s says %s, a reusable workflow pins its own actions as %s: run make release-prepare VERSION=…",
+				operatorKustomization, v, pinned)
 		}
 	}
 	if string(awsTag[1]) != v || string(app[1]) != v || string(ver[1]) != ChartVersion(v) {
@@ -143,13 +145,8 @@ func Prepare(root, version string, today time.Time) error {
 		{awsKustomization, func(s string) (string, error) {
 			return replaceOnce(digestLine.ReplaceAllLiteralString(s, ""), newTagLine, "  newTag: "+version)
 		}},
-		{deployWorkflowFile, func(s string) (string, error) {
-			if len(deployVersion.FindAllStringIndex(s, -1)) != 1 {
-				return "", fmt.Errorf("want exactly one plattr-version input with a default")
-			}
-			s = deployVersion.ReplaceAllString(s, "${1}"+version)
-			return ownActionUses.ReplaceAllString(s, "${1}${2} # "+version), nil
-		}},
+		{deployWorkflowFile, workflowVersion(version)},
+		{envWorkflowFile, workflowVersion(version)},
 		{chartFile, func(s string) (string, error) {
 			s, err := replaceOnce(s, chartVersion, "version: "+ChartVersion(version))
 			if err != nil {
@@ -190,4 +187,16 @@ func replaceOnce(s string, re *regexp.Regexp, line string) (string, error) {
 		return "", fmt.Errorf("want exactly one line matching %s", re)
 	}
 	return re.ReplaceAllLiteralString(s, line), nil
+}
+
+// workflowVersion sets a reusable workflow to version: its plattr-version
+// default and the version comments of its own actions' pins.
+func workflowVersion(version string) func(string) (string, error) {
+	return func(s string) (string, error) {
+		if len(deployVersion.FindAllStringIndex(s, -1)) != 1 {
+			return "", fmt.Errorf("want exactly one plattr-version input with a default")
+		}
+		s = deployVersion.ReplaceAllString(s, "${1}"+version)
+		return ownActionUses.ReplaceAllString(s, "${1}${2} # "+version), nil
+	}
 }

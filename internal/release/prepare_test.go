@@ -27,7 +27,7 @@ func TestRepoVersion_Agrees(t *testing.T) {
 func TestPrepare(t *testing.T) {
 	root := t.TempDir()
 	src := repoRoot(t)
-	for _, f := range []string{operatorKustomization, rollbacksKustomization, awsKustomization, deployWorkflowFile, chartFile, changelogFile} {
+	for _, f := range []string{operatorKustomization, rollbacksKustomization, awsKustomization, deployWorkflowFile, envWorkflowFile, chartFile, changelogFile} {
 		data, err := os.ReadFile(filepath.Join(src, f))
 		require.NoError(t, err)
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))

@@ -92,3 +92,17 @@ var release = regexp.MustCompile(`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0
 
 // IsRelease says whether v is a release's version (not "devel").
 func IsRelease(v string) bool { return release.MatchString(v) }
+
+// fullCommit is a commit id as a workflow pins it.
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// WorkflowRef is what a workflow Plattr writes names in its uses: of
+// workflow (owner/repo/.github/workflows/<file>): a release pins the commit
+// it was built from, with its version in a comment as Dependabot reads it; a
+// development build, which has no release to pin, names the main branch.
+func WorkflowRef(v Info, workflow string) (uses string, released bool) {
+	if IsRelease(v.Version) && fullCommit.MatchString(v.Commit) && !v.Modified {
+		return workflow + "@" + v.Commit + " # " + v.Version, true
+	}
+	return workflow + "@main", false
+}

@@ -206,11 +206,11 @@ func (w *world) commit(msg string) string {
 // the caller reaches, as act's --local-repository keys.
 var usesLine = regexp.MustCompile(`(?m)^\s*(?:- )?uses:\s*([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)(/[^@\s]*)?@(\S+)`)
 
-func (w *world) localRepositories() []string {
+func (w *world) localRepositories(caller, reusable string) []string {
 	t := w.t
 	files := []string{
-		filepath.Join(w.app, ".github", "workflows", "plattr-deploy.yml"),
-		filepath.Join(w.plattrRef, ".github", "workflows", "deploy.yml"),
+		caller,
+		filepath.Join(w.plattrRef, ".github", "workflows", reusable),
 		filepath.Join(w.root, ".github", "actions", "setup-plattr-gen", "action.yml"),
 	}
 	seen := map[string]bool{}
@@ -266,7 +266,7 @@ func (w *world) run(event string, payload map[string]any, vars, secrets map[stri
 		"--no-cache-server", "--concurrent-jobs", "1",
 		"--env", "GITHUB_SERVER_URL=" + w.server.URL, "--env", "GITHUB_API_URL=" + w.gh.BaseURL(),
 		"--env", "PLATTR_STANDIN_LOG=" + w.log}
-	args = append(args, w.localRepositories()...)
+	args = append(args, w.localRepositories(filepath.Join(w.app, ".github", "workflows", "plattr-deploy.yml"), "deploy.yml")...)
 	for k, v := range vars {
 		args = append(args, "--var", k+"="+v)
 	}

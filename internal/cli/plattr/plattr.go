@@ -40,13 +40,8 @@ const deployWorkflow = "plattr/plattr/.github/workflows/deploy.yml"
 // Dependabot reads it; a development build, which has no release to pin, names
 // the main branch (and init says so).
 func workflowRef(v version.Info) (uses string, released bool) {
-	if version.IsRelease(v.Version) && fullCommit.MatchString(v.Commit) && !v.Modified {
-		return deployWorkflow + "@" + v.Commit + " # " + v.Version, true
-	}
-	return deployWorkflow + "@main", false
+	return version.WorkflowRef(v, deployWorkflow)
 }
-
-var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // ecrHost matches Amazon ECR's registry hosts, which the workflow logs in to
 // through GitHub's OIDC (id-token: write) instead of a password.

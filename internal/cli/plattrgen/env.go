@@ -11,6 +11,7 @@ import (
 	"github.com/plattr/plattr/generator"
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/cli/cmdgroup"
+	"github.com/plattr/plattr/internal/version"
 	"github.com/plattr/plattr/ops"
 )
 
@@ -35,7 +36,8 @@ func newEnvUpgradeCmd(io IO) *cobra.Command {
 		Long: "upgrade gives every environment (and previews) an Argo CD project of its own, which allows only its\n" +
 			"cluster and namespace and only Plattr Applications (bootstrap/projects.yaml), puts the environments\n" +
 			"--cluster names on their clusters, and rewrites plattr-env.yaml, bootstrap/ and every child Application\n" +
-			"to match, on the branch plattr/env-upgrade with a pull request that says in which order to apply what.\n" +
+			"to match, and adds the workflow .github/workflows/plattr.yml to a repo without one, on the branch\n" +
+			"plattr/env-upgrade with a pull request that says in which order to apply what.\n" +
 			"Run it again after editing plattr-env.yaml's clusters or namespaces: it rewrites what they change.\n" +
 			"Nothing changes an app's release or env.yaml.",
 		Example: "  plattr-gen env upgrade --repo https://github.com/acme/env --cluster prod=prod-eu",
@@ -65,7 +67,8 @@ func (o *envUpgradeOptions) run(cmd *cobra.Command, io IO) error {
 	if err != nil {
 		return err
 	}
-	op := ops.Upgrade{Clusters: o.clusters}
+	uses, _ := version.WorkflowRef(version.Get(), EnvWorkflow)
+	op := ops.Upgrade{Clusters: o.clusters, Workflow: uses}
 	var plan ops.UpgradePlan
 	prop, err := repo.Propose(cmd.Context(), op.Branch(), ops.Change(op.Plan, &plan))
 	if ie := (ops.InputError{}); errors.As(err, &ie) {
@@ -83,7 +86,7 @@ func (o *envUpgradeOptions) run(cmd *cobra.Command, io IO) error {
 		return nil
 	}
 	report.Branch, report.Commit = prop.Branch, prop.Commit.String()
-	return finishProposal(cmd, io, gh, report, op.Proposal(plan.Config), o.output)
+	return finishProposal(cmd, io, gh, report, op.Proposal(plan.Config, plan.Workflow), o.output)
 }
 
 // clusterFlagUsage is --cluster's help, for env init and env upgrade.
@@ -102,8 +105,10 @@ func newEnvInitCmd(io IO) *cobra.Command {
 		Use:   "init --repo REPO --envs staging,uat,prod --domain DOMAIN",
 		Short: "Lay down the skeleton of a new environment repo",
 		Long: "init writes plattr-env.yaml (the environments in promotion order; the last is production), one root\n" +
-			"Argo CD Application per environment under bootstrap/, and an empty envs/<env>/apps folder for each,\n" +
-			"and commits them. Running it again with the same settings changes nothing.",
+			"Argo CD Application per environment under bootstrap/, an empty envs/<env>/apps folder for each, and\n" +
+			"the workflow .github/workflows/plattr.yml (the plan of every pull request as a comment and the status\n" +
+			"plattr/plan, the gates of open promotions on a schedule, the release matrix), and commits them.\n" +
+			"Running it again with the same settings changes nothing.",
 		Example: "  plattr-gen env init --repo ./env.git --envs staging,uat,prod --domain apps.example.com \\\n" +
 			"    --repo-url https://github.com/acme/env.git",
 		Args: noArgs,
@@ -149,7 +154,8 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	if o.project != "" {
 		cfg.ArgoCD.Project, cfg.ArgoCD.ProjectPerEnvironment = o.project, false
 	}
-	op, err := ops.NewInit(cfg)
+	uses, _ := version.WorkflowRef(version.Get(), EnvWorkflow)
+	op, err := ops.NewInit(cfg, ops.WithWorkflow(uses))
 	if err != nil {
 		return usageError{initFlagError(err)}
 	}
@@ -170,6 +176,10 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 		repo.URL(), res.Commit, strings.Join(cfg.EnvNames(), " → "), o.domain, generator.BootstrapCommand(cfg))
 	return nil
 }
+
+// EnvWorkflow is Plattr's reusable workflow for env repos, which the
+// workflow env init writes calls.
+const EnvWorkflow = "plattr/plattr/.github/workflows/env.yml"
 
 // setClusters puts --cluster's ENV=CLUSTER pairs into the environments (and
 // previews) they name.

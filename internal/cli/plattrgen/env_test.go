@@ -23,6 +23,9 @@ func TestEnvInit_BranchIsTargetRevision(t *testing.T) {
 	require.Equal(t, 0, r.code, r.err)
 	assert.Contains(t, gittest.Git(t, repo, "show", "envs:plattr-env.yaml"), "targetRevision: envs")
 	assert.Contains(t, gittest.Git(t, repo, "show", "envs:bootstrap/staging.yaml"), "targetRevision: envs", "the roots follow it too")
+	wf := gittest.Git(t, repo, "show", "envs:.github/workflows/plattr.yml")
+	assert.Contains(t, wf, "  push:\n    branches: [\"envs\"]\n", "the workflow's release matrix follows the branch")
+	assert.Contains(t, wf, "    uses: plattr/plattr/.github/workflows/env.yml@main\n", "a development build names main")
 }
 
 // What env init would write into plattr-env.yaml is checked first, naming the
