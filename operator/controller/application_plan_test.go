@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +34,7 @@ type observed struct {
 	database, redisUser, deployment bool
 	secrets                         []string
 	template, host                  string
+	releaseJobs                     []string
 }
 
 // What plattr-gen plan says of a change is what the operator then does: each
@@ -78,7 +80,25 @@ func TestPlan_MatchesTheOperator(t *testing.T) {
 		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ing); err == nil && len(ing.Spec.Rules) > 0 {
 			o.host = ing.Spec.Rules[0].Host
 		}
+		var jobs batchv1.JobList
+		require.NoError(t, c.Client.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{plattrv1.LabelApp: name}))
+		for _, j := range jobs.Items {
+			o.releaseJobs = append(o.releaseJobs, j.Name)
+		}
+		slices.Sort(o.releaseJobs)
 		return o
+	}
+	release := func(sql string) func(*plattrv1.Application) {
+		return func(a *plattrv1.Application) {
+			a.Spec.Release = &plattrv1.ReleaseSpec{Command: testenv.SQLCommand(t, sql)}
+		}
+	}
+	both := func(fs ...func(*plattrv1.Application)) func(*plattrv1.Application) {
+		return func(a *plattrv1.Application) {
+			for _, f := range fs {
+				f(a)
+			}
+		}
 	}
 
 	for i, tc := range []struct {
@@ -95,6 +115,9 @@ func TestPlan_MatchesTheOperator(t *testing.T) {
 		{"more replicas", withRedis, func(a *plattrv1.Application) { a.Spec.Replicas = ptr.To[int32](2) }},
 		{"another host", withRedis, func(a *plattrv1.Application) { a.Spec.Ingress = &plattrv1.Ingress{Host: "elsewhere.example.org"} }},
 		{"removed, deletionPolicy Delete", withRedis, nil},
+		{"a release phase added", withRedis, release("SELECT 1")},
+		{"a new image with a release phase", release("SELECT 1"), both(release("SELECT 1"), func(a *plattrv1.Application) { a.Spec.Image = image2 })},
+		{"the release command changed", release("SELECT 1"), release("SELECT 2")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("test-plan-%d", i)
@@ -154,6 +177,12 @@ func TestPlan_MatchesTheOperator(t *testing.T) {
 				assert.NotEqual(t, before.template, after.template, "planned restart: the pod template changed")
 			default:
 				assert.Equal(t, before.template, after.template, "no restart planned: the pod template is as it was")
+			}
+			// The release phase: a planned run is a Job of its own, anything else none.
+			if said[plan.PartRelease] == "run" {
+				assert.Len(t, after.releaseJobs, len(before.releaseJobs)+1, "planned run: a new release Job")
+			} else {
+				assert.Equal(t, before.releaseJobs, after.releaseJobs, "no run planned: no new release Job")
 			}
 			if said["url"] == "update" {
 				assert.NotEqual(t, before.host, after.host, "planned URL change")
