@@ -79,6 +79,7 @@ func TestApplication_ReleasePhase(t *testing.T) {
 		s.Release.Command = testenv.SQLCommand(t, "CREATE TABLE gadgets (id int)")
 	})
 	got = waitReadyOn(t, c, app, image3)
+	assert.Equal(t, image3, got.Status.Release.Image)
 	assert.True(t, testenv.QueryRow[bool](t, string(secret[postgres.KeyURL]), "SELECT to_regclass('gadgets') IS NOT NULL"))
 	job3 := releaseJob(t, c, ns, image3)
 
