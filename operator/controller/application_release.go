@@ -100,6 +100,17 @@ func (r *ApplicationReconciler) reconcileRelease(ctx context.Context, app *platt
 			st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseWaiting, "waiting for the backing services before running the release command")
 			return true, nil
 		}
+		// One release command at a time: an earlier image's, still running,
+		// ends first (two migrations must not race on one schema).
+		running, err := r.runningRelease(ctx, app, desired.Name)
+		if err != nil {
+			return true, err
+		}
+		if running != nil {
+			st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseWaiting,
+				fmt.Sprintf("waiting for the release command of %s (Job %s) to end before running %s's", running.Annotations[annotationReleaseImage], running.Name, image))
+			return true, nil
+		}
 		err = r.startRelease(ctx, app, desired, st)
 		if !apierrors.IsAlreadyExists(err) {
 			return true, err
@@ -266,6 +277,22 @@ func redactSecrets(out string, data map[string]map[string][]byte) string {
 		out = strings.ReplaceAll(out, v, "[redacted]")
 	}
 	return urlCredentials.ReplaceAllString(out, "$1:[redacted]@")
+}
+
+// runningRelease is the app's release Job, other than name, whose command
+// still runs; nil when there is none.
+func (r *ApplicationReconciler) runningRelease(ctx context.Context, app *plattrv1.Application, name string) (*batchv1.Job, error) {
+	var jobs batchv1.JobList
+	if err := r.List(ctx, &jobs, client.InNamespace(app.Namespace), client.MatchingLabels{plattrv1.LabelApp: app.Name, labelComponent: componentRelease}); err != nil {
+		return nil, fmt.Errorf("list release jobs: %w", err)
+	}
+	for i := range jobs.Items {
+		j := &jobs.Items[i]
+		if j.Name != name && metav1.IsControlledBy(j, app) && j.DeletionTimestamp == nil && jobPhase(j) == plattrv1.ReleasePhaseRunning {
+			return j, nil
+		}
+	}
+	return nil, nil
 }
 
 // pruneReleaseJobs deletes the app's finished release Jobs of earlier images

@@ -176,3 +176,33 @@ func waitReadyOn(t *testing.T, c *testenv.Cluster, app *plattrv1.Application, im
 	})
 	return got
 }
+
+// One release command at a time: a new image while the previous image's
+// command runs waits for it to end.
+func TestApplication_ReleaseOneAtATime(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	pg := testenv.StartPostgres(t)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{DBAdminURL: leastPrivilegeAdmin(t, pg, "admin-pw-3"), BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+	app := newApp(ns, "test-slow", func(a *plattrv1.Application) {
+		a.Spec.Release = &plattrv1.ReleaseSpec{Command: testenv.SQLCommand(t, "SELECT pg_sleep(4)")}
+	})
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	first := plattrv1.ReleaseJobName("test-slow", image1)
+	testenv.Eventually(t, 60*time.Second, "the first release command to run", func() (bool, error) {
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: first}, &batchv1.Job{})
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Image = image2 })
+	got := waitCondition(t, c, app, plattrv1.ConditionReleaseReady, metav1.ConditionFalse, controller.ReasonReleaseWaiting)
+	assert.Contains(t, condition(got, plattrv1.ConditionReleaseReady).Message, "(Job "+first+") to end")
+	waitReadyOn(t, c, app, image2)
+	var j1, j2 batchv1.Job
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: first}, &j1))
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: plattrv1.ReleaseJobName("test-slow", image2)}, &j2))
+	require.NotNil(t, j1.Status.CompletionTime)
+	assert.False(t, j2.CreationTimestamp.Before(j1.Status.CompletionTime), "the second command started after the first ended")
+}
