@@ -12,15 +12,21 @@ if obj.status.observedGeneration == nil or obj.status.observedGeneration < obj.m
   return hs
 end
 local release = nil
+local releaseStalled = false
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "ReleaseReady" and c.status ~= "True" then
     release = "Release phase: " .. c.message
+    releaseStalled = c.reason == "ReleaseFailed" or c.reason == "ReleaseConflict"
   end
 end
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "Stalled" and c.status == "True" then
     hs.status = "Degraded"
-    hs.message = release or c.message
+    if releaseStalled then
+      hs.message = release
+    else
+      hs.message = c.message
+    end
     return hs
   end
 end

@@ -285,8 +285,9 @@ const sqlCommandArg = "testenv-sql"
 
 // SQLCommand is a release command for tests: this test binary run again (as a
 // Job's pod, see jobRunner) executes sql on $DATABASE_URL, as a migration tool
-// would, printing where it connects (the URL with its password: a careless
-// tool's output, which must not reach a status) and what happened. It exits 1
+// would, printing where it connects (the URL with its password, and
+// $API_TOKEN when set: a careless tool's output, which must not reach a
+// status) and what happened. It exits 1
 // with the database's error.
 func SQLCommand(t testing.TB, sql string) []string {
 	t.Helper()
@@ -309,6 +310,9 @@ func RunSQLCommand() (code int, ok bool) {
 func runSQLCommand(sql string) int {
 	u := os.Getenv("DATABASE_URL")
 	fmt.Printf("migrate: connecting to %s\n", u)
+	if tok := os.Getenv("API_TOKEN"); tok != "" {
+		fmt.Printf("migrate: API_TOKEN=%s\n", tok)
+	}
 	if err := execSQL(u, sql); err != nil {
 		fmt.Printf("migrate: %s: %v\n", sql, err)
 		return 1

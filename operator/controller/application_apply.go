@@ -47,8 +47,8 @@ func (r *ApplicationReconciler) reconcileWorkload(ctx context.Context, app *plat
 		st.URL = ""
 	}
 	for _, o := range d.objects() {
-		if held && o == client.Object(d.Deployment) {
-			continue
+		if o == client.Object(d.ServiceAccount) || held && o == client.Object(d.Deployment) {
+			continue // applied above; held for the release phase
 		}
 		if err := r.apply(ctx, app, o); err != nil {
 			st.set(app, plattrv1.ConditionWorkloadReady, false, ReasonApplyFailed, err.Error())

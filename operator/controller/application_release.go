@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -68,6 +69,11 @@ func ReleaseJob(app *plattrv1.Application, secrets []string) *batchv1.Job {
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To[int32](0),
 			ActiveDeadlineSeconds: ptr.To(int64(rel.ReleaseTimeout().Seconds())),
+			// A pod evicted (a node drained, preempted) did not fail: it runs again.
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+				Action:          batchv1.PodFailurePolicyActionIgnore,
+				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+			}}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{labelName: app.Name, LabelManagedBy: ManagedBy, labelComponent: componentRelease}},
 				Spec:       pod,
@@ -89,29 +95,36 @@ func (r *ApplicationReconciler) reconcileRelease(ctx context.Context, app *platt
 	}
 	image := app.Spec.Image
 	desired := ReleaseJob(app, secrets.names)
+	var succeeded []string
+	if st.Release != nil {
+		succeeded = st.Release.Succeeded
+	}
 	var job batchv1.Job
 	err = r.Get(ctx, client.ObjectKeyFromObject(desired), &job)
 	switch {
 	case apierrors.IsNotFound(err):
-		if st.Release != nil && st.Release.Image == image && st.Release.Phase == plattrv1.ReleasePhaseSucceeded {
+		if slices.Contains(succeeded, image) {
+			st.Release = &plattrv1.ReleaseStatus{Image: image, Job: desired.Name, Phase: plattrv1.ReleasePhaseSucceeded, Succeeded: succeeded}
+			st.set(app, plattrv1.ConditionReleaseReady, true, ReasonReleaseSucceeded, "the release command succeeded for "+image)
 			return false, nil
 		}
 		if !servicesReady {
 			st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseWaiting, "waiting for the backing services before running the release command")
 			return true, nil
 		}
-		// One release command at a time: an earlier image's, still running,
-		// ends first (two migrations must not race on one schema).
-		running, err := r.runningRelease(ctx, app, desired.Name)
+		// One release command at a time: an earlier image's (or this one's,
+		// its Job deleted while its pod still ends) runs to its end first: two
+		// migrations must not race on one schema.
+		running, err := r.runningRelease(ctx, app, desired.Name, st.Release)
 		if err != nil {
 			return true, err
 		}
-		if running != nil {
+		if running != "" {
 			st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseWaiting,
-				fmt.Sprintf("waiting for the release command of %s (Job %s) to end before running %s's", running.Annotations[annotationReleaseImage], running.Name, image))
+				fmt.Sprintf("waiting for %s to end before running the release command for %s", running, image))
 			return true, nil
 		}
-		err = r.startRelease(ctx, app, desired, st)
+		err = r.startRelease(ctx, app, desired, succeeded, st)
 		if !apierrors.IsAlreadyExists(err) {
 			return true, err
 		}
@@ -129,10 +142,11 @@ func (r *ApplicationReconciler) reconcileRelease(ctx context.Context, app *platt
 		return true, releaseConflict(app, desired.Name, st)
 	}
 	prev := st.Release
-	st.Release = &plattrv1.ReleaseStatus{Image: image, Job: job.Name, Phase: jobPhase(&job)}
+	st.Release = &plattrv1.ReleaseStatus{Image: image, Job: job.Name, Phase: jobPhase(&job), Succeeded: succeeded}
 	again := prev != nil && prev.Job == job.Name && prev.Phase == st.Release.Phase
 	switch st.Release.Phase {
 	case plattrv1.ReleasePhaseSucceeded:
+		st.Release.Succeeded = remember(succeeded, image)
 		st.set(app, plattrv1.ConditionReleaseReady, true, ReasonReleaseSucceeded, "the release command succeeded for "+image)
 		if !again {
 			r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonReleaseSucceeded, "Release command succeeded (Job %s); rolling out %s", job.Name, image)
@@ -144,7 +158,7 @@ func (r *ApplicationReconciler) reconcileRelease(ctx context.Context, app *platt
 			st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseFailed, c.Message) // read when it failed
 			return true, nil
 		}
-		msg, err := r.releaseFailure(ctx, app, &job, secrets)
+		msg, err := r.releaseFailure(ctx, app, &job)
 		if err != nil {
 			return true, err
 		}
@@ -152,9 +166,24 @@ func (r *ApplicationReconciler) reconcileRelease(ctx context.Context, app *platt
 		r.Recorder.Eventf(app, corev1.EventTypeWarning, ReasonReleaseFailed, "%s", msg)
 		return true, nil
 	}
-	st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseRunning,
-		fmt.Sprintf("running the release command for %s (Job %s); the previous release keeps serving", image, job.Name))
+	st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseRunning, runningMessage(image, job.Name))
 	return true, nil
+}
+
+func runningMessage(image, job string) string {
+	return fmt.Sprintf("running the release command for %s (Job %s); the previous release keeps serving", image, job)
+}
+
+// remember puts image first in the images whose command succeeded, keeping
+// at most plattrv1.MaxReleaseHistory.
+func remember(succeeded []string, image string) []string {
+	out := []string{image}
+	for _, s := range succeeded {
+		if s != image && len(out) < plattrv1.MaxReleaseHistory {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // releaseConflict reports a Job of the release Job's name that is not the
@@ -168,7 +197,7 @@ func releaseConflict(app *plattrv1.Application, name string, st *status) error {
 
 // startRelease creates the release Job (an AlreadyExists error is returned
 // as it is, for the caller to read who owns it).
-func (r *ApplicationReconciler) startRelease(ctx context.Context, app *plattrv1.Application, job *batchv1.Job, st *status) error {
+func (r *ApplicationReconciler) startRelease(ctx context.Context, app *plattrv1.Application, job *batchv1.Job, succeeded []string, st *status) error {
 	if err := controllerutil.SetControllerReference(app, job, r.Scheme()); err != nil {
 		return err
 	}
@@ -180,9 +209,8 @@ func (r *ApplicationReconciler) startRelease(ctx context.Context, app *plattrv1.
 	}
 	ctrl.LoggerFrom(ctx).Info("release command started", "job", job.Name, "image", app.Spec.Image)
 	r.Recorder.Eventf(app, corev1.EventTypeNormal, "ReleaseStarted", "Running the release command for %s (Job %s)", app.Spec.Image, job.Name)
-	st.Release = &plattrv1.ReleaseStatus{Image: app.Spec.Image, Job: job.Name, Phase: plattrv1.ReleasePhaseRunning}
-	st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseRunning,
-		fmt.Sprintf("running the release command for %s (Job %s); the previous release keeps serving", app.Spec.Image, job.Name))
+	st.Release = &plattrv1.ReleaseStatus{Image: app.Spec.Image, Job: job.Name, Phase: plattrv1.ReleasePhaseRunning, Succeeded: succeeded}
+	st.set(app, plattrv1.ConditionReleaseReady, false, ReasonReleaseRunning, runningMessage(app.Spec.Image, job.Name))
 	return nil
 }
 
@@ -205,12 +233,14 @@ func jobPhase(job *batchv1.Job) string {
 
 // releaseFailure says why a release Job failed: its timeout, or the
 // command's exit code and the last lines it printed (the container's
-// termination message), with every credential the operator knows removed.
-func (r *ApplicationReconciler) releaseFailure(ctx context.Context, app *plattrv1.Application, job *batchv1.Job, secrets serviceSecrets) (string, error) {
+// termination message) with every value of every Secret the Job reads
+// removed, and how to run it again.
+func (r *ApplicationReconciler) releaseFailure(ctx context.Context, app *plattrv1.Application, job *batchv1.Job) (string, error) {
+	retry := fmt.Sprintf("; to run it again, delete Job %s, or release another image", job.Name)
 	for _, c := range job.Status.Conditions {
 		if c.Type == batchv1.JobFailed && c.Reason == batchv1.JobReasonDeadlineExceeded {
 			return fmt.Sprintf("the release command for %s ran longer than its timeout (%s) and was stopped (Job %s)",
-				app.Spec.Image, app.Spec.Release.ReleaseTimeout(), job.Name), nil
+				app.Spec.Image, app.Spec.Release.ReleaseTimeout(), job.Name) + retry, nil
 		}
 	}
 	var pods corev1.PodList
@@ -226,14 +256,61 @@ func (r *ApplicationReconciler) releaseFailure(ctx context.Context, app *plattrv
 			if cs.Name != releaseContainerName || t == nil || t.ExitCode == 0 {
 				continue
 			}
-			msg := fmt.Sprintf("the release command for %s failed with exit code %d (Job %s)", app.Spec.Image, t.ExitCode, job.Name)
-			if out := lastLines(redactSecrets(t.Message, secrets.data)); out != "" {
+			msg := fmt.Sprintf("the release command for %s failed with exit code %d (Job %s)", app.Spec.Image, t.ExitCode, job.Name) + retry
+			secrets, err := r.jobSecrets(ctx, job)
+			if err != nil {
+				// Without every value to remove, no output is shown.
+				ctrl.LoggerFrom(ctx).Info("release output not shown: cannot read the Secrets to remove from it", "job", job.Name, "error", err.Error())
+				return msg + "; its output is not shown (the Secrets it reads could not be read to remove them from it)", nil
+			}
+			out := t.Message
+			if len(out) >= kubeletMessageBytes {
+				// Cut by the kubelet: the first line may hold the end of a
+				// credential, which the removal cannot recognise.
+				_, out, _ = strings.Cut(out, "\n")
+			}
+			if out := lastLines(redactSecrets(out, secrets)); out != "" {
 				msg += "; its output ends:\n" + out
 			}
 			return msg, nil
 		}
 	}
-	return fmt.Sprintf("the release command for %s failed (Job %s)", app.Spec.Image, job.Name), nil
+	return fmt.Sprintf("the release command for %s failed (Job %s)", app.Spec.Image, job.Name) + retry, nil
+}
+
+// kubeletMessageBytes is the size at which the kubelet cuts a termination
+// message taken from the output (from its start).
+const kubeletMessageBytes = 2048
+
+// jobSecrets reads the data of every Secret the Job's container reads, by
+// envFrom or by key: what its output must not show.
+func (r *ApplicationReconciler) jobSecrets(ctx context.Context, job *batchv1.Job) (map[string]map[string][]byte, error) {
+	names := map[string]bool{}
+	for _, c := range job.Spec.Template.Spec.Containers {
+		for _, f := range c.EnvFrom {
+			if f.SecretRef != nil {
+				names[f.SecretRef.Name] = true
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				names[e.ValueFrom.SecretKeyRef.Name] = true
+			}
+		}
+	}
+	out := map[string]map[string][]byte{}
+	for name := range names {
+		var s corev1.Secret
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // nothing of it reached the pod
+		case err != nil:
+			return nil, fmt.Errorf("read secret %q: %w", name, err)
+		}
+		out[name] = s.Data
+	}
+	return out, nil
 }
 
 // lastLines keeps the end of out: at most releaseMessageLines lines and
@@ -279,20 +356,42 @@ func redactSecrets(out string, data map[string]map[string][]byte) string {
 	return urlCredentials.ReplaceAllString(out, "$1:[redacted]@")
 }
 
-// runningRelease is the app's release Job, other than name, whose command
-// still runs; nil when there is none.
-func (r *ApplicationReconciler) runningRelease(ctx context.Context, app *plattrv1.Application, name string) (*batchv1.Job, error) {
+// runningRelease names what still runs a release command of app other than
+// Job name's: another release Job of the app (from the cache, and the one the
+// status last started, read from the API server: the cache may not hold a Job
+// made moments ago), or a pod of Job name itself, deleted while its pod ends.
+// "" when nothing runs.
+func (r *ApplicationReconciler) runningRelease(ctx context.Context, app *plattrv1.Application, name string, last *plattrv1.ReleaseStatus) (string, error) {
 	var jobs batchv1.JobList
 	if err := r.List(ctx, &jobs, client.InNamespace(app.Namespace), client.MatchingLabels{plattrv1.LabelApp: app.Name, labelComponent: componentRelease}); err != nil {
-		return nil, fmt.Errorf("list release jobs: %w", err)
+		return "", fmt.Errorf("list release jobs: %w", err)
 	}
 	for i := range jobs.Items {
 		j := &jobs.Items[i]
 		if j.Name != name && metav1.IsControlledBy(j, app) && j.DeletionTimestamp == nil && jobPhase(j) == plattrv1.ReleasePhaseRunning {
-			return j, nil
+			return fmt.Sprintf("the release command of %s (Job %s)", j.Annotations[annotationReleaseImage], j.Name), nil
 		}
 	}
-	return nil, nil
+	if last != nil && last.Phase == plattrv1.ReleasePhaseRunning && last.Job != name {
+		var j batchv1.Job
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: last.Job}, &j)
+		switch {
+		case err == nil && metav1.IsControlledBy(&j, app) && j.DeletionTimestamp == nil && jobPhase(&j) == plattrv1.ReleasePhaseRunning:
+			return fmt.Sprintf("the release command of %s (Job %s)", last.Image, last.Job), nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return "", fmt.Errorf("read release job %q: %w", last.Job, err)
+		}
+	}
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(app.Namespace), client.MatchingLabels{batchv1.JobNameLabel: name}); err != nil {
+		return "", fmt.Errorf("read the pods of release job %q: %w", name, err)
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			return fmt.Sprintf("pod %s of the deleted Job %s", p.Name, name), nil
+		}
+	}
+	return "", nil
 }
 
 // pruneReleaseJobs deletes the app's finished release Jobs of earlier images

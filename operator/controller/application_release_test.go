@@ -36,16 +36,21 @@ func TestApplication_ReleasePhase(t *testing.T) {
 	op := startOperator(t, c, ns, operator.Config{DBAdminURL: adminURL, BaseDomain: "apps.example.com"})
 	ctx := context.Background()
 
+	const apiToken = "sk_live_0123456789abcdef" // the app's own secret, in a Secret a person made
+	require.NoError(t, c.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "test-rel-api", Namespace: ns},
+		Data: map[string][]byte{"token": []byte(apiToken)}}))
 	app := newApp(ns, "test-rel", func(a *plattrv1.Application) {
 		a.Spec.Release = &plattrv1.ReleaseSpec{Command: testenv.SQLCommand(t, "CREATE TABLE widgets (id int)"),
 			Timeout: &metav1.Duration{Duration: 2 * time.Minute}}
+		a.Spec.SecretEnv = []plattrv1.SecretEnvVar{{Name: "API_TOKEN", SecretName: "test-rel-api", Key: "token"}}
 	})
 	require.NoError(t, c.Client.Create(ctx, app))
 	t.Cleanup(func() { deleteAndWait(t, c, app) })
 
 	// The first release: Ready only once the command ran, and the table it made is there.
 	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, controller.ReasonReady)
-	assert.Equal(t, &plattrv1.ReleaseStatus{Image: image1, Job: plattrv1.ReleaseJobName("test-rel", image1), Phase: plattrv1.ReleasePhaseSucceeded}, got.Status.Release)
+	assert.Equal(t, &plattrv1.ReleaseStatus{Image: image1, Job: plattrv1.ReleaseJobName("test-rel", image1), Phase: plattrv1.ReleasePhaseSucceeded,
+		Succeeded: []string{image1}}, got.Status.Release)
 	job1 := releaseJob(t, c, ns, image1)
 	require.NotNil(t, job1.Status.CompletionTime)
 	var dep appsv1.Deployment
@@ -65,7 +70,10 @@ func TestApplication_ReleasePhase(t *testing.T) {
 	assert.Contains(t, msg, "exit code 1")
 	assert.Contains(t, msg, `relation "widgets" already exists`, "the output's last lines")
 	assert.Contains(t, msg, "connecting to [redacted]", "the URL the tool printed, without its password")
+	assert.Contains(t, msg, "API_TOKEN=[redacted]", "the app's own secret, from a Secret the Job reads")
 	assert.NotContains(t, msg, string(secret[postgres.KeyPassword]))
+	assert.NotContains(t, msg, apiToken)
+	assert.Contains(t, msg, "to run it again, delete Job "+plattrv1.ReleaseJobName("test-rel", image2))
 	assert.Equal(t, metav1.ConditionFalse, condition(got, plattrv1.ConditionReady).Status)
 	assert.Equal(t, metav1.ConditionTrue, condition(got, plattrv1.ConditionStalled).Status, "a person must act: Argo CD shows Degraded")
 	assert.Equal(t, controller.ReasonReleasePending, condition(got, plattrv1.ConditionWorkloadReady).Reason)
@@ -102,13 +110,21 @@ func TestApplication_ReleasePhase(t *testing.T) {
 		"one Job per image; image3's, deleted after it succeeded, is not run again")
 	assert.Equal(t, plattrv1.ReleasePhaseSucceeded, got.Status.Release.Phase)
 
+	// A rollback to image1, whose Job is gone: its command succeeded once, and does not run again.
+	assert.Equal(t, []string{image3, image1}, got.Status.Release.Succeeded, "the images whose command succeeded, newest first")
+	require.NoError(t, c.Client.Delete(ctx, job1, client.PropagationPolicy(metav1.DeletePropagationBackground)))
+	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Image = image1 })
+	got = waitReadyOn(t, c, app, image1)
+	err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: job1.Name}, &batchv1.Job{})
+	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "image1's command did not run again")
+
 	// Without a release phase the condition goes.
 	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Release = nil })
 	testenv.Eventually(t, 30*time.Second, "ReleaseReady to go", func() (bool, error) {
 		err := c.Client.Get(ctx, client.ObjectKeyFromObject(app), got)
 		return err == nil && condition(got, plattrv1.ConditionReleaseReady) == nil && got.Status.Release == nil, err
 	})
-	scanForSecrets(t, c, ns, op, []string{string(secret[postgres.KeyPassword]), "admin-s3cret-pw"})
+	scanForSecrets(t, c, ns, op, []string{string(secret[postgres.KeyPassword]), "admin-s3cret-pw", apiToken})
 }
 
 // A release Job of the same name made by someone else is not taken over.

@@ -281,7 +281,16 @@ type ReleaseStatus struct {
 	Job string `json:"job"`
 	// Phase: Running, Succeeded or Failed.
 	Phase string `json:"phase"`
+	// Succeeded are the images whose release command succeeded, newest
+	// first (at most MaxReleaseHistory): none runs again, even once its Job
+	// is gone (a rollback to one of them).
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	Succeeded []string `json:"succeeded,omitempty"`
 }
+
+// MaxReleaseHistory is how many images ReleaseStatus.Succeeded remembers.
+const MaxReleaseHistory = 10
 
 // GitHubDeploymentStatus is what the operator last recorded on GitHub.
 type GitHubDeploymentStatus struct {

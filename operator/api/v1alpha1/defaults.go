@@ -74,7 +74,7 @@ func CheckRelease(r *ReleaseSpec) error {
 	if r == nil {
 		return nil
 	}
-	if len(r.Command) == 0 || r.Command[0] == "" {
+	if len(r.Command) == 0 || strings.TrimSpace(r.Command[0]) == "" {
 		return fmt.Errorf("release.command: must name the command to run (a list, such as [\"./migrate\", \"up\"])")
 	}
 	if t := r.ReleaseTimeout(); t < MinReleaseTimeout || t > MaxReleaseTimeout {
