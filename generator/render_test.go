@@ -324,10 +324,10 @@ func TestEnvWorkflow(t *testing.T) {
 		} `yaml:"jobs"`
 	}
 	require.NoError(t, yamlv3.Unmarshal(EnvWorkflow(cfg, uses), &wf))
-	assert.ElementsMatch(t, []string{"pull_request", "push", "schedule", "workflow_dispatch"}, slices.Collect(maps.Keys(wf.On)))
+	assert.ElementsMatch(t, []string{"pull_request_target", "push", "schedule", "workflow_dispatch"}, slices.Collect(maps.Keys(wf.On)))
 	assert.Empty(t, wf.Permissions, "nothing by default")
 	assert.Equal(t, strings.TrimSuffix(uses, " # v1.2.3"), wf.Jobs["plattr"].Uses, "the version is a comment Dependabot reads")
 	assert.Equal(t, map[string]string{"contents": "read", "pull-requests": "write", "statuses": "write"}, wf.Jobs["plattr"].Permissions)
-	types := wf.On["pull_request"].(map[string]any)["types"]
+	types := wf.On["pull_request_target"].(map[string]any)["types"]
 	assert.Contains(t, types, "labeled", "the label plattr/allow-destructive runs the plan again")
 }

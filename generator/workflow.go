@@ -24,19 +24,21 @@ func EnvWorkflow(cfg *Config, uses string) []byte {
 	b.WriteString(`# Plattr's checks on this env repo (written by plattr-gen env init):
 #   every pull request: the plan of what merging it makes the platform do, as one comment, and the commit status
 #     plattr/plan (a destructive change to a production environment needs the label plattr/allow-destructive);
-#   every 10 minutes: the gates of the open promotion pull requests (plattr/promotion), and the release matrix;
+#     pull_request_target runs this file as the base branch has it: a pull request cannot change what judges it;
+#   every 15 minutes: the gates of the open promotion pull requests (plattr/promotion);
 #   every push to ` + branch + `: the release matrix, in the run's summary.
 # Require plattr/plan and plattr/promotion in the branch protection of ` + branch + `. For the gates to read the
-# apps' deployments, set the secret PLATTR_GITHUB_TOKEN to a token that reads the apps' repositories.
+# apps' deployments, set the secret PLATTR_GITHUB_TOKEN to a token that reads this repository and the apps'
+# repositories and may write commit statuses here.
 name: plattr
 
 on:
-  pull_request:
+  pull_request_target:
     types: [opened, synchronize, reopened, labeled, unlabeled]
   push:
     branches: [` + strconv.Quote(branch) + `]
   schedule:
-    - cron: "*/10 * * * *"
+    - cron: "*/15 * * * *"
   workflow_dispatch: {}
 
 permissions: {}

@@ -79,7 +79,7 @@ func (u Upgrade) Proposal(cfg *generator.Config, workflow bool) Proposal {
 	}
 	if workflow {
 		b.WriteString("\n`" + generator.WorkflowPath + "` is added: Plattr's checks on this repo (the plan of every pull request as a comment and " +
-			"the status `plattr/plan`, the gates of open promotions every 10 minutes, the release matrix in the run's summary).\n")
+			"the status `plattr/plan`, the gates of open promotions every 15 minutes, the release matrix on each push).\n")
 	}
 	b.WriteString("\nIn this order, so that no Application names a project that does not exist yet:\n\n")
 	fmt.Fprintf(&b, "1. before merging, create the projects (nothing uses them yet):\n   `git fetch origin %s && git show FETCH_HEAD:%s | kubectl apply -n %s -f -`\n", u.Branch(), generator.ProjectsPath, ns)

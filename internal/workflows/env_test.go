@@ -97,7 +97,7 @@ func TestEnvWorkflow_PlanGatesStatus(t *testing.T) {
 		}}
 	}
 	for _, action := range []string{"opened", "synchronize", "reopened"} {
-		r := w.runEnv(checkout, "pull_request", pr(action))
+		r := w.runEnv(checkout, "pull_request_target", pr(action))
 		require.Equal(t, 0, r.code, r.out)
 		assert.Contains(t, r.out, "| prod/hello | destructive | redis delete |", "the plan in the run's output and summary")
 	}
@@ -116,7 +116,7 @@ func TestEnvWorkflow_PlanGatesStatus(t *testing.T) {
 	_, _, err = client.Ensure(context.Background(), pulls.Spec{Head: "drop-redis", Base: "main", Title: "Drop Redis in prod",
 		Labels: []string{"plattr/allow-destructive"}})
 	require.NoError(t, err)
-	r := w.runEnv(checkout, "pull_request", pr("labeled"))
+	r := w.runEnv(checkout, "pull_request_target", pr("labeled"))
 	require.Equal(t, 0, r.code, r.out)
 	st = w.gh.CommitStatuses("acme/env", head)
 	assert.Equal(t, "success", st[len(st)-1].State)
@@ -125,15 +125,17 @@ func TestEnvWorkflow_PlanGatesStatus(t *testing.T) {
 	// A pull request from a fork is not planned, and the run says why.
 	fork := pr("opened")
 	fork["pull_request"].(map[string]any)["head"].(map[string]any)["repo"] = map[string]any{"full_name": "mallory/env"}
-	r = w.runEnv(checkout, "pull_request", fork)
+	r = w.runEnv(checkout, "pull_request_target", fork)
 	require.Equal(t, 0, r.code, r.out)
 	assert.Contains(t, r.out, "comes from mallory/env")
 
 	// The schedule: the gates of open promotions (none here), and the release matrix.
-	r = w.runEnv(checkout, "schedule", map[string]any{"schedule": "*/10 * * * *"})
+	r = w.runEnv(checkout, "schedule", map[string]any{"schedule": "*/15 * * * *"})
+	require.Equal(t, 0, r.code, r.out)
+	assert.Contains(t, r.out, "no open promotion pull requests", "the gates job ran")
+	r = w.runEnv(checkout, "push", map[string]any{"ref": "refs/heads/main"})
 	require.Equal(t, 0, r.code, r.out)
 	assert.Contains(t, r.out, "sha256:aaaaaaaaaaaa", "the release matrix names what prod runs")
-	assert.Contains(t, r.out, "no open promotion pull requests", "the gates job ran")
 	assert.Contains(t, r.out, "Summary - # Releases", "the matrix in the run's summary")
 	assert.Equal(t, int64(1), w.downloads.Load(), "plattr-gen downloaded once, then from the runner's tool cache")
 }

@@ -172,25 +172,34 @@ func release(t Target, old, new *plattrv1.Application) []Item {
 	return items
 }
 
-// rolledBackOver says whether image is a rollback in history (an image the
-// environment ran before the running one) and names the releases with a
-// release phase since it, newest first.
+// rolledBackOver says whether image is a rollback in history: the
+// environment first ran it before it first ran the running release (an image
+// released again after a rollback away from it is no rollback: its migrations
+// ran before). It names the releases with a release phase that came after
+// image first ran, newest first.
 func rolledBackOver(history []Release, image string) (since []string, ok bool) {
 	if len(history) == 0 || history[0].Image == image {
 		return nil, false
 	}
-	for i, h := range history[1:] {
-		if h.Image != image {
-			continue
-		}
-		for _, s := range history[:i+1] {
-			if s.ReleasePhase && s.Image != image && !slices.Contains(since, generator.ShortImage(s.Image)) {
-				since = append(since, generator.ShortImage(s.Image))
+	firstRun := func(img string) int { // the oldest entry of img: the largest index
+		last := -1
+		for i, h := range history {
+			if h.Image == img {
+				last = i
 			}
 		}
-		return since, true
+		return last
 	}
-	return nil, false
+	at := firstRun(image)
+	if at < 0 || at <= firstRun(history[0].Image) {
+		return nil, false
+	}
+	for _, h := range history[:at] {
+		if h.ReleasePhase && h.Image != image && firstRun(h.Image) < at && !slices.Contains(since, generator.ShortImage(h.Image)) {
+			since = append(since, generator.ShortImage(h.Image))
+		}
+	}
+	return since, true
 }
 
 // command shows a release command, shortened.

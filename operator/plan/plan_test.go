@@ -106,6 +106,9 @@ func TestChanges_ReleasePhase(t *testing.T) {
 			[]string{"destructive release rollback", "safe release run", "disruptive workload restart"}, Destructive},
 		"rollback, no phases": {Target{Env: "staging", History: []Release{{Image: img("b")}, {Image: img("a")}}}, app("b"), app("a"),
 			[]string{"disruptive workload restart"}, Disruptive},
+		// a → b → a (rolled back): b again is no rollback, its migrations ran before.
+		"forward again after a rollback": {Target{Env: "staging", History: []Release{{Image: img("a"), ReleasePhase: true}, {Image: img("b"), ReleasePhase: true}, {Image: img("a"), ReleasePhase: true}}},
+			app("a", rel("m")), app("b", rel("m")), []string{"safe release run", "disruptive workload restart"}, Disruptive},
 	} {
 		t.Run(name, func(t *testing.T) {
 			items := Changes(tc.t, tc.old, tc.new)

@@ -388,14 +388,15 @@ func withPlan(body string, base envfiles.Tree, files envfiles.Files, history pla
 // planHistory gives the releases of app in env before a change, newest first.
 type planHistory func(env, app string) ([]plan.Release, error)
 
-// planHistoryDepth is how many commits of an environment's history a plan
-// reads back for a rollback's release phases.
-const planHistoryDepth = 100
+// historyDepth is how many commits of the env repo's history a rollback
+// looks through by default (--depth), and a plan reads back for a rollback's
+// release phases: the same, so a plan sees the releases a rollback can reach.
+const historyDepth = 200
 
 // repoHistory reads planHistory from repo's branch.
 func repoHistory(ctx context.Context, repo *gitops.Repo) planHistory {
 	return func(env, app string) ([]plan.Release, error) {
-		versions, err := repo.History(ctx, generator.ReleasePath(env, app), planHistoryDepth)
+		versions, err := repo.History(ctx, generator.ReleasePath(env, app), historyDepth)
 		if err != nil {
 			return nil, err
 		}

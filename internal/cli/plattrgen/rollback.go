@@ -39,7 +39,7 @@ func newRollbackCmd(io IO) *cobra.Command {
 	f.StringVar(&o.env, "env", "", "environment to roll back")
 	f.IntVar(&o.steps, "steps", 1, "how many releases back")
 	f.StringVar(&o.to, "to", "", "restore the release as it was at this env repo commit (full or abbreviated id)")
-	f.IntVar(&o.depth, "depth", 200, "how many commits of history to look through")
+	f.IntVar(&o.depth, "depth", historyDepth, "how many commits of history to look through")
 	o.bind(f, io, "base branch of the env repo")
 	bindOutput(f, &o.output)
 	o.gh.bind(f, io, "GitHub repository of the env repo, for the pull request")
