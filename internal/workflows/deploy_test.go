@@ -39,7 +39,7 @@ const token = "ghs_env-repo-s3cret-token"
 type world struct {
 	t         *testing.T
 	root      string // Plattr's reusable workflow and actions: this repository's .github
-	act       string
+	actBin    string
 	app       string // the app's repository (its working tree)
 	envRepo   string // the env repo, bare, served at <server>/acme/env
 	server    *httptest.Server
@@ -81,7 +81,7 @@ func newWorld(t *testing.T) *world {
 	// .github folder here (the workflows and actions), without bin/ and the rest.
 	github := filepath.Join(dir, "plattr")
 	require.NoError(t, os.CopyFS(filepath.Join(github, ".github"), os.DirFS(filepath.Join(root, ".github"))))
-	w := &world{t: t, root: github, act: actPath(t), version: version, plattrRef: github,
+	w := &world{t: t, root: github, actBin: actPath(t), version: version, plattrRef: github,
 		releases: filepath.Join(dir, "releases"), standIns: filepath.Join(dir, "standins"),
 		cache: filepath.Join(dir, "act-cache"), log: filepath.Join(dir, "standins.log")}
 	w.gh = fakegithub.New(token)
@@ -273,9 +273,17 @@ func (w *world) run(event string, payload map[string]any, vars, secrets map[stri
 	for k, v := range secrets {
 		args = append(args, "-s", k+"="+v)
 	}
+	return w.act(event, args)
+}
+
+// act runs act with args (event first) and returns its exit code and output,
+// which must not hold the token; PLATTR_ACT_DUMP names a folder to keep it in.
+func (w *world) act(event string, args []string) actRun {
+	t := w.t
+	t.Helper()
 	start := time.Now()
 	defer func() { t.Logf("act %s: %s", event, time.Since(start).Round(time.Millisecond)) }()
-	cmd := exec.Command(w.act, args...)
+	cmd := exec.Command(w.actBin, args...)
 	// act's host mode hands the steps this environment: only what a runner has.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8"}
 	out, err := cmd.CombinedOutput()
@@ -285,7 +293,7 @@ func (w *world) run(event string, payload map[string]any, vars, secrets map[stri
 		require.True(t, ok, "act did not run: %v: %s", err, out)
 		code = ee.ExitCode()
 	}
-	assert.NotContains(t, string(out), token, "the env repo's token never appears in the run's output")
+	assert.NotContains(t, string(out), token, "the token never appears in the run's output")
 	if os.Getenv("PLATTR_ACT_DUMP") != "" {
 		_ = os.WriteFile(filepath.Join(os.Getenv("PLATTR_ACT_DUMP"), fmt.Sprintf("%s-%d.log", event, time.Now().UnixNano())), out, 0o644)
 	}

@@ -3,13 +3,11 @@ package workflows
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,22 +36,7 @@ func (w *world) runEnv(checkout, event string, payload map[string]any) actRun {
 		"--env", "GITHUB_SERVER_URL=" + w.server.URL, "--env", "GITHUB_API_URL=" + w.gh.BaseURL(),
 		"--env", "PLATTR_STANDIN_LOG=" + w.log, "-s", "GITHUB_TOKEN=" + token}
 	args = append(args, w.localRepositories(caller, "env.yml")...)
-	start := time.Now()
-	defer func() { t.Logf("act %s: %s", event, time.Since(start).Round(time.Millisecond)) }()
-	cmd := exec.Command(w.act, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8"}
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		require.True(t, ok, "act did not run: %v: %s", err, out)
-		code = ee.ExitCode()
-	}
-	assert.NotContains(t, string(out), token, "the token never appears in the run's output")
-	if os.Getenv("PLATTR_ACT_DUMP") != "" {
-		_ = os.WriteFile(filepath.Join(os.Getenv("PLATTR_ACT_DUMP"), fmt.Sprintf("env-%s-%d.log", event, time.Now().UnixNano())), out, 0o644)
-	}
-	return actRun{code, string(out)}
+	return w.act(event, args)
 }
 
 // The env repo's workflow, as GitHub runs it: on a pull request, the plan as
