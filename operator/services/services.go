@@ -35,6 +35,10 @@ type Instance struct {
 	Development bool
 	// Spec is the Application's spec.
 	Spec *plattrv1.ApplicationSpec
+	// Previous, during a rotation of the service's credentials (Rotator),
+	// are the credentials before it, which pods not yet restarted still use:
+	// Observe and Ensure keep them valid beside the current ones.
+	Previous Credentials
 }
 
 // Credentials are the data of the Secret a service hands the application.
@@ -57,6 +61,22 @@ type Provisioner interface {
 	// Delete removes what Ensure made, data included.
 	Delete(ctx context.Context, inst Instance) error
 }
+
+// Rotator is implemented by a service whose credentials rotate with no failed
+// login: Rotate makes new credentials valid beside the current ones, the
+// controller hands them to the pods (Instance.Previous holds the old ones
+// meanwhile), and once no pod uses the old ones any more, Retire makes them
+// invalid. Both are idempotent: run again after a crash, they converge.
+type Rotator interface {
+	// Rotate returns new credentials, valid beside current, which stay valid.
+	Rotate(ctx context.Context, inst Instance, current Credentials) (Credentials, error)
+	// Retire makes previous invalid; current stays valid. An error wrapping
+	// ErrInUse says previous is still in use (sessions remain): try later.
+	Retire(ctx context.Context, inst Instance, current, previous Credentials) error
+}
+
+// ErrInUse means credentials to retire are still in use.
+var ErrInUse = errors.New("still in use")
 
 // Watcher is implemented by services whose backend can forget everything it was
 // given at once, without any event Kubernetes would see (a Redis restarted

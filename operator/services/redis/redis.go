@@ -161,11 +161,36 @@ func commandRules(db int) []string {
 	}
 }
 
-// rules are the ACL rules of a user: its password, its keys and channels, and
+// rules are the ACL rules of a user: its passwords (the current one, and
+// during a rotation the previous one), its keys and channels, and
 // commandRules.
-func (p *Provisioner) rules(prefix, password string) []any {
-	head := []any{"reset", "on", ">" + password, "~" + glob(prefix) + "*", "resetchannels", "&" + glob(prefix) + "*"}
+func (p *Provisioner) rules(prefix string, passwords ...string) []any {
+	head := []any{"reset", "on"}
+	for _, pw := range passwords {
+		head = append(head, ">"+pw)
+	}
+	head = append(head, "~"+glob(prefix)+"*", "resetchannels", "&"+glob(prefix)+"*")
 	return append(head, p.commandRules()...)
+}
+
+// passwords are the passwords the user of inst has: current's, and during a
+// rotation inst.Previous's when it is the same user's and another.
+func passwords(inst services.Instance, user, current string) []string {
+	out := []string{current}
+	if prev := string(inst.Previous[KeyPassword]); prev != "" && prev != current && string(inst.Previous[KeyUser]) == user {
+		out = append(out, prev)
+	}
+	return out
+}
+
+func passwordHashes(passwords []string) []string {
+	out := make([]string, len(passwords))
+	for i, pw := range passwords {
+		sum := sha256.Sum256([]byte(pw))
+		out[i] = hex.EncodeToString(sum[:])
+	}
+	slices.Sort(out)
+	return out
 }
 
 // aclUser is the part of ACL GETUSER's reply Observe compares. commands are
@@ -307,9 +332,9 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	if err != nil {
 		return false, err
 	}
-	sum := sha256.Sum256([]byte(password))
+	gotPasswords := slices.Sorted(slices.Values(got.passwords))
 	return slices.Equal(got.flags, want.flags) &&
-		slices.Equal(got.passwords, []string{hex.EncodeToString(sum[:])}) &&
+		slices.Equal(gotPasswords, passwordHashes(passwords(inst, user, password))) &&
 		len(got.selectors) == 0 &&
 		slices.Equal(got.commands, want.commands) &&
 		got.keys == "~"+glob(prefix)+"*" &&
@@ -333,14 +358,58 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	if err != nil {
 		return nil, err
 	}
-	args := append([]any{"ACL", "SETUSER", user}, p.rules(prefix, password)...)
+	return p.setUser(ctx, c, user, prefix, passwords(inst, user, password)...)
+}
+
+// setUser sets the app's user to exactly its rules with passwords (the first
+// is the Secret's) and returns the Secret's data.
+func (p *Provisioner) setUser(ctx context.Context, c *goredis.Client, user, prefix string, passwords ...string) (services.Credentials, error) {
+	args := append([]any{"ACL", "SETUSER", user}, p.rules(prefix, passwords...)...)
 	if err := c.Do(ctx, args...).Err(); err != nil {
 		return nil, fmt.Errorf("set Redis user %q: %w", user, clean(err))
 	}
 	return services.Credentials{
-		KeyURL: []byte(p.url(user, password)), KeyPrefix: []byte(prefix),
-		KeyUser: []byte(user), KeyPassword: []byte(password),
+		KeyURL: []byte(p.url(user, passwords[0])), KeyPrefix: []byte(prefix),
+		KeyUser: []byte(user), KeyPassword: []byte(passwords[0]),
 	}, nil
+}
+
+var _ services.Rotator = (*Provisioner)(nil)
+
+// Rotate implements services.Rotator: a new password beside the current one
+// (Redis users have as many as they are given).
+func (p *Provisioner) Rotate(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
+	c, err := p.admin()
+	if err != nil {
+		return nil, err
+	}
+	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
+	next, err := services.Password()
+	if err != nil {
+		return nil, fmt.Errorf("generate a password: %w", err)
+	}
+	keep := []string{next}
+	if pw := string(current[KeyPassword]); pw != "" && string(current[KeyUser]) == user {
+		keep = append(keep, pw)
+	}
+	return p.setUser(ctx, c, user, prefix, keep...)
+}
+
+// Retire implements services.Rotator: the user keeps current's password only.
+// Redis checks a password at AUTH: a connection that logged in with the old
+// one stays open (the pods that hold one are gone by then).
+func (p *Provisioner) Retire(ctx context.Context, inst services.Instance, current, _ services.Credentials) error {
+	c, err := p.admin()
+	if err != nil {
+		return err
+	}
+	user, prefix := User(inst.Env, inst.App), Prefix(inst.Env, inst.App)
+	pw := string(current[KeyPassword])
+	if pw == "" || string(current[KeyUser]) != user {
+		return fmt.Errorf("retire the previous password of Redis user %q: the current credentials are not its", user)
+	}
+	_, err = p.setUser(ctx, c, user, prefix, pw)
+	return err
 }
 
 func (p *Provisioner) url(user, password string) string {
