@@ -2,8 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/url"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -119,4 +123,13 @@ func appCA(pg *testenv.Postgres) []Option {
 		return []Option{WithAppCA(pg.CAFile)}
 	}
 	return nil
+}
+
+// A pooled connection the server closed reads as the server being
+// unreachable, as a failed dial does.
+func TestClean_LostConnection(t *testing.T) {
+	for _, err := range []error{io.ErrUnexpectedEOF, fmt.Errorf("look up: %w", io.EOF), syscall.ECONNRESET} {
+		assert.Contains(t, clean(err).Error(), "cannot connect to the PostgreSQL server: the connection was lost", err)
+	}
+	assert.Equal(t, "boom", clean(errors.New("boom")).Error())
 }

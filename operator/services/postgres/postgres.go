@@ -21,11 +21,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -580,6 +582,12 @@ func clean(err error) error {
 			return fmt.Errorf("cannot connect to the PostgreSQL server: %w", inner)
 		}
 		return errors.New("cannot connect to the PostgreSQL server")
+	}
+	// A pooled connection the server closed (it stopped, restarted, failed
+	// over): the server is as unreachable as when a dial fails.
+	var ne net.Error
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &ne) {
+		return fmt.Errorf("cannot connect to the PostgreSQL server: the connection was lost (%w)", err)
 	}
 	return err
 }
