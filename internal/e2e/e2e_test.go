@@ -195,7 +195,19 @@ func TestEndToEnd(t *testing.T) {
 	assert.Equal(t, job.UID, again.UID, "the same Job: the command ran once for this image")
 	assert.Equal(t, 3, l.ReleaseJobs("staging", "shop"), "one Job per image: 1, 2 (failed) and 3")
 
-	// 8. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
+	// 8. Credentials rotate by a reviewed commit: env.yaml's credentials.rotate.
+	l.Step("rotate hello's credentials in staging by a commit to its env.yaml")
+	redisBefore := l.SecretData("staging", "hello-redis")
+	envYAML := gittest.Files(t, l.Bare)["envs/staging/hello/env.yaml"]
+	committed := time.Now()
+	sha = l.CommitByHand("staging/hello: rotate credentials", map[string]string{
+		"envs/staging/hello/env.yaml": strings.Replace(envYAML, "spec:\n", "spec:\n  credentials:\n    rotate: r1\n", 1)})
+	l.Converge("staging", "hello", sha, Digest('a'))
+	l.CredentialsRotated(committed, sha, "staging", "hello", "redis", "r1")
+	assert.NotEqual(t, redisBefore["REDIS_PASSWORD"], l.SecretData("staging", "hello-redis")["REDIS_PASSWORD"], "new Redis credentials")
+	l.CheckLoginRefused(redisBefore["REDIS_URL"])
+
+	// 9. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
 	if os.Getenv("PLATTR_E2E_POLL_BASELINE") != "" {
 		l.Step("baseline: render a release into staging and let Argo CD find it by its 3-minute poll (no refresh)")
 		sha = l.PlattrGen("render", "--app-dir", l.Example, "--env", "staging", "--image", Digest('d'), "--repo", l.RepoURL)

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -717,6 +718,56 @@ func (l *Loop) CheckReleasePhase(env, app, image, table string) *batchv1.Job {
 		"the release command made table %s in the app's database", table)
 	l.collectPasswords(s, client.InNamespace(env), client.MatchingLabels{"app.kubernetes.io/name": app, "app.kubernetes.io/managed-by": "plattr"})
 	return &job
+}
+
+// SecretData is the data of Secret name in env, as strings.
+func (l *Loop) SecretData(env, name string) map[string]string {
+	l.T.Helper()
+	var s corev1.Secret
+	require.NoError(l.T, l.Site(env).C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: name}, &s))
+	out := map[string]string{}
+	for k, v := range s.Data {
+		out[k] = string(v)
+	}
+	if p := out["REDIS_PASSWORD"]; p != "" {
+		l.passwords = append(l.passwords, p)
+	}
+	return out
+}
+
+// CredentialsRotated waits until the operator reports service's credentials
+// of app in env rotated for rotation (asked for by commit, made at
+// committed), with the app Ready; the timeline records it.
+func (l *Loop) CredentialsRotated(committed time.Time, commit, env, app, service, rotation string) {
+	l.T.Helper()
+	s := l.Site(env)
+	m := mark{what: fmt.Sprintf("%s/%s %s rotated", env, app, service), commit: commit[:8]}
+	m.ready = l.waitFor(committed, fmt.Sprintf("the operator rotates the %s credentials of %s/%s (%s)", service, env, app, rotation), func() (bool, string) {
+		var pa plattrv1.Application
+		if err := s.C.Client.Get(l.Ctx, client.ObjectKey{Namespace: env, Name: app}, &pa); err != nil {
+			return false, err.Error()
+		}
+		ready := meta.IsStatusConditionTrue(pa.Status.Conditions, plattrv1.ConditionReady)
+		for _, c := range pa.Status.Credentials {
+			if c.Service == service {
+				return c.Rotated == rotation && !c.Rotating && ready, fmt.Sprintf("rotated %q, rotating %v, Ready %v: %s", c.Rotated, c.Rotating, ready, c.Message)
+			}
+		}
+		return false, "no credentials of " + service + " in the status"
+	})
+	m.synced = m.ready
+	l.T.Logf("         %s/%s's %s credentials rotated: %.1f s after the commit", env, app, service, m.ready.Seconds())
+	l.timeline = append(l.timeline, m)
+}
+
+// CheckLoginRefused checks that Redis refuses the credentials of redisURL.
+func (l *Loop) CheckLoginRefused(redisURL string) {
+	l.T.Helper()
+	opt, err := goredis.ParseURL(redisURL)
+	require.NoError(l.T, err)
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	assert.ErrorContains(l.T, c.Ping(l.Ctx).Err(), "WRONGPASS", "the previous credentials are retired")
 }
 
 // ReleaseJobs counts the release Jobs of app in env.

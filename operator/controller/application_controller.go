@@ -137,6 +137,11 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	secrets, svcErr := r.reconcileServices(svcCtx, app, inst, st)
 	cancel()
 	wlErr := r.reconcileWorkload(ctx, app, inst, secrets, svcErr == nil, st)
+	if svcErr == nil && wlErr == nil {
+		rotCtx, cancel := r.backends(ctx)
+		wlErr = r.finishRotations(rotCtx, app, inst, secrets, st)
+		cancel()
+	}
 	st.summarize(app)
 	ghErr := r.reportDeployment(ctx, app, inst, st)
 	if err := r.patchStatus(ctx, app, st); err != nil {

@@ -35,10 +35,26 @@ func (r *ApplicationReconciler) reconcileServices(ctx context.Context, app *plat
 	for _, p := range r.Services {
 		name := SecretName(app.Name, p.Name())
 		enabled := p.Enabled(&app.Spec)
+		if !enabled {
+			dropCredentialStatus(st, p.Name())
+		}
 		if enabled {
 			out.names = append(out.names, name)
 		}
-		data, err := r.reconcileService(ctx, app, inst, p, enabled, st)
+		// During a rotation, the previous credentials stay valid (Rotator).
+		svcInst := inst
+		prev, err := r.previous(ctx, app, p.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev != nil {
+			svcInst.Previous = prev.Data
+		}
+		data, err := r.reconcileService(ctx, app, svcInst, p, enabled, st)
+		if err == nil && enabled && data != nil {
+			data, err = r.startRotation(ctx, app, svcInst, p, prev, data, st)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -109,11 +109,27 @@ type ApplicationSpec struct {
 	// +optional
 	Release *ReleaseSpec `json:"release,omitempty"`
 
+	// Credentials says when the backing services' credentials rotate.
+	// +optional
+	Credentials *CredentialsSpec `json:"credentials,omitempty"`
+
 	// DeletionPolicy says whether backing-service data is dropped (Delete) or kept
 	// (Retain) when the Application is deleted.
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// CredentialsSpec says when an app's backing-service credentials rotate, with
+// no failed login: the new ones are valid beside the old ones until every
+// pod has restarted with them.
+type CredentialsSpec struct {
+	// Rotate: any new value rotates the credentials of every service of the
+	// app once (in env.yaml: a reviewed commit, in git's history).
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._-]*$`
+	// +optional
+	Rotate string `json:"rotate,omitempty"`
 }
 
 // ReleaseSpec is an app's release phase: a command run as a Job in the
@@ -259,11 +275,35 @@ type ApplicationStatus struct {
 	// Release reports the release phase of the spec's image.
 	// +optional
 	Release *ReleaseStatus `json:"release,omitempty"`
+	// Credentials are the backing services' credentials: since when, and a
+	// rotation under way.
+	// +optional
+	// +listType=map
+	// +listMapKey=service
+	Credentials []CredentialStatus `json:"credentials,omitempty"`
 	// GitHubDeployment is the GitHub Deployment that records this release on
 	// its source repository (plattr.dev/source-repo and -commit), when the
 	// operator has GitHub access.
 	// +optional
 	GitHubDeployment *GitHubDeploymentStatus `json:"githubDeployment,omitempty"`
+}
+
+// CredentialStatus is one service's credentials.
+type CredentialStatus struct {
+	// Service is the backing service (postgres, redis, ...).
+	Service string `json:"service"`
+	// Since is when its credentials were made or last rotated.
+	Since metav1.Time `json:"since"`
+	// Rotated is the spec.credentials.rotate value last carried out.
+	// +optional
+	Rotated string `json:"rotated,omitempty"`
+	// Rotating: new credentials are handed out and the previous ones are
+	// still valid, until no pod uses them.
+	// +optional
+	Rotating bool `json:"rotating,omitempty"`
+	// Message says what a rotation waits for.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // Release phases.

@@ -53,6 +53,16 @@ var ServiceSecrets = func() map[string]string {
 // ServiceSecretName is the Secret a service writes for an app: "<app>-<suffix>".
 func ServiceSecretName(app, suffix string) string { return app + "-" + suffix }
 
+// PreviousSuffix ends the name of the Secret that holds a service's previous
+// credentials during a rotation: "<app>-<service>-previous".
+const PreviousSuffix = "previous"
+
+// PreviousSecretName is the Secret of a service's previous credentials while
+// they rotate (the pods not yet restarted still use them).
+func PreviousSecretName(app, service string) string {
+	return ServiceSecretName(app, service) + "-" + PreviousSuffix
+}
+
 // TLSSecretSuffix names the Secret of an app's certificate: "<app>-tls", made by
 // cert-manager for the app's Ingress.
 const TLSSecretSuffix = "tls"
@@ -95,7 +105,7 @@ func ExternalSecretPath(env, app, key string) string { return "plattr/" + env + 
 func ownedSecretSuffixes() []string {
 	out := []string{TLSSecretSuffix, ExternalSecretSuffix}
 	for suffix := range ServiceSecrets {
-		out = append(out, suffix)
+		out = append(out, suffix, suffix+"-"+PreviousSuffix)
 	}
 	sort.Strings(out)
 	return out

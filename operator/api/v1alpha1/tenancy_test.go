@@ -49,6 +49,7 @@ func TestCheckTenancy_ExternalSecrets(t *testing.T) {
 		want string
 	}{
 		{ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "K", SecretName: "billing-external", Key: "STRIPE_KEY"}}}, `"billing-external" is the name of another app's external Secret`},
+		{ApplicationSpec{SecretEnv: []SecretEnvVar{{Name: "K", SecretName: "billing-redis-previous", Key: "REDIS_PASSWORD"}}}, `"billing-redis-previous" is the name of another app's redis-previous Secret`},
 		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "DATABASE_URL", Key: "db"}}}, "spec.externalSecrets[0].name: DATABASE_URL is set by Plattr"},
 		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: "../billing/stripe"}}}, "spec.externalSecrets[0].key:"},
 		{ApplicationSpec{ExternalSecrets: []ExternalSecretVar{{Name: "K", Key: "/etc"}}}, "none starting with '.'"},

@@ -1,0 +1,216 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/services"
+)
+
+// Credential rotation, with no failed login (services.Rotator):
+//
+//  1. spec.credentials.rotate changes: the current credentials are kept in
+//     the Secret <app>-<service>-previous (owned by the Application, read by
+//     no pod), the service makes new ones valid beside them, and the
+//     service's Secret gets the new ones: the pods roll (their template
+//     carries the Secrets' hash).
+//  2. Meanwhile Observe and Ensure keep both valid (Instance.Previous).
+//  3. Once every pod of the app runs with the new Secret (none with another
+//     hash, terminating ones included), the service retires the previous
+//     credentials and the previous Secret goes.
+//
+// A rollout that never completes leaves both valid, and the status says what
+// the rotation waits for. Each step is idempotent; a crash between two is
+// resumed from the Secrets.
+
+// Rotation reasons, for events.
+const (
+	ReasonRotating = "RotatingCredentials"
+	ReasonRotated  = "CredentialsRotated"
+)
+
+// previous reads the previous credentials of service p during a rotation:
+// nil when none rotates.
+func (r *ApplicationReconciler) previous(ctx context.Context, app *plattrv1.Application, service string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: plattrv1.PreviousSecretName(app.Name, service)}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the previous credentials of %s: %w", service, err)
+	case !metav1.IsControlledBy(&s, app):
+		return nil, nil // not Plattr's: never read, never taken over
+	}
+	return &s, nil
+}
+
+// credentialStatus is st's entry for service, made (since now) when absent.
+func credentialStatus(st *status, service string) *plattrv1.CredentialStatus {
+	for i := range st.Credentials {
+		if st.Credentials[i].Service == service {
+			return &st.Credentials[i]
+		}
+	}
+	st.Credentials = append(st.Credentials, plattrv1.CredentialStatus{Service: service, Since: metav1.NewTime(time.Now().Truncate(time.Second))})
+	slices.SortFunc(st.Credentials, func(a, b plattrv1.CredentialStatus) int {
+		if a.Service < b.Service {
+			return -1
+		}
+		return 1
+	})
+	return credentialStatus(st, service)
+}
+
+// dropCredentialStatus forgets a service the app no longer uses.
+func dropCredentialStatus(st *status, service string) {
+	st.Credentials = slices.DeleteFunc(st.Credentials, func(c plattrv1.CredentialStatus) bool { return c.Service == service })
+}
+
+// startRotation begins step 1 when spec.credentials.rotate asks for a
+// rotation the service has not had, and returns the credentials the pods are
+// to get (current, or the new ones).
+func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner,
+	prev *corev1.Secret, current services.Credentials, st *status) (services.Credentials, error) {
+	entry := credentialStatus(st, p.Name())
+	want := ""
+	if app.Spec.Credentials != nil {
+		want = app.Spec.Credentials.Rotate
+	}
+	if prev != nil {
+		// Under way (a crash before the status said so, too).
+		entry.Rotating = true
+		if want != "" && entry.Rotated == "" {
+			entry.Rotated = want
+		}
+		return current, nil
+	}
+	if want == "" || want == entry.Rotated {
+		return current, nil
+	}
+	rot, ok := p.(services.Rotator)
+	if !ok {
+		entry.Message = fmt.Sprintf("%s cannot rotate its credentials with no failed login yet: rotation %q not done", p.Name(), want)
+		return current, nil
+	}
+	// The previous credentials are kept first: whatever happens next, they
+	// stay valid until retired.
+	keep := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: plattrv1.PreviousSecretName(app.Name, p.Name()), Namespace: app.Namespace, Labels: labels(app)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       current,
+	}
+	if err := controllerutil.SetControllerReference(app, keep, r.Scheme()); err != nil {
+		return nil, err
+	}
+	if err := r.Create(ctx, keep); err != nil {
+		return nil, fmt.Errorf("keep the previous credentials of %s: %w", p.Name(), err)
+	}
+	withPrev := inst
+	withPrev.Previous = current
+	next, err := rot.Rotate(ctx, withPrev, current)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rotate credentials: %w", p.Name(), err)
+	}
+	secret, _, err := r.secret(ctx, app, SecretName(app.Name, p.Name()), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.writeSecret(ctx, app, SecretName(app.Name, p.Name()), secret, next); err != nil {
+		return nil, err
+	}
+	entry.Rotated, entry.Rotating = want, true
+	entry.Message = "new credentials handed out; the previous ones stay valid until every pod has restarted"
+	ctrl.LoggerFrom(ctx).Info("rotating credentials", "service", p.Name(), "rotation", want)
+	r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotating, "Rotating the credentials of %s (%q): the pods restart with new ones", p.Name(), want)
+	return next, nil
+}
+
+// finishRotations does step 3 for every service whose rotation is under way,
+// once no pod of the app runs with other Secrets than secretsHash's.
+func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattrv1.Application, inst services.Instance, secrets serviceSecrets, st *status) error {
+	var errs []error
+	for _, p := range r.Services {
+		entry := findCredential(st, p.Name())
+		if entry == nil || !entry.Rotating || !p.Enabled(&app.Spec) {
+			continue
+		}
+		rot, ok := p.(services.Rotator)
+		if !ok {
+			continue
+		}
+		prev, err := r.previous(ctx, app, p.Name())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev == nil {
+			entry.Rotating, entry.Message = false, ""
+			continue
+		}
+		old, err := r.podsWithOtherSecrets(ctx, app, SecretsHash(secrets.data))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if old > 0 {
+			entry.Message = fmt.Sprintf("waiting for %d pod(s) still running with the previous credentials; both stay valid", old)
+			continue
+		}
+		current := secrets.data[SecretName(app.Name, p.Name())]
+		err = rot.Retire(ctx, inst, current, prev.Data)
+		switch {
+		case errors.Is(err, services.ErrInUse):
+			entry.Message = "waiting for the sessions of the previous credentials to end; both stay valid"
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: retire the previous credentials: %w", p.Name(), err))
+			continue
+		}
+		if err := r.Delete(ctx, prev); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete the previous credentials of %s: %w", p.Name(), err))
+			continue
+		}
+		entry.Rotating, entry.Message, entry.Since = false, "", metav1.NewTime(time.Now().Truncate(time.Second))
+		ctrl.LoggerFrom(ctx).Info("credentials rotated", "service", p.Name(), "rotation", entry.Rotated)
+		r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotated, "Rotated the credentials of %s (%q): the previous ones no longer log in", p.Name(), entry.Rotated)
+	}
+	return errors.Join(errs...)
+}
+
+func findCredential(st *status, service string) *plattrv1.CredentialStatus {
+	for i := range st.Credentials {
+		if st.Credentials[i].Service == service {
+			return &st.Credentials[i]
+		}
+	}
+	return nil
+}
+
+// podsWithOtherSecrets counts the app's pods (terminating ones included)
+// whose template carries another Secrets hash than hash: they may still use
+// previous credentials. Read from the API server: pods are not cached.
+func (r *ApplicationReconciler) podsWithOtherSecrets(ctx context.Context, app *plattrv1.Application, hash string) (int, error) {
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(app.Namespace), client.MatchingLabels(selector(app))); err != nil {
+		return 0, fmt.Errorf("read the pods of %s: %w", app.Name, err)
+	}
+	n := 0
+	for _, p := range pods.Items {
+		if p.Annotations[annotationSecrets] != hash && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			n++
+		}
+	}
+	return n, nil
+}

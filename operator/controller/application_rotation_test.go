@@ -1,0 +1,132 @@
+package controller_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plattr/plattr/internal/testenv"
+	"github.com/plattr/plattr/operator"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
+	"github.com/plattr/plattr/operator/controller"
+	"github.com/plattr/plattr/operator/services/redis"
+)
+
+// podLogins plays the app's pods: each pod reads the Redis Secret when it is
+// first seen (as a container reads its environment at start) and keeps those
+// credentials; every pod that exists logs in again and again. It counts the
+// logins and the failures until stop.
+func podLogins(t *testing.T, c *testenv.Cluster, ns, app string, stop <-chan struct{}) (ok, failed *atomic.Int64, wait func()) {
+	ok, failed = &atomic.Int64{}, &atomic.Int64{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	ctx := context.Background()
+	creds := map[string]string{} // pod UID → REDIS_URL read at its start
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var pods corev1.PodList
+			if err := c.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{plattrv1.LabelApp: app}); err != nil {
+				continue
+			}
+			for _, p := range pods.Items {
+				u, seen := creds[string(p.UID)]
+				if !seen {
+					var s corev1.Secret
+					if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-redis"}, &s); err != nil {
+						continue
+					}
+					u = string(s.Data[redis.KeyURL])
+					creds[string(p.UID)] = u
+				}
+				opt, err := goredis.ParseURL(u)
+				require.NoError(t, err)
+				opt.MaxRetries = -1
+				rc := goredis.NewClient(opt)
+				if err := rc.Ping(ctx).Err(); err != nil {
+					failed.Add(1)
+					t.Logf("pod %s: login failed: %v", p.Name, err)
+				} else {
+					ok.Add(1)
+				}
+				rc.Close()
+			}
+		}
+	}()
+	return ok, failed, wg.Wait
+}
+
+// A rotation by spec.credentials.rotate (env.yaml, a reviewed commit): the
+// pods restart with new credentials while the old ones still work; no login
+// fails; after it the old ones are refused and the Secret holds the new.
+func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	rd := testenv.StartRedis(t)
+	ns := envNamespace(t, c)
+	op := startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+	app := newApp(ns, "test-rotate", func(a *plattrv1.Application) {
+		a.Spec.Database, a.Spec.Redis, a.Spec.Replicas = nil, &plattrv1.RedisSpec{Enabled: true}, ptr.To[int32](2)
+	})
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, controller.ReasonReady)
+	require.Len(t, got.Status.Credentials, 1)
+	assert.Equal(t, "redis", got.Status.Credentials[0].Service)
+	old := secretData(t, c, ns, "test-rotate-redis")
+
+	stop := make(chan struct{})
+	ok, failed, wait := podLogins(t, c, ns, "test-rotate", stop)
+	time.Sleep(300 * time.Millisecond)
+	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Credentials = &plattrv1.CredentialsSpec{Rotate: "2026-12-05"} })
+	testenv.Eventually(t, 60*time.Second, "the rotation to finish", func() (bool, error) {
+		a := mustGet(t, c, app)
+		for _, cs := range a.Status.Credentials {
+			if cs.Service == "redis" {
+				return cs.Rotated == "2026-12-05" && !cs.Rotating && isTrue(a, plattrv1.ConditionReady), errString(cs.Message)
+			}
+		}
+		return false, nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wait()
+	assert.Zero(t, failed.Load(), "no failed login while the pods moved to the new credentials")
+	assert.Greater(t, ok.Load(), int64(20))
+
+	current := secretData(t, c, ns, "test-rotate-redis")
+	assert.NotEqual(t, string(old[redis.KeyPassword]), string(current[redis.KeyPassword]), "the Secret holds new credentials")
+	oldClient, err := goredis.ParseURL(string(old[redis.KeyURL]))
+	require.NoError(t, err)
+	oc := goredis.NewClient(oldClient)
+	defer oc.Close()
+	assert.ErrorContains(t, oc.Ping(ctx).Err(), "WRONGPASS", "the previous credentials are retired")
+	err = c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: plattrv1.PreviousSecretName("test-rotate", "redis")}, &corev1.Secret{})
+	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "the previous credentials' Secret is gone")
+
+	// The same token again rotates nothing.
+	before := secretData(t, c, ns, "test-rotate-redis")
+	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Replicas = ptr.To[int32](1) })
+	testenv.Eventually(t, 30*time.Second, "the new generation", func() (bool, error) {
+		a := mustGet(t, c, app)
+		return a.Status.ObservedGeneration == a.Generation && isTrue(a, plattrv1.ConditionReady), nil
+	})
+	assert.Equal(t, before, secretData(t, c, ns, "test-rotate-redis"))
+	scanForSecrets(t, c, ns, op, []string{string(old[redis.KeyPassword]), string(current[redis.KeyPassword])})
+}
