@@ -1,6 +1,9 @@
 // Package opensearch provisions OpenSearch for Applications through the security
 // plugin's REST API: a role allowed only on the app's indices, an internal user
-// with a random password, and the mapping between them.
+// with a random password, and the mapping between them. Credentials rotate
+// (services.Rotator) by alternating between two internal users,
+// "<env>.<app>" and "<env>.<app>.b", both mapped to the role until the old
+// one is retired: no user's password changes under a pod.
 //
 // The index prefix is "<env>.<app>." and the role's pattern "<env>.<app>.*": '.'
 // cannot occur in app or environment names, so "staging.shop.*" never matches an
@@ -83,14 +86,49 @@ func New(url, user, password string) (*Provisioner, error) {
 	return p, nil
 }
 
-type names struct{ user, role, prefix string }
+// names are an app's OpenSearch resources. Its credentials alternate between
+// two internal users, user and alt, so that a rotation never changes the
+// password of a user a pod logs in as: the next credentials are the other
+// user's, both mapped to the role until the old one is retired.
+type names struct{ user, alt, role, prefix string }
+
+// altSuffix ends the name of an app's second internal user. '.' cannot occur
+// in app names, so "<env>.<app>.b" is no other app's user, and the index
+// own_index gives it is under the app's prefix.
+const altSuffix = ".b"
 
 func namesOf(inst services.Instance) (names, error) {
 	if err := services.CheckNames(inst, "OpenSearch resources"); err != nil {
 		return names{}, err
 	}
 	base := inst.Env + "." + inst.App
-	return names{user: base, role: "plattr." + base, prefix: base + "."}, nil
+	return names{user: base, alt: base + altSuffix, role: "plattr." + base, prefix: base + "."}, nil
+}
+
+// userOf is the app's user that creds name (user or alt), "" for neither.
+func (n names) userOf(creds services.Credentials) string {
+	if u := string(creds[KeyUser]); u == n.user || u == n.alt {
+		return u
+	}
+	return ""
+}
+
+// other is the app's user that is not u.
+func (n names) other(u string) string {
+	if u == n.alt {
+		return n.user
+	}
+	return n.alt
+}
+
+// mapped are the users the app's role maps: the current credentials' user,
+// and during a rotation the previous one's when it is the other.
+func (n names) mapped(inst services.Instance, current string) []string {
+	out := []string{current}
+	if prev := n.userOf(inst.Previous); prev != "" && prev != current && len(inst.Previous[KeyPassword]) > 0 {
+		out = append(out, prev)
+	}
+	return out
 }
 
 func (p *Provisioner) ready() error {
@@ -134,7 +172,8 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	if err != nil {
 		return false, err
 	}
-	if current == nil || string(current[KeyUser]) != n.user || string(current[KeyPrefix]) != n.prefix || string(current[KeyURL]) != p.url {
+	user := n.userOf(current)
+	if user == "" || string(current[KeyPrefix]) != n.prefix || string(current[KeyURL]) != p.url {
 		return false, nil
 	}
 	role, err := p.sec.Roles.Get(ctx, &security.RolesGetReq{Role: n.role})
@@ -152,15 +191,24 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	} else if err != nil {
 		return false, wrap("read role mapping", n.role, code, err)
 	}
-	if got, ok := m.RolesMapping[n.role]; !ok || !slices.Equal(got.Users, []string{n.user}) ||
+	if got, ok := m.RolesMapping[n.role]; !ok || !sameSet(got.Users, n.mapped(inst, user)) ||
 		len(got.BackendRoles)+len(got.AndBackendRoles)+len(got.Hosts) > 0 {
 		return false, nil
 	}
-	who, err := p.authinfo(ctx, n.user, string(current[KeyPassword]))
-	if err != nil || who == nil {
-		return false, err
+	for _, u := range n.mapped(inst, user) {
+		creds := current
+		if u != user {
+			creds = inst.Previous
+		}
+		who, err := p.authinfo(ctx, u, string(creds[KeyPassword]))
+		if err != nil || who == nil {
+			return false, err
+		}
+		if who.UserName != u || len(who.BackendRoles) > 0 || len(foreignRoles(who.Roles, n)) > 0 || !slices.Contains(who.Roles, n.role) {
+			return false, nil
+		}
 	}
-	return who.UserName == n.user && len(who.BackendRoles) == 0 && len(foreignRoles(who.Roles, n)) == 0 && slices.Contains(who.Roles, n.role), nil
+	return true, nil
 }
 
 // everyUsersRoles are mapped to every user (users: ["*"]) by OpenSearch's default
@@ -252,7 +300,11 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	} else if code := status(role, err); code != http.StatusNotFound {
 		return nil, wrap("read role", n.role, code, err)
 	}
-	password, err := services.KeptPassword(current, KeyUser, KeyPassword, n.user)
+	user := n.userOf(current)
+	if user == "" {
+		user = n.user
+	}
+	password, err := services.KeptPassword(current, KeyUser, KeyPassword, user)
 	if err != nil {
 		return nil, err
 	}
@@ -260,28 +312,78 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	if err != nil {
 		return nil, wrap("put role", n.role, status(resp, err), err)
 	}
-	uresp, err := p.sec.InternalUsers.Put(ctx, security.InternalUsersPutReq{User: n.user, Body: security.InternalUsersPutBody{
-		Password: password, Description: "Plattr: app " + inst.App + " in " + inst.Env}})
-	if err != nil {
-		return nil, wrap("put internal user", n.user, status(uresp, err), err)
+	users := map[string]string{user: password}
+	for _, u := range n.mapped(inst, user) {
+		if u != user {
+			users[u] = string(inst.Previous[KeyPassword])
+		}
 	}
-	mresp, err := p.sec.RolesMapping.Put(ctx, security.RolesMappingPutReq{Role: n.role, Body: security.RolesMappingPutBody{Users: []string{n.user}}})
-	if err != nil {
-		return nil, wrap("map role", n.role, status(mresp, err), err)
+	for u, pw := range users {
+		if err := p.putUser(ctx, inst, u, pw); err != nil {
+			return nil, err
+		}
 	}
-	// A mapping of another role that names the user (added by hand) is not
-	// Plattr's to change, but the app must not be reported ready with it.
-	who, err := p.authinfo(ctx, n.user, password)
-	if err != nil {
+	if err := p.mapUsers(ctx, n, n.mapped(inst, user)); err != nil {
 		return nil, err
 	}
+	for u, pw := range users {
+		if err := p.checkUser(ctx, n, u, pw); err != nil {
+			return nil, err
+		}
+	}
+	if len(users) == 1 {
+		// Not rotating: the other user, left by a rotation cut short, goes.
+		if err := p.deleteUser(ctx, n.other(user)); err != nil {
+			return nil, err
+		}
+	}
+	return services.Credentials{KeyURL: []byte(p.url), KeyUser: []byte(user), KeyPassword: []byte(password), KeyPrefix: []byte(n.prefix)}, nil
+}
+
+// putUser puts internal user u of the app with password.
+func (p *Provisioner) putUser(ctx context.Context, inst services.Instance, u, password string) error {
+	uresp, err := p.sec.InternalUsers.Put(ctx, security.InternalUsersPutReq{User: u, Body: security.InternalUsersPutBody{
+		Password: password, Description: "Plattr: app " + inst.App + " in " + inst.Env}})
+	if err != nil {
+		return wrap("put internal user", u, status(uresp, err), err)
+	}
+	return nil
+}
+
+// mapUsers maps the app's role to users, and to nobody else; then each user
+// must hold the role and no other.
+func (p *Provisioner) mapUsers(ctx context.Context, n names, users []string) error {
+	mresp, err := p.sec.RolesMapping.Put(ctx, security.RolesMappingPutReq{Role: n.role, Body: security.RolesMappingPutBody{Users: users}})
+	if err != nil {
+		return wrap("map role", n.role, status(mresp, err), err)
+	}
+	return nil
+}
+
+// checkUser asks authinfo that u logs in with password and holds the app's
+// role and no other: a mapping of another role that names the user (added by
+// hand) is not Plattr's to change, but the app must not be reported ready
+// with it.
+func (p *Provisioner) checkUser(ctx context.Context, n names, u, password string) error {
+	who, err := p.authinfo(ctx, u, password)
+	if err != nil {
+		return err
+	}
 	if who == nil {
-		return nil, fmt.Errorf("internal user %q: OpenSearch does not accept the password just set", n.user)
+		return fmt.Errorf("internal user %q: OpenSearch does not accept the password just set", u)
 	}
 	if extra := foreignRoles(who.Roles, n); len(extra) > 0 {
-		return nil, fmt.Errorf("internal user %q also holds roles %v that Plattr did not give it: remove it from their role mappings", n.user, extra)
+		return fmt.Errorf("internal user %q also holds roles %v that Plattr did not give it: remove it from their role mappings", u, extra)
 	}
-	return services.Credentials{KeyURL: []byte(p.url), KeyUser: []byte(n.user), KeyPassword: []byte(password), KeyPrefix: []byte(n.prefix)}, nil
+	return nil
+}
+
+func (p *Provisioner) deleteUser(ctx context.Context, u string) error {
+	resp, err := p.sec.InternalUsers.Delete(ctx, security.InternalUsersDeleteReq{User: u})
+	if code := status(resp, err); err != nil && code != http.StatusNotFound {
+		return wrap("delete internal user", u, code, err)
+	}
+	return nil
 }
 
 // Delete implements services.Provisioner: the app's indices, then the mapping,
@@ -319,6 +421,9 @@ func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error 
 		{"delete internal user", n.user, func() (interface{ Inspect() security.Inspect }, error) {
 			return p.sec.InternalUsers.Delete(ctx, security.InternalUsersDeleteReq{User: n.user})
 		}},
+		{"delete internal user", n.alt, func() (interface{ Inspect() security.Inspect }, error) {
+			return p.sec.InternalUsers.Delete(ctx, security.InternalUsersDeleteReq{User: n.alt})
+		}},
 		{"delete role", n.role, func() (interface{ Inspect() security.Inspect }, error) {
 			return p.sec.Roles.Delete(ctx, security.RolesDeleteReq{Role: n.role})
 		}},
@@ -327,6 +432,62 @@ func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error 
 		if code := status(resp, err); err != nil && code != http.StatusNotFound {
 			return wrap(step.what, step.name, code, err)
 		}
+	}
+	return nil
+}
+
+var _ services.Rotator = (*Provisioner)(nil)
+
+// Rotate implements services.Rotator: the app's other internal user gets a
+// new password and the app's role, beside the current user.
+func (p *Provisioner) Rotate(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
+	if err := p.ready(); err != nil {
+		return nil, err
+	}
+	n, err := namesOf(inst)
+	if err != nil {
+		return nil, err
+	}
+	user := n.userOf(current)
+	if user == "" {
+		return nil, fmt.Errorf("rotate the credentials of %q: the current credentials are not the app's", n.user)
+	}
+	next := n.other(user)
+	password, err := services.Password()
+	if err != nil {
+		return nil, fmt.Errorf("generate a password: %w", err)
+	}
+	if err := p.putUser(ctx, inst, next, password); err != nil {
+		return nil, err
+	}
+	if err := p.mapUsers(ctx, n, []string{next, user}); err != nil {
+		return nil, err
+	}
+	if err := p.checkUser(ctx, n, next, password); err != nil {
+		return nil, err
+	}
+	return services.Credentials{KeyURL: []byte(p.url), KeyUser: []byte(next), KeyPassword: []byte(password), KeyPrefix: []byte(n.prefix)}, nil
+}
+
+// Retire implements services.Rotator: the role maps current's user alone,
+// and the previous user is deleted.
+func (p *Provisioner) Retire(ctx context.Context, inst services.Instance, current, previous services.Credentials) error {
+	if err := p.ready(); err != nil {
+		return err
+	}
+	n, err := namesOf(inst)
+	if err != nil {
+		return err
+	}
+	user := n.userOf(current)
+	if user == "" {
+		return fmt.Errorf("retire the previous credentials of %q: the current credentials are not the app's", n.user)
+	}
+	if err := p.mapUsers(ctx, n, []string{user}); err != nil {
+		return err
+	}
+	if prev := n.userOf(previous); prev != "" && prev != user {
+		return p.deleteUser(ctx, prev)
 	}
 	return nil
 }
