@@ -1,9 +1,11 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -41,10 +43,12 @@ const (
 )
 
 // previous reads the previous credentials of service p during a rotation:
-// nil when none rotates.
+// nil when none rotates. It reads the API server, not the cache: a cache
+// that has not seen the Secret yet would make the previous credentials look
+// unused, and Ensure would take them from pods that still use them.
 func (r *ApplicationReconciler) previous(ctx context.Context, app *plattrv1.Application, service string) (*corev1.Secret, error) {
 	var s corev1.Secret
-	err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: plattrv1.PreviousSecretName(app.Name, service)}, &s)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: plattrv1.PreviousSecretName(app.Name, service)}, &s)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
@@ -87,6 +91,14 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 	want := ""
 	if app.Spec.Credentials != nil {
 		want = app.Spec.Credentials.Rotate
+	}
+	if prev != nil && maps.EqualFunc(prev.Data, current, bytes.Equal) {
+		// Cut before the pods got new credentials: start again.
+		if err := r.Delete(ctx, prev); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("delete the previous credentials of %s: %w", p.Name(), err)
+		}
+		prev = nil
+		entry.Rotated, entry.Rotating = "", false
 	}
 	if prev != nil {
 		// Under way (a crash before the status said so, too).

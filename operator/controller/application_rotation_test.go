@@ -2,11 +2,13 @@ package controller_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +21,7 @@ import (
 	"github.com/plattr/plattr/operator"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
+	"github.com/plattr/plattr/operator/services/postgres"
 	"github.com/plattr/plattr/operator/services/redis"
 )
 
@@ -31,7 +34,7 @@ func podLogins(t *testing.T, c *testenv.Cluster, ns, app string, stop <-chan str
 	var wg sync.WaitGroup
 	wg.Add(1)
 	ctx := context.Background()
-	creds := map[string]string{} // pod UID → REDIS_URL read at its start
+	creds := map[string][2]string{} // pod UID → REDIS_URL and DATABASE_URL read at its start
 	go func() {
 		defer wg.Done()
 		for {
@@ -47,49 +50,64 @@ func podLogins(t *testing.T, c *testenv.Cluster, ns, app string, stop <-chan str
 			for _, p := range pods.Items {
 				u, seen := creds[string(p.UID)]
 				if !seen {
-					var s corev1.Secret
-					if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-redis"}, &s); err != nil {
+					var rs, ps corev1.Secret
+					if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-redis"}, &rs); err != nil {
 						continue
 					}
-					u = string(s.Data[redis.KeyURL])
+					if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-postgres"}, &ps); err != nil {
+						continue
+					}
+					u = [2]string{string(rs.Data[redis.KeyURL]), string(ps.Data[postgres.KeyURL])}
 					creds[string(p.UID)] = u
 				}
-				opt, err := goredis.ParseURL(u)
+				opt, err := goredis.ParseURL(u[0])
 				require.NoError(t, err)
 				opt.MaxRetries = -1
 				rc := goredis.NewClient(opt)
 				if err := rc.Ping(ctx).Err(); err != nil {
 					failed.Add(1)
-					t.Logf("pod %s: login failed: %v", p.Name, err)
+					t.Logf("pod %s: Redis login failed: %v", p.Name, err)
 				} else {
 					ok.Add(1)
 				}
 				rc.Close()
+				conn, err := pgx.Connect(ctx, u[1])
+				if err != nil {
+					failed.Add(1)
+					t.Logf("pod %s: PostgreSQL login failed: %v", p.Name, err)
+				} else {
+					ok.Add(1)
+					conn.Close(ctx)
+				}
 			}
 		}
 	}()
 	return ok, failed, wg.Wait
 }
 
-// A rotation by spec.credentials.rotate (env.yaml, a reviewed commit): the
-// pods restart with new credentials while the old ones still work; no login
-// fails; after it the old ones are refused and the Secret holds the new.
+// A rotation by spec.credentials.rotate (env.yaml, a reviewed commit), on the
+// real PostgreSQL and Redis: the pods restart with new credentials while the
+// old ones still work; no login fails; after it the old ones are refused and
+// the Secrets hold the new.
 func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 	c := testenv.StartCluster(t)
 	c.StartWorkloads(t)
 	rd := testenv.StartRedis(t)
+	pg := testenv.StartPostgres(t)
 	ns := envNamespace(t, c)
-	op := startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, BaseDomain: "apps.example.com"})
+	op := startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, DBAdminURL: leastPrivilegeAdmin(t, pg, "rotate-admin-pw"), BaseDomain: "apps.example.com"})
 	ctx := context.Background()
 	app := newApp(ns, "test-rotate", func(a *plattrv1.Application) {
-		a.Spec.Database, a.Spec.Redis, a.Spec.Replicas = nil, &plattrv1.RedisSpec{Enabled: true}, ptr.To[int32](2)
+		a.Spec.Redis, a.Spec.Replicas = &plattrv1.RedisSpec{Enabled: true}, ptr.To[int32](2)
 	})
 	require.NoError(t, c.Client.Create(ctx, app))
 	t.Cleanup(func() { deleteAndWait(t, c, app) })
 	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, controller.ReasonReady)
-	require.Len(t, got.Status.Credentials, 1)
-	assert.Equal(t, "redis", got.Status.Credentials[0].Service)
+	require.Len(t, got.Status.Credentials, 2)
+	assert.Equal(t, "postgres", got.Status.Credentials[0].Service)
+	assert.Equal(t, "redis", got.Status.Credentials[1].Service)
 	old := secretData(t, c, ns, "test-rotate-redis")
+	oldDB := secretData(t, c, ns, "test-rotate-postgres")
 
 	stop := make(chan struct{})
 	ok, failed, wait := podLogins(t, c, ns, "test-rotate", stop)
@@ -97,12 +115,15 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Credentials = &plattrv1.CredentialsSpec{Rotate: "2026-12-05"} })
 	testenv.Eventually(t, 60*time.Second, "the rotation to finish", func() (bool, error) {
 		a := mustGet(t, c, app)
+		done := 0
+		var msgs []string
 		for _, cs := range a.Status.Credentials {
-			if cs.Service == "redis" {
-				return cs.Rotated == "2026-12-05" && !cs.Rotating && isTrue(a, plattrv1.ConditionReady), errString(cs.Message)
+			if cs.Rotated == "2026-12-05" && !cs.Rotating {
+				done++
 			}
+			msgs = append(msgs, cs.Service+": "+cs.Message)
 		}
-		return false, nil
+		return done == 2 && isTrue(a, plattrv1.ConditionReady), errString(strings.Join(msgs, "; "))
 	})
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
@@ -117,6 +138,13 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 	oc := goredis.NewClient(oldClient)
 	defer oc.Close()
 	assert.ErrorContains(t, oc.Ping(ctx).Err(), "WRONGPASS", "the previous credentials are retired")
+	currentDB := secretData(t, c, ns, "test-rotate-postgres")
+	assert.NotEqual(t, string(oldDB[postgres.KeyUser]), string(currentDB[postgres.KeyUser]), "the other login role")
+	_, err = pgx.Connect(ctx, string(oldDB[postgres.KeyURL]))
+	assert.ErrorContains(t, err, "password authentication failed", "the previous PostgreSQL login is retired")
+	conn, err := pgx.Connect(ctx, string(currentDB[postgres.KeyURL]))
+	require.NoError(t, err)
+	conn.Close(ctx)
 	err = c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: plattrv1.PreviousSecretName("test-rotate", "redis")}, &corev1.Secret{})
 	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "the previous credentials' Secret is gone")
 
@@ -128,5 +156,6 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 		return a.Status.ObservedGeneration == a.Generation && isTrue(a, plattrv1.ConditionReady), nil
 	})
 	assert.Equal(t, before, secretData(t, c, ns, "test-rotate-redis"))
-	scanForSecrets(t, c, ns, op, []string{string(old[redis.KeyPassword]), string(current[redis.KeyPassword])})
+	scanForSecrets(t, c, ns, op, []string{string(old[redis.KeyPassword]), string(current[redis.KeyPassword]),
+		string(oldDB[postgres.KeyPassword]), string(currentDB[postgres.KeyPassword])})
 }

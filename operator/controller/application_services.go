@@ -43,15 +43,18 @@ func (r *ApplicationReconciler) reconcileServices(ctx context.Context, app *plat
 		}
 		// During a rotation, the previous credentials stay valid (Rotator).
 		svcInst := inst
-		prev, err := r.previous(ctx, app, p.Name())
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		var prev *corev1.Secret
+		if _, ok := p.(services.Rotator); ok && enabled {
+			var err error
+			if prev, err = r.previous(ctx, app, p.Name()); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		if prev != nil {
 			svcInst.Previous = prev.Data
 		}
-		data, err := r.reconcileService(ctx, app, svcInst, p, enabled, st)
+		data, err := r.reconcileService(ctx, app, svcInst, p, enabled, prev != nil, st)
 		if err == nil && enabled && data != nil {
 			data, err = r.startRotation(ctx, app, svcInst, p, prev, data, st)
 		}
@@ -65,11 +68,21 @@ func (r *ApplicationReconciler) reconcileServices(ctx context.Context, app *plat
 	return out, errors.Join(errs...)
 }
 
+// During a rotation (rotating) the Secret is read from the API server: the
+// cache may still hold the credentials before it.
 func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *plattrv1.Application, inst services.Instance,
-	p services.Provisioner, enabled bool, st *status) (map[string][]byte, error) {
+	p services.Provisioner, enabled, rotating bool, st *status) (map[string][]byte, error) {
 	log := ctrl.LoggerFrom(ctx).WithValues("service", p.Name())
 	name := SecretName(app.Name, p.Name())
 	secret, owned, err := r.secret(ctx, app, name, enabled)
+	if err == nil && rotating && secret != nil {
+		var live corev1.Secret
+		if err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(secret), &live); err == nil {
+			secret = &live
+		} else {
+			err = fmt.Errorf("read secret %q: %w", name, err)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

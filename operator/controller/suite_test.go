@@ -119,6 +119,17 @@ func (c *countingProvisioner) Delete(ctx context.Context, i services.Instance) e
 	return c.Provisioner.Delete(ctx, i)
 }
 
+// Rotate and Retire pass through to PostgreSQL's provisioner, a services.Rotator.
+func (c *countingProvisioner) Rotate(ctx context.Context, i services.Instance, cur services.Credentials) (services.Credentials, error) {
+	c.ensures.Add(1)
+	return c.Provisioner.(services.Rotator).Rotate(ctx, i, cur)
+}
+
+func (c *countingProvisioner) Retire(ctx context.Context, i services.Instance, cur, prev services.Credentials) error {
+	c.ensures.Add(1)
+	return c.Provisioner.(services.Rotator).Retire(ctx, i, cur, prev)
+}
+
 // running is an operator manager running in the test process, watching one namespace.
 type running struct {
 	client     *counting

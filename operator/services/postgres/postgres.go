@@ -313,29 +313,102 @@ func (p *Provisioner) Observe(ctx context.Context, inst services.Instance, curre
 	if !(s.roleExists && s.dbExists && s.ownerOK && s.publicRevoked) || current == nil || len(current[KeyPassword]) == 0 {
 		return false, nil
 	}
-	want := p.credentials(name, string(current[KeyPassword]))
+	user := loginOf(name, current)
+	if user == "" {
+		return false, nil
+	}
+	want := p.credentials(name, user, string(current[KeyPassword]))
 	for k, v := range want {
 		if string(current[k]) != string(v) {
 			return false, nil
 		}
 	}
-	if ok, err := p.logsIn(ctx, name, string(current[KeyPassword])); !ok || err != nil {
-		return false, err
+	for _, l := range logins(name, inst, current) {
+		if l.user != name {
+			if ok, err := p.actsAsOwner(ctx, pool, name, l.user); !ok || err != nil {
+				return false, err
+			}
+		}
+		if ok, err := p.logsIn(ctx, name, l.user, l.password); !ok || err != nil {
+			return false, err
+		}
 	}
 	return p.hasExtensions(ctx, name, inst.Spec)
+}
+
+// Credential rotation (services.Rotator) alternates between two login roles:
+// the owner itself, "<name>" (so an app from before rotations needs no move),
+// and "<name>_b" (AltName), a member of the owner whose sessions act as the
+// owner (ALTER ROLE … SET role): every object stays the owner's. The login
+// that is neither current nor, during a rotation, previous has no password.
+
+// AltName is the second login role of the app whose owner role is name.
+func AltName(name string) string {
+	if len(name)+2 <= 63 {
+		return name + "_b"
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:52] + "_" + hex.EncodeToString(sum[:])[:8] + "_b"
+}
+
+// loginOf is the login role creds name: name or AltName(name); "" for
+// another.
+func loginOf(name string, creds services.Credentials) string {
+	switch u := string(creds[KeyUser]); u {
+	case name, AltName(name):
+		return u
+	}
+	return ""
+}
+
+// otherLogin is the login role of name that is not user.
+func otherLogin(name, user string) string {
+	if user == name {
+		return AltName(name)
+	}
+	return name
+}
+
+type login struct{ user, password string }
+
+// logins are the login roles that must log in: current's, and during a
+// rotation inst.Previous's when it is the other.
+func logins(name string, inst services.Instance, current services.Credentials) []login {
+	out := []login{{loginOf(name, current), string(current[KeyPassword])}}
+	if prev := loginOf(name, inst.Previous); prev != "" && prev != out[0].user && len(inst.Previous[KeyPassword]) > 0 {
+		out = append(out, login{prev, string(inst.Previous[KeyPassword])})
+	}
+	return out
+}
+
+// actsAsOwner says whether the login role alt is a member of the owner role
+// name whose sessions act as it (its role setting).
+func (p *Provisioner) actsAsOwner(ctx context.Context, pool *pgxpool.Pool, name, alt string) (bool, error) {
+	var ok bool
+	err := pool.QueryRow(ctx, `SELECT COALESCE(pg_catalog.pg_has_role(r.oid, o.oid, 'MEMBER')
+		AND (r.rolconfig IS NOT NULL AND ('role=' OPERATOR(pg_catalog.||) o.rolname) OPERATOR(pg_catalog.=) ANY(r.rolconfig)), false)
+		FROM pg_catalog.pg_roles r, pg_catalog.pg_roles o
+		WHERE r.rolname OPERATOR(pg_catalog.=) $1 AND o.rolname OPERATOR(pg_catalog.=) $2`, alt, name).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up role %q: %w", alt, clean(err))
+	}
+	return ok, nil
 }
 
 // logsIn says whether the role logs in with password: the Secret is the truth,
 // and the role's verifier (pg_authid) is for superusers only, so a real login
 // over the server's own authentication is the check.
-func (p *Provisioner) logsIn(ctx context.Context, name, password string) (bool, error) {
-	conn, err := p.connect(ctx, name, name, password)
+func (p *Provisioner) logsIn(ctx context.Context, database, user, password string) (bool, error) {
+	conn, err := p.connect(ctx, database, user, password)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "28") { // invalid_password, may not log in
 			return false, nil
 		}
-		return false, fmt.Errorf("log in as role %q: %w", name, clean(err))
+		return false, fmt.Errorf("log in as role %q: %w", user, clean(err))
 	}
 	conn.Close(ctx)
 	return true, nil
@@ -395,25 +468,18 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	if err := s.mayManage(name); err != nil {
 		return nil, err
 	}
-	password, err := services.KeptPassword(current, KeyUser, KeyPassword, name)
+	user := loginOf(name, current)
+	if user == "" {
+		user = name
+	}
+	password, err := services.KeptPassword(current, KeyUser, KeyPassword, user)
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := scramVerifier(password)
-	if err != nil {
-		return nil, fmt.Errorf("hash the password of role %q: %w", name, err)
-	}
 	if !s.roleExists {
-		_, err = pool.Exec(ctx, "CREATE ROLE "+ident(name)+" LOGIN PASSWORD "+literal(verifier))
-		if isCode(err, "42710") { // made meanwhile: set the password below
-			s.roleExists = true
-		} else if err != nil {
+		_, err = pool.Exec(ctx, "CREATE ROLE "+ident(name)+" LOGIN")
+		if err != nil && !isCode(err, "42710") { // made meanwhile: fine
 			return nil, fmt.Errorf("create role %q: %w", name, sqlState(err))
-		}
-	}
-	if s.roleExists {
-		if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(name)+" WITH LOGIN PASSWORD "+literal(verifier)); err != nil {
-			return nil, fmt.Errorf("set the password of role %q: %w", name, sqlState(err))
 		}
 	}
 	if !s.member {
@@ -437,10 +503,113 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 			return nil, fmt.Errorf("revoke PUBLIC access to database %q: %w", name, clean(err))
 		}
 	}
+	// The logins: current's password (and, during a rotation, previous's)
+	// set every time; the other login, when it exists, has none.
+	current = services.Credentials{KeyUser: []byte(user), KeyPassword: []byte(password)}
+	ls := logins(name, inst, current)
+	for _, l := range ls {
+		if err := p.setLogin(ctx, pool, name, l.user, l.password); err != nil {
+			return nil, err
+		}
+	}
+	if len(ls) == 1 {
+		if err := p.noPassword(ctx, pool, name, otherLogin(name, user)); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.extensions(ctx, name, inst.Spec); err != nil {
 		return nil, err
 	}
-	return p.credentials(name, password), nil
+	return p.credentials(name, user, password), nil
+}
+
+// setLogin gives login role user of the app (the owner name, or AltName(name)
+// made a member of it acting as it) the password; the password travels as a
+// SCRAM verifier only.
+func (p *Provisioner) setLogin(ctx context.Context, pool *pgxpool.Pool, name, user, password string) error {
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return fmt.Errorf("hash the password of role %q: %w", user, err)
+	}
+	if user != name {
+		if _, err := pool.Exec(ctx, "CREATE ROLE "+ident(user)+" LOGIN"); err != nil && !isCode(err, "42710") {
+			return fmt.Errorf("create role %q: %w", user, sqlState(err))
+		}
+		if _, err := pool.Exec(ctx, "GRANT "+ident(name)+" TO "+ident(user)); err != nil {
+			return fmt.Errorf("make role %q a member of %q: %w", user, name, clean(err))
+		}
+		if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(user)+" SET role TO "+ident(name)); err != nil {
+			return fmt.Errorf("make role %q act as %q: %w", user, name, clean(err))
+		}
+	}
+	if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(user)+" WITH LOGIN PASSWORD "+literal(verifier)); err != nil {
+		return fmt.Errorf("set the password of role %q: %w", user, sqlState(err))
+	}
+	return nil
+}
+
+// noPassword takes the password of login role user, when it exists: it no
+// longer logs in with one.
+func (p *Provisioner) noPassword(ctx context.Context, pool *pgxpool.Pool, name, user string) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1)", user).Scan(&exists); err != nil {
+		return fmt.Errorf("look up role %q: %w", user, clean(err))
+	}
+	if !exists {
+		return nil
+	}
+	if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(user)+" WITH PASSWORD NULL"); err != nil {
+		return fmt.Errorf("take the password of role %q: %w", user, clean(err))
+	}
+	return nil
+}
+
+var _ services.Rotator = (*Provisioner)(nil)
+
+// Rotate implements services.Rotator: the app's other login role gets a new
+// password, beside the current one.
+func (p *Provisioner) Rotate(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
+	pool, err := p.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := Name(inst.Env, inst.App)
+	user := loginOf(name, current)
+	if user == "" {
+		return nil, fmt.Errorf("rotate the credentials of %q: the current credentials are not the app's", name)
+	}
+	next := otherLogin(name, user)
+	password, err := services.Password()
+	if err != nil {
+		return nil, fmt.Errorf("generate a password: %w", err)
+	}
+	if err := p.setLogin(ctx, pool, name, next, password); err != nil {
+		return nil, err
+	}
+	return p.credentials(name, next, password), nil
+}
+
+// Retire implements services.Rotator: once no session of the previous login
+// role remains (services.ErrInUse until then), its password goes.
+func (p *Provisioner) Retire(ctx context.Context, inst services.Instance, current, previous services.Credentials) error {
+	pool, err := p.db(ctx)
+	if err != nil {
+		return err
+	}
+	name := Name(inst.Env, inst.App)
+	prev := loginOf(name, previous)
+	if prev == "" || prev == loginOf(name, current) {
+		return nil
+	}
+	var sessions int
+	if err := pool.QueryRow(ctx, `SELECT pg_catalog.count(*)::pg_catalog.int4 FROM pg_catalog.pg_stat_activity
+		WHERE usename OPERATOR(pg_catalog.=) $1`, prev).Scan(&sessions); err != nil {
+		return fmt.Errorf("count the sessions of role %q: %w", prev, clean(err))
+	}
+	if sessions > 0 {
+		return fmt.Errorf("role %q has %d session(s): %w", prev, sessions, services.ErrInUse)
+	}
+	return p.noPassword(ctx, pool, name, prev)
 }
 
 // grantToAdmin gives the admin the role's privileges and SET ROLE on it, which
@@ -487,7 +656,7 @@ func (p *Provisioner) extensions(ctx context.Context, name string, spec *plattrv
 // credentials is the Secret's data. The admin URL's sslmode is carried, so the
 // app connects as the operator does; its sslrootcert is not (a file of the
 // operator's), WithAppCA's is.
-func (p *Provisioner) credentials(name, password string) services.Credentials {
+func (p *Provisioner) credentials(name, user, password string) services.Credentials {
 	q := url.Values{}
 	if p.sslmode != "" {
 		q.Set("sslmode", p.sslmode)
@@ -495,10 +664,10 @@ func (p *Provisioner) credentials(name, password string) services.Credentials {
 	if p.appCA != "" {
 		q.Set("sslrootcert", p.appCA)
 	}
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(name, password), Host: net.JoinHostPort(p.host, p.port), Path: "/" + name, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: net.JoinHostPort(p.host, p.port), Path: "/" + name, RawQuery: q.Encode()}
 	return services.Credentials{
 		KeyURL: []byte(u.String()), KeyHost: []byte(p.host), KeyPort: []byte(p.port),
-		KeyDatabase: []byte(name), KeyUser: []byte(name), KeyPassword: []byte(password),
+		KeyDatabase: []byte(name), KeyUser: []byte(user), KeyPassword: []byte(password),
 	}
 }
 
@@ -527,8 +696,10 @@ func (p *Provisioner) Delete(ctx context.Context, inst services.Instance) error 
 	if err := dropDatabase(ctx, pool, name); err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
-		return fmt.Errorf("drop role %q: %w", name, clean(err))
+	for _, role := range []string{AltName(name), name} {
+		if _, err := pool.Exec(ctx, "DROP ROLE IF EXISTS "+ident(role)); err != nil {
+			return fmt.Errorf("drop role %q: %w", role, clean(err))
+		}
 	}
 	return nil
 }

@@ -256,7 +256,7 @@ func TestWithAppHost_KeepsTheAdminPortUnlessGiven(t *testing.T) {
 	for _, tc := range []struct{ port, want string }{{"", "6432"}, {"5433", "5433"}} {
 		p, err := New("postgres://admin:pw@admin.internal:6432/postgres", WithAppHost("app.internal", tc.port))
 		require.NoError(t, err)
-		creds := p.credentials("plattr_test_x", "pw")
+		creds := p.credentials("plattr_test_x", "plattr_test_x", "pw")
 		assert.Equal(t, "app.internal", string(creds[KeyHost]))
 		assert.Equal(t, tc.want, string(creds[KeyPort]), "port %q", tc.port)
 	}

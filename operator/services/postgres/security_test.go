@@ -111,7 +111,7 @@ func TestProvisioner_PasswordNeverBecomesSQL(t *testing.T) {
 				p := provisionerFor(t, adminURL, appCA(pg)...)
 				inst := instance("hostile")
 				name := Name(inst.Env, inst.App)
-				secret := p.credentials(name, hostile)
+				secret := p.credentials(name, name, hostile)
 				creds := ensureOn(t, pg, p, inst, secret)
 				assert.False(t, roleExists(t, pg, attacker), "%s: the password became SQL", tc.reason)
 				assert.Equal(t, hostile, string(creds[KeyPassword]), "the Secret's password is kept")

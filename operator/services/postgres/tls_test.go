@@ -54,7 +54,7 @@ func TestProvisioner_TLS(t *testing.T) {
 		// Without WithAppCA the operator's CA file (a path in its own container)
 		// stays out of the app's URL.
 		p := provisionerFor(t, pg.AdminURL)
-		creds := p.credentials("plattr_test_x", "pw")
+		creds := p.credentials("plattr_test_x", "plattr_test_x", "pw")
 		assert.Contains(t, string(creds[KeyURL]), "sslmode=verify-full")
 		assert.False(t, strings.Contains(string(creds[KeyURL]), "sslrootcert"), string(creds[KeyURL]))
 	})
