@@ -198,14 +198,18 @@ func TestEndToEnd(t *testing.T) {
 	// 8. Credentials rotate by a reviewed commit: env.yaml's credentials.rotate.
 	l.Step("rotate hello's credentials in staging by a commit to its env.yaml")
 	redisBefore := l.SecretData("staging", "hello-redis")
+	dbBefore := l.SecretData("staging", "hello-postgres")
 	envYAML := gittest.Files(t, l.Bare)["envs/staging/hello/env.yaml"]
 	committed := time.Now()
 	sha = l.CommitByHand("staging/hello: rotate credentials", map[string]string{
 		"envs/staging/hello/env.yaml": strings.Replace(envYAML, "spec:\n", "spec:\n  credentials:\n    rotate: r1\n", 1)})
 	l.Converge("staging", "hello", sha, Digest('a'))
 	l.CredentialsRotated(committed, sha, "staging", "hello", "redis", "r1")
+	l.CredentialsRotated(committed, sha, "staging", "hello", "postgres", "r1")
 	assert.NotEqual(t, redisBefore["REDIS_PASSWORD"], l.SecretData("staging", "hello-redis")["REDIS_PASSWORD"], "new Redis credentials")
-	l.CheckLoginRefused(redisBefore["REDIS_URL"])
+	dbAfter := l.SecretData("staging", "hello-postgres")
+	assert.Equal(t, "staging_hello_b", dbAfter["PGUSER"], "PostgreSQL's other login role")
+	l.CheckLoginRefused(redisBefore["REDIS_URL"], dbBefore["DATABASE_URL"])
 
 	// 9. `make bench-e2e` only: the baseline, a release Argo CD finds by its poll.
 	if os.Getenv("PLATTR_E2E_POLL_BASELINE") != "" {

@@ -729,8 +729,10 @@ func (l *Loop) SecretData(env, name string) map[string]string {
 	for k, v := range s.Data {
 		out[k] = string(v)
 	}
-	if p := out["REDIS_PASSWORD"]; p != "" {
-		l.passwords = append(l.passwords, p)
+	for _, k := range []string{"REDIS_PASSWORD", "PGPASSWORD"} {
+		if p := out[k]; p != "" {
+			l.passwords = append(l.passwords, p)
+		}
 	}
 	return out
 }
@@ -760,14 +762,17 @@ func (l *Loop) CredentialsRotated(committed time.Time, commit, env, app, service
 	l.timeline = append(l.timeline, m)
 }
 
-// CheckLoginRefused checks that Redis refuses the credentials of redisURL.
-func (l *Loop) CheckLoginRefused(redisURL string) {
+// CheckLoginRefused checks that Redis refuses the credentials of redisURL,
+// and PostgreSQL those of databaseURL.
+func (l *Loop) CheckLoginRefused(redisURL, databaseURL string) {
 	l.T.Helper()
 	opt, err := goredis.ParseURL(redisURL)
 	require.NoError(l.T, err)
 	c := goredis.NewClient(opt)
 	defer c.Close()
-	assert.ErrorContains(l.T, c.Ping(l.Ctx).Err(), "WRONGPASS", "the previous credentials are retired")
+	assert.ErrorContains(l.T, c.Ping(l.Ctx).Err(), "WRONGPASS", "the previous Redis credentials are retired")
+	_, err = pgx.Connect(l.Ctx, databaseURL)
+	assert.ErrorContains(l.T, err, "password authentication failed", "the previous PostgreSQL login is retired")
 }
 
 // ReleaseJobs counts the release Jobs of app in env.
