@@ -2,8 +2,8 @@ package opensearch
 
 import (
 	"context"
+	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/internal/testenv"
 	"github.com/plattr/plattr/operator/services"
 )
 
@@ -23,29 +24,15 @@ func TestProvisioner_RotateWithNoFailedLogin(t *testing.T) {
 	inst := instance("shop")
 	old, err := p.Ensure(ctx, inst, nil)
 	require.NoError(t, err)
-	var pod atomic.Pointer[services.Credentials]
+	var pod atomic.Pointer[services.Credentials] // the credentials the pods have
 	pod.Store(&old)
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			code, err := indexDoc(appClient(t, *pod.Load()), "staging.shop.products")
-			if err != nil || code != http.StatusCreated {
-				failed.Add(1)
-				t.Logf("request failed: %d %v", code, err)
-			} else {
-				ok.Add(1)
-			}
+	stop := testenv.KeepLoggingIn(t, func() error {
+		code, err := indexDoc(appClient(t, *pod.Load()), "staging.shop.products")
+		if err == nil && code != http.StatusCreated {
+			err = fmt.Errorf("status %d", code)
 		}
-	}()
+		return err
+	})
 
 	next, err := p.Rotate(ctx, inst, old)
 	require.NoError(t, err)
@@ -65,10 +52,9 @@ func TestProvisioner_RotateWithNoFailedLogin(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	require.NoError(t, p.Retire(ctx, inst, next, old))
 	time.Sleep(50 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	assert.Zero(t, failed.Load(), "no failed request during the rotation")
-	assert.Greater(t, ok.Load(), int64(10))
+	ok, failed := stop()
+	assert.Zero(t, failed, "no failed request during the rotation")
+	assert.Greater(t, ok, int64(10))
 
 	code, _ := indexDoc(appClient(t, old), "staging.shop.products")
 	assert.Equal(t, http.StatusUnauthorized, code, "the previous user is gone")

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,37 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/plattr/plattr/internal/testenv"
 	"github.com/plattr/plattr/operator/services"
 )
-
-// loginLoop logs in again and again with the credentials *creds holds (a
-// pod's, read when it starts), counting logins and failures, until stop.
-func loginLoop(t *testing.T, creds *atomic.Pointer[services.Credentials], stop <-chan struct{}) (ok, failed *atomic.Int64, done *sync.WaitGroup) {
-	ok, failed, done = &atomic.Int64{}, &atomic.Int64{}, &sync.WaitGroup{}
-	done.Add(1)
-	go func() {
-		defer done.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			opt, err := goredis.ParseURL(string((*creds.Load())[KeyURL]))
-			require.NoError(t, err)
-			opt.MaxRetries = -1
-			c := goredis.NewClient(opt)
-			if err := c.Ping(context.Background()).Err(); err != nil {
-				failed.Add(1)
-				t.Logf("login failed: %v", err)
-			} else {
-				ok.Add(1)
-			}
-			c.Close()
-		}
-	}()
-	return ok, failed, done
-}
 
 // A rotation with no failed login: the new password works beside the old
 // one while pods move to it (Observe and Ensure keep both, a restarted
@@ -52,10 +23,18 @@ func TestProvisioner_RotateWithNoFailedLogin(t *testing.T) {
 	ctx := context.Background()
 	inst := instance("rotate")
 	old := ensure(t, p, inst, nil)
-	var pod atomic.Pointer[services.Credentials]
+	var pod atomic.Pointer[services.Credentials] // the credentials the pods have
 	pod.Store(&old)
-	stop := make(chan struct{})
-	ok, failed, done := loginLoop(t, &pod, stop)
+	stop := testenv.KeepLoggingIn(t, func() error {
+		opt, err := goredis.ParseURL(string((*pod.Load())[KeyURL]))
+		if err != nil {
+			return err
+		}
+		opt.MaxRetries = -1
+		c := goredis.NewClient(opt)
+		defer c.Close()
+		return c.Ping(context.Background()).Err()
+	})
 
 	next, err := p.Rotate(ctx, inst, old)
 	require.NoError(t, err)
@@ -79,10 +58,9 @@ func TestProvisioner_RotateWithNoFailedLogin(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	require.NoError(t, p.Retire(ctx, inst, next, old))
 	time.Sleep(50 * time.Millisecond)
-	close(stop)
-	done.Wait()
-	assert.Zero(t, failed.Load(), "no failed login during the rotation")
-	assert.Greater(t, ok.Load(), int64(10))
+	ok, failed := stop()
+	assert.Zero(t, failed, "no failed login during the rotation")
+	assert.Greater(t, ok, int64(10))
 
 	assert.ErrorContains(t, appClient(t, old).Ping(ctx).Err(), "WRONGPASS", "the old password is retired")
 	assert.NoError(t, appClient(t, next).Ping(ctx).Err())
