@@ -2,11 +2,12 @@ package generator
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 // Gates are an environment's entry rules: what a release must show before it
@@ -39,21 +40,8 @@ type Freeze struct {
 const MaxFreezes = 20
 
 // ParseDuration reads a gate's duration: Go's (90m, 36h, 1h30m) or whole days
-// (1d, 7d).
-func ParseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 366 {
-			return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 || d > 366*24*time.Hour {
-		return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", s)
-	}
-	return d, nil
-}
+// (1d, 7d), as plattrv1.ParseDuration reads every duration of Plattr's files.
+func ParseDuration(s string) (time.Duration, error) { return plattrv1.ParseDuration(s) }
 
 // SoakTime is the soak the gates ask for (0: none).
 func (g *Gates) SoakTime() time.Duration {

@@ -286,6 +286,8 @@ func TestValidate_RefusesBrokenOverlays(t *testing.T) {
 		"missing release": {"release.yaml deleted but still listed", Files{"envs/staging/hello/release.yaml": nil}, "kustomize build envs/staging/hello"},
 		"wrong name":      {"the object must be named after its folder", Files{"envs/staging/hello/release.yaml": bytes.ReplaceAll(tree["envs/staging/hello/release.yaml"], []byte("name: hello"), []byte("name: other"))}, "kustomize build envs/staging/hello"},
 		"unknown field":   {"typos in the CR are refused", Files{"envs/staging/hello/release.yaml": bytes.Replace(tree["envs/staging/hello/release.yaml"], []byte("spec:\n"), []byte("spec:\n  replics: 3\n"), 1)}, `unknown field "spec.replics"`},
+		"rotating often":  {"a schedule the operator keeps", Files{"envs/staging/hello/env.yaml": append(bytes.Clone(tree["envs/staging/hello/env.yaml"]), []byte("  credentials:\n    every: 5m\n")...)}, "spec.credentials.every: 5m is shorter than 1h0m0s"},
+		"long release":    {"a release phase the operator runs", Files{"envs/staging/hello/env.yaml": append(bytes.Clone(tree["envs/staging/hello/env.yaml"]), []byte("  release:\n    command: [x]\n    timeout: 7h\n")...)}, "spec.release.timeout: 7h0m0s is outside"},
 		"tag image":       {"releases are pinned", Files{"envs/staging/hello/release.yaml": bytes.Replace(tree["envs/staging/hello/release.yaml"], []byte("@"+digestA), nil, 1)}, "neither digest nor tag"},
 		"bad child":       {"apps folder holds Argo CD Applications", Files{"envs/staging/apps/hello.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")}, "must be argoproj.io/v1alpha1 Application"},
 		"dotdot":          {"paths stay in the repo", Files{"envs/../../x": []byte("x")}, "not a clean relative path"},

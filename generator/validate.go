@@ -557,6 +557,14 @@ func checkPlattrApplication(obj []byte, name string, production bool) (*plattrv1
 	if err := plattrv1.CheckTenancy(app.Name, &app.Spec); err != nil {
 		return nil, fmt.Errorf("Plattr Application %q: %w", name, err)
 	}
+	// What the operator would refuse beyond the schema: a release phase it
+	// would not run, a rotation schedule it would not keep.
+	if err := plattrv1.CheckRelease(app.Spec.Release); err != nil {
+		return nil, fmt.Errorf("Plattr Application %q: spec.%w", name, err)
+	}
+	if err := plattrv1.CheckCredentials(app.Spec.Credentials); err != nil {
+		return nil, fmt.Errorf("Plattr Application %q: %w", name, err)
+	}
 	return &app, nil
 }
 

@@ -147,7 +147,14 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.patchStatus(ctx, app, st); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.outcome(ctx, app, errors.Join(svcErr, wlErr, ghErr))
+	res, err := r.outcome(ctx, app, errors.Join(svcErr, wlErr, ghErr))
+	if !st.wake.IsZero() && res.RequeueAfter >= 0 && err == nil {
+		// A scheduled rotation comes due before the next resync.
+		if in := time.Until(st.wake) + time.Second; res.RequeueAfter == 0 || in < res.RequeueAfter {
+			res.RequeueAfter = max(in, time.Second)
+		}
+	}
+	return res, err
 }
 
 // outcome decides between the ends of a reconcile. An error that a retry can

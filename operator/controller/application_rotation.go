@@ -92,6 +92,13 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 	if app.Spec.Credentials != nil {
 		want = app.Spec.Credentials.Rotate
 	}
+	every := app.Spec.Credentials.RotateEvery()
+	entry.Next = nil
+	if every > 0 {
+		next := metav1.NewTime(entry.Since.Add(every))
+		entry.Next = &next
+		st.wakeAt(next.Time)
+	}
 	if prev != nil && maps.EqualFunc(prev.Data, current, bytes.Equal) {
 		// Cut before the pods got new credentials: start again.
 		if err := r.Delete(ctx, prev); err != nil && !apierrors.IsNotFound(err) {
@@ -108,13 +115,18 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 		}
 		return current, nil
 	}
-	if want == "" || want == entry.Rotated {
+	asked := want != "" && want != entry.Rotated
+	due := entry.Next != nil && !time.Now().Before(entry.Next.Time)
+	if !asked && !due {
 		return current, nil
 	}
 	rot, ok := p.(services.Rotator)
 	if !ok {
-		entry.Message = fmt.Sprintf("%s cannot rotate its credentials with no failed login yet: rotation %q not done", p.Name(), want)
+		entry.Message = fmt.Sprintf("%s cannot rotate its credentials with no failed login yet: they are kept", p.Name())
 		return current, nil
+	}
+	if !asked {
+		want = entry.Rotated // a scheduled rotation leaves the spec's token as carried out
 	}
 	// The previous credentials are kept first: whatever happens next, they
 	// stay valid until retired.

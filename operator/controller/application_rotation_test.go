@@ -140,3 +140,44 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 	scanForSecrets(t, c, ns, op, []string{string(old[redis.KeyPassword]), string(current[redis.KeyPassword]),
 		string(oldDB[postgres.KeyPassword]), string(currentDB[postgres.KeyPassword])})
 }
+
+// spec.credentials.every: credentials older than it rotate on their own, and
+// the status says when the next rotation comes.
+func TestApplication_RotateCredentialsOnSchedule(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	rd := testenv.StartRedis(t)
+	ns := envNamespace(t, c)
+	startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, BaseDomain: "apps.example.com"})
+	ctx := context.Background()
+	app := newApp(ns, "test-every", func(a *plattrv1.Application) {
+		a.Spec.Database, a.Spec.Redis = nil, &plattrv1.RedisSpec{Enabled: true}
+		a.Spec.Credentials = &plattrv1.CredentialsSpec{Every: "1h"}
+	})
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, controller.ReasonReady)
+	require.Len(t, got.Status.Credentials, 1)
+	cs := got.Status.Credentials[0]
+	require.NotNil(t, cs.Next)
+	assert.Equal(t, cs.Since.Add(time.Hour), cs.Next.Time, "the next rotation, an hour after the credentials were made")
+	old := secretData(t, c, ns, "test-every-redis")
+
+	// The credentials are two hours old (as if made then): they rotate.
+	got.Status.Credentials[0].Since = metav1.NewTime(time.Now().Add(-2 * time.Hour).Truncate(time.Second))
+	require.NoError(t, c.Client.Status().Update(ctx, got))
+	testenv.Eventually(t, 60*time.Second, "the scheduled rotation", func() (bool, error) {
+		a := mustGet(t, c, app)
+		cs := a.Status.Credentials[0]
+		return !cs.Rotating && time.Since(cs.Since.Time) < time.Minute && isTrue(a, plattrv1.ConditionReady), errString(cs.Message)
+	})
+	assert.NotEqual(t, string(old[redis.KeyPassword]), string(secretData(t, c, ns, "test-every-redis")[redis.KeyPassword]))
+	a := mustGet(t, c, app)
+	assert.Empty(t, a.Status.Credentials[0].Rotated, "no rotation was asked for in the spec")
+	assert.True(t, a.Status.Credentials[0].Next.After(time.Now().Add(50*time.Minute)), "the next one an hour on")
+
+	// Too often is refused, naming the field.
+	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Credentials.Every = "5m" })
+	got = waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionFalse, controller.ReasonInvalid)
+	assert.Contains(t, condition(got, plattrv1.ConditionReady).Message, "spec.credentials.every: 5m is shorter than 1h0m0s")
+}

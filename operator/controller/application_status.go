@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -36,6 +37,16 @@ type status struct {
 	plattrv1.ApplicationStatus
 	stalled bool
 	ready   bool
+	// wake is when the Application must be reconciled again at the latest
+	// (a scheduled credential rotation); zero: no such time.
+	wake time.Time
+}
+
+// wakeAt asks for a reconcile at t at the latest.
+func (s *status) wakeAt(t time.Time) {
+	if s.wake.IsZero() || t.Before(s.wake) {
+		s.wake = t
+	}
 }
 
 func newStatus(app *plattrv1.Application) *status {

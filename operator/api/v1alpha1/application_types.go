@@ -130,6 +130,12 @@ type CredentialsSpec struct {
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._-]*$`
 	// +optional
 	Rotate string `json:"rotate,omitempty"`
+	// Every rotates them on a schedule as well: a duration such as 90d or
+	// 720h (at least 1h), counted from the last rotation.
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^[0-9]+(d|h|m)$`
+	// +optional
+	Every string `json:"every,omitempty"`
 }
 
 // ReleaseSpec is an app's release phase: a command run as a Job in the
@@ -297,6 +303,9 @@ type CredentialStatus struct {
 	// Rotated is the spec.credentials.rotate value last carried out.
 	// +optional
 	Rotated string `json:"rotated,omitempty"`
+	// Next is when they rotate on their own (spec.credentials.every).
+	// +optional
+	Next *metav1.Time `json:"next,omitempty"`
 	// Rotating: new credentials are handed out and the previous ones are
 	// still valid, until no pod uses them.
 	// +optional

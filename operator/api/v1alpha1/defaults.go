@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -126,4 +127,50 @@ func ExpandEnv(s string, env map[string]string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// ParseDuration reads a duration people write in Plattr's files: Go's (90m,
+// 36h, 1h30m) or whole days (1d, 90d), at most 366 days. Gates (soak, freeze
+// windows) and credential rotation read durations with it.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 366 {
+			return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > 366*24*time.Hour {
+		return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", s)
+	}
+	return d, nil
+}
+
+// MinRotationInterval is the shortest credentials.every: a rotation rolls
+// every pod of the app.
+const MinRotationInterval = time.Hour
+
+// RotateEvery is how often the credentials rotate on their own (0: never).
+func (c *CredentialsSpec) RotateEvery() time.Duration {
+	if c == nil || c.Every == "" {
+		return 0
+	}
+	d, _ := ParseDuration(c.Every) // checked by CheckCredentials
+	return d
+}
+
+// CheckCredentials refuses a rotation schedule the operator would not keep.
+func CheckCredentials(c *CredentialsSpec) error {
+	if c == nil || c.Every == "" {
+		return nil
+	}
+	d, err := ParseDuration(c.Every)
+	if err != nil {
+		return fmt.Errorf("spec.credentials.every: %w", err)
+	}
+	if d < MinRotationInterval {
+		return fmt.Errorf("spec.credentials.every: %s is shorter than %s (each rotation restarts every pod of the app)", c.Every, MinRotationInterval)
+	}
+	return nil
 }
