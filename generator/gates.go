@@ -39,16 +39,12 @@ type Freeze struct {
 // MaxFreezes bounds an environment's freeze windows.
 const MaxFreezes = 20
 
-// ParseDuration reads a gate's duration: Go's (90m, 36h, 1h30m) or whole days
-// (1d, 7d), as plattrv1.ParseDuration reads every duration of Plattr's files.
-func ParseDuration(s string) (time.Duration, error) { return plattrv1.ParseDuration(s) }
-
 // SoakTime is the soak the gates ask for (0: none).
 func (g *Gates) SoakTime() time.Duration {
 	if g == nil || g.Soak == "" {
 		return 0
 	}
-	d, _ := ParseDuration(g.Soak) // checked by the config's validation
+	d, _ := plattrv1.ParseDuration(g.Soak) // checked by the config's validation
 	return d
 }
 
@@ -58,7 +54,7 @@ func (g *Gates) check() error {
 		return nil
 	}
 	if g.Soak != "" {
-		if _, err := ParseDuration(g.Soak); err != nil {
+		if _, err := plattrv1.ParseDuration(g.Soak); err != nil {
 			return fmt.Errorf("soak: %w", err)
 		}
 	}
@@ -69,7 +65,7 @@ func (g *Gates) check() error {
 		if _, err := f.schedule(); err != nil {
 			return fmt.Errorf("freeze[%d]: %w", i, err)
 		}
-		if d, err := ParseDuration(f.Duration); err != nil || d == 0 {
+		if d, err := plattrv1.ParseDuration(f.Duration); err != nil || d == 0 {
 			return fmt.Errorf("freeze[%d].duration: %q is not a duration such as 30m, 2h or 1d", i, f.Duration)
 		}
 		if len(f.Reason) > 200 || strings.ContainsAny(f.Reason, "\r\n") {
@@ -107,7 +103,7 @@ func (f Freeze) Active(now time.Time) (bool, time.Time) {
 	if err != nil {
 		return false, time.Time{}
 	}
-	d, _ := ParseDuration(f.Duration)
+	d, _ := plattrv1.ParseDuration(f.Duration)
 	// The first opening after now-d opens the only window that can still
 	// hold now (it closes after now): it does if it is not after now.
 	start := s.Next(now.Add(-d))

@@ -169,7 +169,7 @@ func (r *jobRunner) run(ctx context.Context, p *corev1.Pod) {
 func runCommand(ctx context.Context, c corev1.Container, env map[string]string, out *bytes.Buffer) int {
 	argv := append(append([]string(nil), c.Command...), c.Args...)
 	for i := range argv {
-		argv[i] = expand(argv[i], env)
+		argv[i] = plattrv1.ExpandEnv(argv[i], env)
 	}
 	if len(argv) == 0 {
 		fmt.Fprintln(out, "testenv: the container names no command (images are not run here)")
@@ -217,7 +217,7 @@ func (r *jobRunner) environment(ctx context.Context, ns string, c corev1.Contain
 	for _, e := range c.Env {
 		switch {
 		case e.ValueFrom == nil:
-			env[e.Name] = expand(e.Value, env)
+			env[e.Name] = plattrv1.ExpandEnv(e.Value, env)
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
 			var s corev1.Secret
@@ -233,9 +233,6 @@ func (r *jobRunner) environment(ctx context.Context, ns string, c corev1.Contain
 	}
 	return env, nil
 }
-
-// expand is Kubernetes' $(VAR) expansion.
-func expand(s string, env map[string]string) string { return plattrv1.ExpandEnv(s, env) }
 
 // tailLog is the end of a container's output as its termination message.
 func tailLog(out string) string {

@@ -142,6 +142,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		wlErr = r.finishRotations(rotCtx, app, inst, secrets, st)
 		cancel()
 	}
+	scheduleRotations(app, st)
 	st.summarize(app)
 	ghErr := r.reportDeployment(ctx, app, inst, st)
 	if err := r.patchStatus(ctx, app, st); err != nil {

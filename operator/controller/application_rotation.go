@@ -62,10 +62,8 @@ func (r *ApplicationReconciler) previous(ctx context.Context, app *plattrv1.Appl
 
 // credentialStatus is st's entry for service, made (since now) when absent.
 func credentialStatus(st *status, service string) *plattrv1.CredentialStatus {
-	for i := range st.Credentials {
-		if st.Credentials[i].Service == service {
-			return &st.Credentials[i]
-		}
+	if c := findCredential(st, service); c != nil {
+		return c
 	}
 	st.Credentials = append(st.Credentials, plattrv1.CredentialStatus{Service: service, Since: metav1.NewTime(time.Now().Truncate(time.Second))})
 	slices.SortFunc(st.Credentials, func(a, b plattrv1.CredentialStatus) int {
@@ -74,7 +72,7 @@ func credentialStatus(st *status, service string) *plattrv1.CredentialStatus {
 		}
 		return 1
 	})
-	return credentialStatus(st, service)
+	return findCredential(st, service)
 }
 
 // dropCredentialStatus forgets a service the app no longer uses.
@@ -86,23 +84,17 @@ func dropCredentialStatus(st *status, service string) {
 // rotation the service has not had, and returns the credentials the pods are
 // to get (current, or the new ones).
 func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1.Application, inst services.Instance, p services.Provisioner,
-	prev *corev1.Secret, current services.Credentials, st *status) (services.Credentials, error) {
+	prev *corev1.Secret, current services.Credentials, st *status) (services.Credentials, *corev1.Secret, error) {
 	entry := credentialStatus(st, p.Name())
 	want := ""
 	if app.Spec.Credentials != nil {
 		want = app.Spec.Credentials.Rotate
 	}
 	every := app.Spec.Credentials.RotateEvery()
-	entry.Next = nil
-	if every > 0 {
-		next := metav1.NewTime(entry.Since.Add(every))
-		entry.Next = &next
-		st.wakeAt(next.Time)
-	}
 	if prev != nil && maps.EqualFunc(prev.Data, current, bytes.Equal) {
 		// Cut before the pods got new credentials: start again.
 		if err := r.Delete(ctx, prev); err != nil && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("delete the previous credentials of %s: %w", p.Name(), err)
+			return nil, prev, fmt.Errorf("delete the previous credentials of %s: %w", p.Name(), err)
 		}
 		prev = nil
 		entry.Rotated, entry.Rotating = "", false
@@ -113,17 +105,17 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 		if want != "" && entry.Rotated == "" {
 			entry.Rotated = want
 		}
-		return current, nil
+		return current, prev, nil
 	}
 	asked := want != "" && want != entry.Rotated
-	due := entry.Next != nil && !time.Now().Before(entry.Next.Time)
+	due := every > 0 && !time.Now().Before(entry.Since.Add(every))
 	if !asked && !due {
-		return current, nil
+		return current, prev, nil
 	}
 	rot, ok := p.(services.Rotator)
 	if !ok {
 		entry.Message = fmt.Sprintf("%s cannot rotate its credentials with no failed login yet: they are kept", p.Name())
-		return current, nil
+		return current, prev, nil
 	}
 	if !asked {
 		want = entry.Rotated // a scheduled rotation leaves the spec's token as carried out
@@ -136,29 +128,29 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 		Data:       current,
 	}
 	if err := controllerutil.SetControllerReference(app, keep, r.Scheme()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.Create(ctx, keep); err != nil {
-		return nil, fmt.Errorf("keep the previous credentials of %s: %w", p.Name(), err)
+		return nil, nil, fmt.Errorf("keep the previous credentials of %s: %w", p.Name(), err)
 	}
 	withPrev := inst
 	withPrev.Previous = current
 	next, err := rot.Rotate(ctx, withPrev, current)
 	if err != nil {
-		return nil, fmt.Errorf("%s: rotate credentials: %w", p.Name(), err)
+		return nil, keep, fmt.Errorf("%s: rotate credentials: %w", p.Name(), err)
 	}
 	secret, _, err := r.secret(ctx, app, SecretName(app.Name, p.Name()), true)
 	if err != nil {
-		return nil, err
+		return nil, keep, err
 	}
 	if err := r.writeSecret(ctx, app, SecretName(app.Name, p.Name()), secret, next); err != nil {
-		return nil, err
+		return nil, keep, err
 	}
 	entry.Rotated, entry.Rotating = want, true
 	entry.Message = "new credentials handed out; the previous ones stay valid until every pod has restarted"
 	ctrl.LoggerFrom(ctx).Info("rotating credentials", "service", p.Name(), "rotation", want)
 	r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotating, "Rotating the credentials of %s (%q): the pods restart with new ones", p.Name(), want)
-	return next, nil
+	return next, keep, nil
 }
 
 // finishRotations does step 3 for every service whose rotation is under way,
@@ -174,11 +166,7 @@ func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattr
 		if !ok {
 			continue
 		}
-		prev, err := r.previous(ctx, app, p.Name())
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		prev := secrets.previous[p.Name()]
 		if prev == nil {
 			entry.Rotating, entry.Message = false, ""
 			continue
@@ -211,6 +199,22 @@ func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattr
 		r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotated, "Rotated the credentials of %s (%q): the previous ones no longer log in", p.Name(), entry.Rotated)
 	}
 	return errors.Join(errs...)
+}
+
+// scheduleRotations sets each service's next rotation from its credentials'
+// age and spec.credentials.every, once the reconcile's rotations are done,
+// and asks for a reconcile then.
+func scheduleRotations(app *plattrv1.Application, st *status) {
+	every := app.Spec.Credentials.RotateEvery()
+	for i := range st.Credentials {
+		c := &st.Credentials[i]
+		c.Next = nil
+		if every > 0 {
+			next := metav1.NewTime(c.Since.Add(every))
+			c.Next = &next
+			st.wakeAt(next.Time)
+		}
+	}
 }
 
 func findCredential(st *status, service string) *plattrv1.CredentialStatus {

@@ -24,13 +24,16 @@ func SecretName(app, service string) string { return plattrv1.ServiceSecretName(
 type serviceSecrets struct {
 	names []string
 	data  map[string]map[string][]byte
+	// previous holds, by service, the Secret of the credentials before a
+	// rotation under way (read from the API server once per reconcile).
+	previous map[string]*corev1.Secret
 }
 
 // reconcileServices runs every backing service through the same contract: observe;
 // ensure when not up to date; write its Secret; or, once disabled, remove what it
 // made (per the deletion policy). It returns the Secrets for the workload.
 func (r *ApplicationReconciler) reconcileServices(ctx context.Context, app *plattrv1.Application, inst services.Instance, st *status) (serviceSecrets, error) {
-	out := serviceSecrets{data: map[string]map[string][]byte{}}
+	out := serviceSecrets{data: map[string]map[string][]byte{}, previous: map[string]*corev1.Secret{}}
 	var errs []error
 	for _, p := range r.Services {
 		name := SecretName(app.Name, p.Name())
@@ -56,7 +59,10 @@ func (r *ApplicationReconciler) reconcileServices(ctx context.Context, app *plat
 		}
 		data, err := r.reconcileService(ctx, app, svcInst, p, enabled, prev != nil, st)
 		if err == nil && enabled && data != nil {
-			data, err = r.startRotation(ctx, app, svcInst, p, prev, data, st)
+			data, prev, err = r.startRotation(ctx, app, svcInst, p, prev, data, st)
+		}
+		if prev != nil {
+			out.previous[p.Name()] = prev
 		}
 		if err != nil {
 			errs = append(errs, err)

@@ -174,6 +174,9 @@ func (o *envInitOptions) run(cmd *cobra.Command, io IO) error {
 	}
 	fmt.Fprintf(io.Out, "initialised %s as commit %s: environments %s, domain %s\nnext, from a checkout of the env repo: %s\n",
 		repo.URL(), res.Commit, strings.Join(cfg.EnvNames(), " → "), o.domain, generator.BootstrapCommand(cfg))
+	fmt.Fprintf(io.Out, "on GitHub, %s plans every pull request: require the statuses %s and %s in the branch protection of %s,\n"+
+		"and set the secret PLATTR_GITHUB_TOKEN (reads this repo and the apps' repos, writes commit statuses here) for the gates\n",
+		generator.WorkflowPath, PlanContext, ops.StatusContext, cfg.TargetRevision)
 	return nil
 }
 

@@ -21,6 +21,7 @@ func TestEnvInit_BranchIsTargetRevision(t *testing.T) {
 	repo := gittest.BareRepo(t, filepath.Join(t.TempDir(), "env.git"))
 	r := plattrGen(t, nil, "env", "init", "--repo", repo, "--branch", "envs", "--domain", "apps.example.com", "--repo-url", "https://github.com/acme/env.git")
 	require.Equal(t, 0, r.code, r.err)
+	assert.Contains(t, r.out, "require the statuses plattr/plan and plattr/promotion in the branch protection of envs", "what to set on GitHub")
 	assert.Contains(t, gittest.Git(t, repo, "show", "envs:plattr-env.yaml"), "targetRevision: envs")
 	assert.Contains(t, gittest.Git(t, repo, "show", "envs:bootstrap/staging.yaml"), "targetRevision: envs", "the roots follow it too")
 	wf := gittest.Git(t, repo, "show", "envs:.github/workflows/plattr.yml")

@@ -16,6 +16,7 @@ import (
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/gitops/pulls"
 	"github.com/plattr/plattr/internal/envhistory"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/ops"
 )
 
@@ -262,7 +263,7 @@ func (o *metricsOptions) run(cmd *cobra.Command, io IO) error {
 	if err := checkHistoryFlags(o.repo, o.app, o.depth); err != nil {
 		return err
 	}
-	period, err := generator.ParseDuration(o.since)
+	period, err := plattrv1.ParseDuration(o.since)
 	if err != nil || period == 0 {
 		return usagef("--since: %q is not a period such as 30d or 12h", o.since)
 	}

@@ -513,7 +513,7 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 		}
 	}
 	if len(ls) == 1 {
-		if err := p.noPassword(ctx, pool, name, otherLogin(name, user)); err != nil {
+		if err := p.noPassword(ctx, pool, otherLogin(name, user)); err != nil {
 			return nil, err
 		}
 	}
@@ -550,15 +550,9 @@ func (p *Provisioner) setLogin(ctx context.Context, pool *pgxpool.Pool, name, us
 
 // noPassword takes the password of login role user, when it exists: it no
 // longer logs in with one.
-func (p *Provisioner) noPassword(ctx context.Context, pool *pgxpool.Pool, name, user string) error {
-	var exists bool
-	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1)", user).Scan(&exists); err != nil {
-		return fmt.Errorf("look up role %q: %w", user, clean(err))
-	}
-	if !exists {
-		return nil
-	}
-	if _, err := pool.Exec(ctx, "ALTER ROLE "+ident(user)+" WITH PASSWORD NULL"); err != nil {
+func (p *Provisioner) noPassword(ctx context.Context, pool *pgxpool.Pool, user string) error {
+	_, err := pool.Exec(ctx, "ALTER ROLE "+ident(user)+" WITH PASSWORD NULL")
+	if err != nil && !isCode(err, "42704") { // undefined_object: no such role, nothing to take
 		return fmt.Errorf("take the password of role %q: %w", user, clean(err))
 	}
 	return nil
@@ -609,7 +603,7 @@ func (p *Provisioner) Retire(ctx context.Context, inst services.Instance, curren
 	if sessions > 0 {
 		return fmt.Errorf("role %q has %d session(s): %w", prev, sessions, services.ErrInUse)
 	}
-	return p.noPassword(ctx, pool, name, prev)
+	return p.noPassword(ctx, pool, prev)
 }
 
 // grantToAdmin gives the admin the role's privileges and SET ROLE on it, which
