@@ -1,5 +1,8 @@
 // Package fakekeycloak is a stateful fake of the parts of Keycloak's admin REST API
-// that Plattr uses — the admin token, realms, clients and client secrets — served
+// that Plattr uses — the admin token, realms, clients, client secrets, and the
+// client policies with which Keycloak's secret rotation keeps a previous secret
+// valid (only with the client-secret-rotation feature on) — and of a realm's
+// authorization and token endpoints (an app's login), served
 // on 127.0.0.1 for tests, because Keycloak cannot run here. It answers as Keycloak
 // does: 201 with a Location header on create, 409 on a duplicate, 204 on update and
 // delete, 404, 401 for a missing or expired token (tokens can be expired at will),
@@ -16,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/plattr/plattr/internal/fakehttp"
 )
@@ -37,6 +41,11 @@ type Client struct {
 	RedirectURIs              []string `json:"redirectUris"`
 	WebOrigins                []string `json:"webOrigins"`
 	secret                    string
+	// rotated is the previous secret a secret-rotation policy kept valid
+	// until rotatedUntil; secretExpires, set by such a policy, is when the
+	// current secret stops being accepted (zero: never).
+	rotated                     string
+	rotatedUntil, secretExpires time.Time
 }
 
 // clientIn is a client as a request carries it: the secret may be set.
@@ -52,6 +61,11 @@ type Server struct {
 
 	tokens       map[string]bool
 	realms       map[string]map[string]*Client
+	profiles     map[string][]Profile // client profiles by realm
+	policies     map[string][]Policy  // client policies by realm
+	codes        map[string]code      // authorization codes not yet exchanged
+	features     map[string]bool      // Keycloak features turned on (--features)
+	offset       time.Duration        // Advance's
 	methodFaults []methodFault
 	hideFind     int
 	issued       int // admin tokens issued
@@ -59,7 +73,8 @@ type Server struct {
 
 // New starts a fake whose master-realm admin is user/password.
 func New(user, password string) *Server {
-	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}}}
+	s := &Server{AdminUser: user, AdminPassword: password, tokens: map[string]bool{}, realms: map[string]map[string]*Client{"master": {}},
+		profiles: map[string][]Profile{}, policies: map[string][]Policy{}, codes: map[string]code{}, features: map[string]bool{}}
 	s.Start(s.serve)
 	return s
 }
@@ -143,8 +158,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.Unlock()
-	if r.URL.Path == "/realms/master/protocol/openid-connect/token" && r.Method == http.MethodPost {
-		_ = r.ParseForm()
+	if r.URL.Path == "/realms/master/protocol/openid-connect/token" && r.Method == http.MethodPost && r.PostFormValue("grant_type") == "password" {
 		if r.Form.Get("client_id") != "admin-cli" || r.Form.Get("username") != s.AdminUser || r.Form.Get("password") != s.AdminPassword {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_grant", "error_description": "Invalid user credentials"})
 			return
@@ -153,6 +167,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.tokens[t] = true
 		s.issued++
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": t, "expires_in": 60, "token_type": "Bearer"})
+		return
+	}
+	if realm, endpoint, ok := oidcEndpoint(r.URL.Path); ok {
+		s.oidc(w, r, realm, endpoint)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/admin/realms") {
@@ -197,6 +215,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"realm": parts[0], "enabled": true})
+	case len(parts) == 3 && parts[1] == "client-policies" && s.realms[parts[0]] != nil:
+		s.clientPolicies(w, r, parts[0], parts[2])
 	case len(parts) >= 2 && parts[1] == "clients":
 		clients := s.realms[parts[0]]
 		if clients == nil {
@@ -240,6 +260,7 @@ func (s *Server) clients(w http.ResponseWriter, r *http.Request, realm string, c
 		if in.Secret != nil && *in.Secret != "" {
 			c.secret = *in.Secret
 		}
+		s.applyPolicy(realm, &c)
 		clients[c.ID] = &c
 		w.Header().Set("Location", s.URL+"/admin/realms/"+realm+"/clients/"+c.ID)
 		w.WriteHeader(http.StatusCreated)
@@ -264,6 +285,8 @@ func (s *Server) clients(w http.ResponseWriter, r *http.Request, realm string, c
 			if in.Secret != nil && *in.Secret != "" {
 				updated.secret = *in.Secret
 			}
+			updated.rotated, updated.rotatedUntil, updated.secretExpires = c.rotated, c.rotatedUntil, c.secretExpires
+			s.applyPolicy(realm, &updated)
 			clients[c.ID] = &updated
 			w.WriteHeader(http.StatusNoContent)
 		case len(rest) == 1 && r.Method == http.MethodDelete:
@@ -271,6 +294,18 @@ func (s *Server) clients(w http.ResponseWriter, r *http.Request, realm string, c
 			w.WriteHeader(http.StatusNoContent)
 		case len(rest) == 2 && rest[1] == "client-secret" && r.Method == http.MethodGet:
 			writeJSON(w, http.StatusOK, map[string]string{"type": "secret", "value": c.secret})
+		case len(rest) == 2 && rest[1] == "client-secret" && r.Method == http.MethodPost:
+			s.regenerate(realm, c)
+			writeJSON(w, http.StatusOK, map[string]string{"type": "secret", "value": c.secret})
+		case len(rest) == 3 && rest[1] == "client-secret" && rest[2] == "rotated" && r.Method == http.MethodGet:
+			if c.rotated == "" || !s.features[FeatureSecretRotation] {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": "Client does not have a rotated secret"})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"type": "secret", "value": c.rotated})
+		case len(rest) == 3 && rest[1] == "client-secret" && rest[2] == "rotated" && r.Method == http.MethodDelete:
+			c.rotated, c.rotatedUntil = "", time.Time{}
+			w.WriteHeader(http.StatusNoContent)
 		default:
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "HTTP 405 Method Not Allowed"})
 		}

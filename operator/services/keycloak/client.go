@@ -180,8 +180,8 @@ type OIDCClient struct {
 	ServiceAccountsEnabled    bool     `json:"serviceAccountsEnabled"`
 	RedirectURIs              []string `json:"redirectUris"`
 	WebOrigins                []string `json:"webOrigins"`
-	// Secret is sent only on creation, to keep the secret an app already has;
-	// it is never compared here (ClientSecret reads it).
+	// Secret is sent on creation, to keep the secret an app already has, and
+	// to put a secret back; it is never compared here (ClientSecret reads it).
 	Secret string `json:"secret,omitempty"`
 }
 
@@ -260,5 +260,98 @@ func ignoreNotFound(err error) error {
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
+	return err
+}
+
+// RegenerateSecret gives a confidential client a new secret and returns it.
+// Under a secret-rotation client policy Keycloak keeps the previous one valid
+// as the client's rotated secret; otherwise the previous one is invalid at once.
+func (c *Client) RegenerateSecret(ctx context.Context, realm, id string) (string, error) {
+	var s struct {
+		Value string `json:"value"`
+	}
+	if _, err := c.do(ctx, "regenerate client secret", http.MethodPost, realmPath(realm, "clients", id, "client-secret"), nil, &s); err != nil {
+		return "", err
+	}
+	if s.Value == "" {
+		return "", errors.New("keycloak regenerate client secret: no secret in the answer")
+	}
+	return s.Value, nil
+}
+
+// RotatedSecret reads a client's rotated (previous, still valid) secret: ""
+// when it has none.
+func (c *Client) RotatedSecret(ctx context.Context, realm, id string) (string, error) {
+	var s struct {
+		Value string `json:"value"`
+	}
+	_, err := c.do(ctx, "read rotated client secret", http.MethodGet, realmPath(realm, "clients", id, "client-secret", "rotated"), nil, &s)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return s.Value, err
+}
+
+// InvalidateRotatedSecret makes a client's rotated secret invalid.
+func (c *Client) InvalidateRotatedSecret(ctx context.Context, realm, id string) error {
+	_, err := c.do(ctx, "invalidate rotated client secret", http.MethodDelete, realmPath(realm, "clients", id, "client-secret", "rotated"), nil, nil)
+	return err
+}
+
+// ClientProfile and ClientPolicy are a realm's client policies as the admin
+// API represents them; Executor and Condition keep their configuration as
+// sent, so what Plattr does not manage goes back unchanged.
+type (
+	ClientProfile struct {
+		Name        string           `json:"name"`
+		Description string           `json:"description,omitempty"`
+		Executors   []PolicyExecutor `json:"executors"`
+	}
+	PolicyExecutor struct {
+		Executor      string          `json:"executor"`
+		Configuration json.RawMessage `json:"configuration,omitempty"`
+	}
+	ClientPolicy struct {
+		Name        string            `json:"name"`
+		Description string            `json:"description,omitempty"`
+		Enabled     bool              `json:"enabled"`
+		Conditions  []PolicyCondition `json:"conditions"`
+		Profiles    []string          `json:"profiles"`
+	}
+	PolicyCondition struct {
+		Condition     string          `json:"condition"`
+		Configuration json.RawMessage `json:"configuration,omitempty"`
+	}
+)
+
+// ClientProfiles reads a realm's own client profiles.
+func (c *Client) ClientProfiles(ctx context.Context, realm string) ([]ClientProfile, error) {
+	var out struct {
+		Profiles []ClientProfile `json:"profiles"`
+	}
+	_, err := c.do(ctx, "read client profiles of "+realm, http.MethodGet, realmPath(realm, "client-policies", "profiles"), nil, &out)
+	return out.Profiles, err
+}
+
+// SetClientProfiles replaces a realm's client profiles.
+func (c *Client) SetClientProfiles(ctx context.Context, realm string, profiles []ClientProfile) error {
+	_, err := c.do(ctx, "update client profiles of "+realm, http.MethodPut, realmPath(realm, "client-policies", "profiles"),
+		map[string]any{"profiles": profiles}, nil)
+	return err
+}
+
+// ClientPolicies reads a realm's client policies.
+func (c *Client) ClientPolicies(ctx context.Context, realm string) ([]ClientPolicy, error) {
+	var out struct {
+		Policies []ClientPolicy `json:"policies"`
+	}
+	_, err := c.do(ctx, "read client policies of "+realm, http.MethodGet, realmPath(realm, "client-policies", "policies"), nil, &out)
+	return out.Policies, err
+}
+
+// SetClientPolicies replaces a realm's client policies.
+func (c *Client) SetClientPolicies(ctx context.Context, realm string, policies []ClientPolicy) error {
+	_, err := c.do(ctx, "update client policies of "+realm, http.MethodPut, realmPath(realm, "client-policies", "policies"),
+		map[string]any{"policies": policies}, nil)
 	return err
 }
