@@ -72,6 +72,9 @@ type Config struct {
 	Resync time.Duration
 	// ReconcileTimeout bounds one reconcile (0: controller.DefaultReconcileTimeout).
 	ReconcileTimeout time.Duration
+	// RotationDeadline: after it a credential rotation still waiting for old
+	// pods or sessions is reported stuck (0: controller.DefaultRotationDeadline).
+	RotationDeadline time.Duration
 	// OpenSearch (OPENSEARCH_URL, OPENSEARCH_USERNAME, OPENSEARCH_PASSWORD): an
 	// admin of the security plugin's REST API.
 	OpenSearchURL, OpenSearchUser, OpenSearchPassword string
@@ -215,6 +218,7 @@ func Setup(mgr ctrl.Manager, cfg Config) (func(), error) {
 			ProductionEnv:    cfg.ProductionEnv,
 			Resync:           cfg.Resync,
 			ReconcileTimeout: cfg.ReconcileTimeout,
+			RotationDeadline: cfg.RotationDeadline,
 			Workload:         controller.Workload{IngressClass: cfg.IngressClass, ClusterIssuer: cfg.ClusterIssuer, SecretStore: cfg.SecretStore},
 		},
 	}

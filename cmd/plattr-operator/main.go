@@ -47,6 +47,7 @@ func main() {
 	flag.StringVar(&cfg.KeycloakAdminSecret, "keycloak-admin-secret", os.Getenv("PLATTR_KEYCLOAK_ADMIN_SECRET"),
 		"namespace/name of the Keycloak bootstrap admin Secret, created with a random password when missing (empty: none)")
 	flag.DurationVar(&cfg.Resync, "resync", 5*time.Minute, "how often Applications with backing services are observed again, to find and undo drift in a backend (reads only; 0: never)")
+	flag.DurationVar(&cfg.RotationDeadline, "rotation-deadline", controller.DefaultRotationDeadline, "how long a credential rotation may wait for pods or sessions still using the previous credentials before the CredentialsRotated condition says it is stuck (both stay valid)")
 	flag.DurationVar(&cfg.ReconcileTimeout, "reconcile-timeout", controller.DefaultReconcileTimeout, "longest one reconcile may take before its backend calls are cancelled and it is retried")
 	flag.IntVar(&cfg.MaxConcurrentReconciles, "max-concurrent-reconciles", 8, "Applications reconciled at once")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server")

@@ -52,7 +52,17 @@ type Config struct {
 	// cannot hold a worker. The status is still written after it: the whole
 	// reconcile is cut at twice this.
 	ReconcileTimeout time.Duration
+	// RotationDeadline is how long a credential rotation may wait for the
+	// pods and sessions of the previous credentials before the
+	// CredentialsRotated condition says it is stuck (0:
+	// DefaultRotationDeadline). Both credentials stay valid meanwhile.
+	RotationDeadline time.Duration
 }
+
+// DefaultRotationDeadline is Config.RotationDeadline's default: longer than
+// a Deployment's default progress deadline (10 minutes) and a pod's
+// graceful shutdown, so a rotation stuck past it waits for a person.
+const DefaultRotationDeadline = 30 * time.Minute
 
 // DefaultReconcileTimeout bounds a reconcile's backend calls when
 // Config.ReconcileTimeout is zero.

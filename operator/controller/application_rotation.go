@@ -2,11 +2,13 @@ package controller
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,11 +38,17 @@ import (
 // the rotation waits for. Each step is idempotent; a crash between two is
 // resumed from the Secrets.
 
-// Rotation reasons, for events.
+// Rotation reasons, for events and the CredentialsRotated condition.
 const (
-	ReasonRotating = "RotatingCredentials"
-	ReasonRotated  = "CredentialsRotated"
+	ReasonRotating      = "RotatingCredentials"
+	ReasonRotated       = "CredentialsRotated"
+	ReasonRotationStuck = "RotationStuck"
 )
+
+// RotationPoll is how often a rotation that waits for pods or sessions of the
+// previous credentials looks again: the operator does not watch pods, and the
+// Deployment's status no longer changes while old pods terminate.
+const RotationPoll = 5 * time.Second
 
 // previous reads the previous credentials of service p during a rotation:
 // nil when none rotates. It reads the API server, not the cache: a cache
@@ -157,6 +165,8 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 // once no pod of the app runs with other Secrets than secretsHash's.
 func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattrv1.Application, inst services.Instance, secrets serviceSecrets, st *status) error {
 	var errs []error
+	var waiting []wait
+	defer func() { r.reportRotations(app, st, waiting) }()
 	for _, p := range r.Services {
 		entry := findCredential(st, p.Name())
 		if entry == nil || !entry.Rotating || !p.Enabled(&app.Spec) {
@@ -178,6 +188,7 @@ func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattr
 		}
 		if old > 0 {
 			entry.Message = fmt.Sprintf("waiting for %d pod(s) still running with the previous credentials; both stay valid", old)
+			waiting = append(waiting, wait{p.Name(), prev.CreationTimestamp.Time, entry.Message})
 			continue
 		}
 		current := secrets.data[SecretName(app.Name, p.Name())]
@@ -185,6 +196,7 @@ func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattr
 		switch {
 		case errors.Is(err, services.ErrInUse):
 			entry.Message = "waiting for the sessions of the previous credentials to end; both stay valid"
+			waiting = append(waiting, wait{p.Name(), prev.CreationTimestamp.Time, entry.Message})
 			continue
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: retire the previous credentials: %w", p.Name(), err))
@@ -199,6 +211,56 @@ func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattr
 		r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotated, "Rotated the credentials of %s (%q): the previous ones no longer log in", p.Name(), entry.Rotated)
 	}
 	return errors.Join(errs...)
+}
+
+// wait is a rotation waiting for the previous credentials to be unused,
+// since the previous Secret was made (the rotation's start).
+type wait struct {
+	service string
+	since   time.Time
+	what    string
+}
+
+// reportRotations sets the CredentialsRotated condition: False while
+// rotations wait (RotationStuck, with a Warning event once, when one has
+// waited past the rotation deadline), True once none does; absent until the
+// app's first rotation. A waiting rotation is looked at again after
+// RotationPoll.
+func (r *ApplicationReconciler) reportRotations(app *plattrv1.Application, st *status, waiting []wait) {
+	rotating := slices.ContainsFunc(st.Credentials, func(c plattrv1.CredentialStatus) bool { return c.Rotating })
+	switch {
+	case len(waiting) > 0:
+		st.wakeAt(time.Now().Add(RotationPoll))
+		deadline := cmp.Or(r.Config.RotationDeadline, DefaultRotationDeadline)
+		var stuck, whats, msgs []string
+		var since time.Time
+		for _, w := range waiting {
+			msgs = append(msgs, w.service+": "+w.what)
+			if time.Since(w.since) > deadline {
+				stuck = append(stuck, w.service)
+				if !slices.Contains(whats, w.what) {
+					whats = append(whats, w.what)
+				}
+				if since.IsZero() || w.since.Before(since) {
+					since = w.since
+				}
+			}
+		}
+		if len(stuck) == 0 {
+			st.set(app, plattrv1.ConditionCredentialsRotated, false, ReasonRotating, strings.Join(msgs, "; "))
+			return
+		}
+		msg := fmt.Sprintf("the rotation of %s, started %s, has waited longer than %s: %s. Finish or roll back the rollout, or end the sessions: nothing is retired until then",
+			strings.Join(stuck, ", "), since.UTC().Format(time.RFC3339), deadline, strings.Join(whats, "; "))
+		if c := st.condition(plattrv1.ConditionCredentialsRotated); c == nil || c.Reason != ReasonRotationStuck {
+			r.Recorder.Event(app, corev1.EventTypeWarning, ReasonRotationStuck, msg)
+		}
+		st.set(app, plattrv1.ConditionCredentialsRotated, false, ReasonRotationStuck, msg)
+	case rotating:
+		st.set(app, plattrv1.ConditionCredentialsRotated, false, ReasonRotating, "handing out new credentials")
+	case st.condition(plattrv1.ConditionCredentialsRotated) != nil || slices.ContainsFunc(st.Credentials, func(c plattrv1.CredentialStatus) bool { return c.Rotated != "" }):
+		st.set(app, plattrv1.ConditionCredentialsRotated, true, ReasonRotated, "no rotation under way: only the current credentials log in")
+	}
 }
 
 // scheduleRotations sets each service's next rotation from its credentials'

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +20,26 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/plattr/plattr/internal/fakekeycloak"
+	"github.com/plattr/plattr/internal/fakeopensearch"
 	"github.com/plattr/plattr/internal/testenv"
 	"github.com/plattr/plattr/operator"
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 	"github.com/plattr/plattr/operator/controller"
+	"github.com/plattr/plattr/operator/services/keycloak"
+	"github.com/plattr/plattr/operator/services/opensearch"
 	"github.com/plattr/plattr/operator/services/postgres"
 	"github.com/plattr/plattr/operator/services/redis"
 )
 
-// podLogins plays the app's pods: each pod reads the Redis and PostgreSQL
-// Secrets when it is first seen (as a container reads its environment at
-// start) and keeps those credentials; every pod that exists logs in with
-// them, again and again (testenv.KeepLoggingIn), until stop.
-func podLogins(t *testing.T, c *testenv.Cluster, ns, app string) (stop func() (ok, failed int64)) {
+// podLogins plays the app's pods: each pod reads the Secrets of services
+// (Secret name suffixes) when it is first seen (as a container reads its
+// environment at start) and keeps those credentials; every pod that exists
+// logs in with them to each service, again and again
+// (testenv.KeepLoggingIn), until stop.
+func podLogins(t *testing.T, c *testenv.Cluster, ns, app, redirectURI string, services ...string) (stop func() (ok, failed int64)) {
 	ctx := context.Background()
-	creds := map[string][2]string{} // pod UID → REDIS_URL and DATABASE_URL read at its start
+	creds := map[string]map[string]map[string][]byte{} // pod UID → service → the Secret's data at its start
 	return testenv.KeepLoggingIn(t, func() error {
 		var pods corev1.PodList
 		if err := c.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{plattrv1.LabelApp: app}); err != nil {
@@ -40,30 +47,26 @@ func podLogins(t *testing.T, c *testenv.Cluster, ns, app string) (stop func() (o
 		}
 		var errs []error
 		for _, p := range pods.Items {
-			u, seen := creds[string(p.UID)]
+			env, seen := creds[string(p.UID)]
 			if !seen {
-				var rs, ps corev1.Secret
-				if c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-redis"}, &rs) != nil ||
-					c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-postgres"}, &ps) != nil {
+				env = map[string]map[string][]byte{}
+				var s corev1.Secret
+				for _, svc := range services {
+					if c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app + "-" + svc}, &s) != nil {
+						break
+					}
+					env[svc] = s.Data
+				}
+				if len(env) < len(services) {
 					continue
 				}
-				u = [2]string{string(rs.Data[redis.KeyURL]), string(ps.Data[postgres.KeyURL])}
-				creds[string(p.UID)] = u
+				creds[string(p.UID)] = env
 			}
 			var podErrs []error
-			opt, err := goredis.ParseURL(u[0])
-			require.NoError(t, err)
-			opt.MaxRetries = -1
-			rc := goredis.NewClient(opt)
-			if err := rc.Ping(ctx).Err(); err != nil {
-				podErrs = append(podErrs, fmt.Errorf("pod %s: Redis: %w", p.Name, err))
-			}
-			rc.Close()
-			conn, err := pgx.Connect(ctx, u[1])
-			if err != nil {
-				podErrs = append(podErrs, fmt.Errorf("pod %s: PostgreSQL: %w", p.Name, err))
-			} else {
-				conn.Close(ctx)
+			for _, svc := range services {
+				if err := logIn(ctx, svc, env[svc], redirectURI); err != nil {
+					podErrs = append(podErrs, fmt.Errorf("pod %s: %s: %w", p.Name, svc, err))
+				}
 			}
 			// A pod gone since the list above logs in no more: its attempt
 			// stands for nothing a running pod would see.
@@ -75,33 +78,131 @@ func podLogins(t *testing.T, c *testenv.Cluster, ns, app string) (stop func() (o
 	})
 }
 
-// A rotation by spec.credentials.rotate (env.yaml, a reviewed commit), on the
-// real PostgreSQL and Redis: the pods restart with new credentials while the
-// old ones still work; no login fails; after it the old ones are refused and
-// the Secrets hold the new.
+// holdPods puts a finalizer on the app's pods, so that they stay, terminating,
+// until release takes it off.
+func holdPods(t *testing.T, c *testenv.Cluster, ns, app string) (release func()) {
+	ctx := context.Background()
+	const hold = "test.plattr.dev/hold"
+	var pods corev1.PodList
+	require.NoError(t, c.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{plattrv1.LabelApp: app}))
+	require.NotEmpty(t, pods.Items)
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		patch := client.MergeFrom(p.DeepCopy())
+		p.Finalizers = append(p.Finalizers, hold)
+		require.NoError(t, c.Client.Patch(ctx, p, patch))
+	}
+	return func() {
+		for _, p := range pods.Items {
+			var now corev1.Pod
+			if c.Client.Get(ctx, client.ObjectKeyFromObject(&p), &now) != nil {
+				continue
+			}
+			patch := client.MergeFrom(now.DeepCopy())
+			now.Finalizers = slices.DeleteFunc(now.Finalizers, func(f string) bool { return f == hold })
+			require.NoError(t, c.Client.Patch(ctx, &now, patch))
+		}
+	}
+}
+
+// logIn is an app's login to a service with the data of its Secret (an OIDC
+// login comes back to redirectURI).
+func logIn(ctx context.Context, service string, data map[string][]byte, redirectURI string) error {
+	switch service {
+	case "redis":
+		opt, err := goredis.ParseURL(string(data[redis.KeyURL]))
+		if err != nil {
+			return err
+		}
+		opt.MaxRetries = -1
+		rc := goredis.NewClient(opt)
+		defer rc.Close()
+		return rc.Ping(ctx).Err()
+	case "postgres":
+		conn, err := pgx.Connect(ctx, string(data[postgres.KeyURL]))
+		if err != nil {
+			return err
+		}
+		return conn.Close(ctx)
+	case "opensearch":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, string(data[opensearch.KeyURL])+"/_plugins/_security/authinfo", nil)
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(string(data[opensearch.KeyUser]), string(data[opensearch.KeyPassword]))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	case "oidc":
+		return fakekeycloak.LogIn(ctx, string(data[keycloak.KeyIssuer]), string(data[keycloak.KeyClientID]), string(data[keycloak.KeySecret]), redirectURI)
+	}
+	return fmt.Errorf("no login for %s", service)
+}
+
+// A rotation by spec.credentials.rotate (env.yaml, a reviewed commit) of all
+// four services — the real PostgreSQL and Redis, the OpenSearch and Keycloak
+// fakes: the pods restart with new credentials while the old ones still work;
+// no login fails; after it the old ones are refused and the Secrets hold the
+// new.
 func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 	c := testenv.StartCluster(t)
 	c.StartWorkloads(t)
 	rd := testenv.StartRedis(t)
 	pg := testenv.StartPostgres(t)
+	os := fakeopensearch.New("admin", "os-admin-s3cret")
+	t.Cleanup(os.Close)
+	kc := fakekeycloak.New("admin", "kc-admin-s3cret")
+	t.Cleanup(kc.Close)
+	kc.SetFeature(fakekeycloak.FeatureSecretRotation, true)
 	ns := envNamespace(t, c)
-	op := startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, DBAdminURL: leastPrivilegeAdmin(t, pg, "rotate-admin-pw"), BaseDomain: "apps.example.com"})
+	op := startOperator(t, c, ns, operator.Config{RedisAdminURL: rd.AdminURL, DBAdminURL: leastPrivilegeAdmin(t, pg, "rotate-admin-pw"),
+		OpenSearchURL: os.URL, OpenSearchUser: "admin", OpenSearchPassword: "os-admin-s3cret",
+		KeycloakURL: kc.URL, KeycloakUser: "admin", KeycloakPassword: "kc-admin-s3cret", BaseDomain: "apps.example.com",
+		RotationDeadline: 2 * time.Second})
 	ctx := context.Background()
 	app := newApp(ns, "test-rotate", func(a *plattrv1.Application) {
 		a.Spec.Redis, a.Spec.Replicas = &plattrv1.RedisSpec{Enabled: true}, ptr.To[int32](2)
+		a.Spec.Search = &plattrv1.SearchSpec{Enabled: true}
+		a.Spec.Auth = &plattrv1.AuthSpec{Enabled: true}
 	})
 	require.NoError(t, c.Client.Create(ctx, app))
 	t.Cleanup(func() { deleteAndWait(t, c, app) })
 	got := waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, controller.ReasonReady)
-	require.Len(t, got.Status.Credentials, 2)
-	assert.Equal(t, "postgres", got.Status.Credentials[0].Service)
-	assert.Equal(t, "redis", got.Status.Credentials[1].Service)
-	old := secretData(t, c, ns, "test-rotate-redis")
-	oldDB := secretData(t, c, ns, "test-rotate-postgres")
+	services := []string{"oidc", "opensearch", "postgres", "redis"}
+	require.Len(t, got.Status.Credentials, len(services))
+	for i, svc := range services {
+		assert.Equal(t, svc, got.Status.Credentials[i].Service)
+	}
+	old := map[string]map[string][]byte{}
+	for _, svc := range services {
+		old[svc] = secretData(t, c, ns, "test-rotate-"+svc)
+	}
+	redirect := kc.Clients(keycloak.Realm("plattr"))[0].RedirectURIs[0]
 
-	stop := podLogins(t, c, ns, "test-rotate")
+	stop := podLogins(t, c, ns, "test-rotate", redirect, services...)
 	time.Sleep(300 * time.Millisecond)
+	// The pods running now stay while they terminate (a finalizer holds
+	// them, as a long shutdown would): they log in with the previous
+	// credentials all along, and the rotation must wait for them.
+	release := holdPods(t, c, ns, "test-rotate")
 	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Credentials = &plattrv1.CredentialsSpec{Rotate: "2026-12-05"} })
+	stuck := waitCondition(t, c, app, plattrv1.ConditionCredentialsRotated, metav1.ConditionFalse, controller.ReasonRotationStuck)
+	for _, cs := range stuck.Status.Credentials {
+		assert.True(t, cs.Rotating, cs.Service)
+		assert.Contains(t, cs.Message, "waiting for 2 pod(s) still running with the previous credentials", cs.Service)
+	}
+	msg := condition(stuck, plattrv1.ConditionCredentialsRotated).Message
+	assert.Contains(t, msg, "the rotation of postgres, redis, opensearch, oidc, started ")
+	assert.Contains(t, msg, ": waiting for 2 pod(s) still running with the previous credentials; both stay valid. Finish or roll back")
+	assert.Contains(t, msg, "has waited longer than 2s")
+	assert.True(t, isTrue(stuck, plattrv1.ConditionReady), "the app works meanwhile: Ready does not wait for the rotation")
+	release()
 	testenv.Eventually(t, 60*time.Second, "the rotation to finish", func() (bool, error) {
 		a := mustGet(t, c, app)
 		done := 0
@@ -112,29 +213,32 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 			}
 			msgs = append(msgs, cs.Service+": "+cs.Message)
 		}
-		return done == 2 && isTrue(a, plattrv1.ConditionReady), errString(strings.Join(msgs, "; "))
+		return done == len(services) && isTrue(a, plattrv1.ConditionReady) && isTrue(a, plattrv1.ConditionCredentialsRotated), errString(strings.Join(msgs, "; "))
 	})
 	time.Sleep(300 * time.Millisecond)
 	ok, failed := stop()
 	assert.Zero(t, failed, "no failed login while the pods moved to the new credentials")
 	assert.Greater(t, ok, int64(5))
 
-	current := secretData(t, c, ns, "test-rotate-redis")
-	assert.NotEqual(t, string(old[redis.KeyPassword]), string(current[redis.KeyPassword]), "the Secret holds new credentials")
-	oldClient, err := goredis.ParseURL(string(old[redis.KeyURL]))
-	require.NoError(t, err)
-	oc := goredis.NewClient(oldClient)
-	defer oc.Close()
-	assert.ErrorContains(t, oc.Ping(ctx).Err(), "WRONGPASS", "the previous credentials are retired")
-	currentDB := secretData(t, c, ns, "test-rotate-postgres")
-	assert.NotEqual(t, string(oldDB[postgres.KeyUser]), string(currentDB[postgres.KeyUser]), "the other login role")
-	_, err = pgx.Connect(ctx, string(oldDB[postgres.KeyURL]))
-	assert.ErrorContains(t, err, "password authentication failed", "the previous PostgreSQL login is retired")
-	conn, err := pgx.Connect(ctx, string(currentDB[postgres.KeyURL]))
-	require.NoError(t, err)
-	conn.Close(ctx)
-	err = c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: plattrv1.PreviousSecretName("test-rotate", "redis")}, &corev1.Secret{})
-	assert.True(t, client.IgnoreNotFound(err) == nil && err != nil, "the previous credentials' Secret is gone")
+	secrets := []string{"rotate-admin-pw", "os-admin-s3cret", "kc-admin-s3cret"}
+	for _, svc := range services {
+		current := secretData(t, c, ns, "test-rotate-"+svc)
+		assert.NotEqual(t, old[svc], current, "%s: the Secret holds new credentials", svc)
+		require.NoError(t, logIn(ctx, svc, current, redirect), "%s: the new credentials log in", svc)
+		assert.Error(t, logIn(ctx, svc, old[svc], redirect), "%s: the previous credentials are retired", svc)
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: plattrv1.PreviousSecretName("test-rotate", svc)}, &corev1.Secret{})
+		assert.True(t, apierrors.IsNotFound(err), "%s: the previous credentials' Secret is gone", svc)
+		for _, key := range []string{redis.KeyPassword, postgres.KeyPassword, opensearch.KeyPassword, keycloak.KeySecret} {
+			if v := string(old[svc][key]); v != "" {
+				secrets = append(secrets, v, string(current[key]))
+			}
+		}
+	}
+	assert.ErrorContains(t, logIn(ctx, "redis", old["redis"], redirect), "WRONGPASS")
+	assert.ErrorContains(t, logIn(ctx, "postgres", old["postgres"], redirect), "password authentication failed")
+	assert.NotEqual(t, string(old["postgres"][postgres.KeyUser]), string(secretData(t, c, ns, "test-rotate-postgres")[postgres.KeyUser]), "the other login role")
+	assert.ErrorContains(t, logIn(ctx, "oidc", old["oidc"], redirect), "401 unauthorized_client")
+	assert.ErrorContains(t, logIn(ctx, "opensearch", old["opensearch"], redirect), "status 401")
 
 	// The same token again rotates nothing.
 	before := secretData(t, c, ns, "test-rotate-redis")
@@ -144,8 +248,7 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 		return a.Status.ObservedGeneration == a.Generation && isTrue(a, plattrv1.ConditionReady), nil
 	})
 	assert.Equal(t, before, secretData(t, c, ns, "test-rotate-redis"))
-	scanForSecrets(t, c, ns, op, []string{string(old[redis.KeyPassword]), string(current[redis.KeyPassword]),
-		string(oldDB[postgres.KeyPassword]), string(currentDB[postgres.KeyPassword])})
+	scanForSecrets(t, c, ns, op, secrets)
 }
 
 // spec.credentials.every: credentials older than it rotate on their own, and

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ func (s *status) summarize(app *plattrv1.Application) {
 	s.ObservedGeneration = app.Generation
 	var failing []string
 	for _, c := range s.Conditions {
-		if c.Type == plattrv1.ConditionReady || c.Type == plattrv1.ConditionStalled || c.Type == plattrv1.ConditionGitHubDeployment {
+		if c.Type == plattrv1.ConditionReady || c.Type == plattrv1.ConditionStalled || slices.Contains(plattrv1.Reports(), c.Type) {
 			continue
 		}
 		if c.Status != metav1.ConditionTrue {

@@ -171,7 +171,7 @@ func startOperator(t *testing.T, c *testenv.Cluster, ns string, cfg operator.Con
 		GitHub: gh,
 		Client: cl, APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("plattr-operator"),
 		Services: append([]services.Provisioner{pg}, provs[1:]...),
-		Config:   controller.Config{BaseDomain: cfg.BaseDomain, Resync: cfg.Resync, ReconcileTimeout: cfg.ReconcileTimeout},
+		Config:   controller.Config{BaseDomain: cfg.BaseDomain, Resync: cfg.Resync, ReconcileTimeout: cfg.ReconcileTimeout, RotationDeadline: cfg.RotationDeadline},
 	}
 	require.NoError(t, r.SetupWithManager(mgr, 4))
 	require.NoError(t, operator.AddKeycloakAdminSecret(mgr, cfg))

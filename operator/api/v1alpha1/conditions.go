@@ -17,7 +17,18 @@ const (
 	// GitHub Deployment on its source repository. It is a report, not a part:
 	// Ready does not wait for it.
 	ConditionGitHubDeployment = "GitHubDeployment"
+	// ConditionCredentialsRotated reports credential rotation, once the app
+	// has rotated: False while a rotation waits for the pods or sessions of
+	// the previous credentials (reason RotationStuck past the operator's
+	// rotation deadline), True when none is under way. A report too: the
+	// app works with either credentials, so Ready does not wait for it.
+	ConditionCredentialsRotated = "CredentialsRotated"
 )
+
+// Reports are the condition types that Ready does not summarise.
+func Reports() []string {
+	return []string{ConditionGitHubDeployment, ConditionCredentialsRotated}
+}
 
 // Annotations written into release.yaml by plattr-gen.
 const (
