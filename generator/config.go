@@ -20,6 +20,7 @@ import (
 
 	"github.com/plattr/plattr/generator/names"
 	"github.com/plattr/plattr/internal/urls"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 // ConfigFile is the env repo's configuration, at its root.
@@ -84,6 +85,16 @@ type Environment struct {
 	// such as plattr-acme[bot], or its token's user). When set, the gates of
 	// the next environment count only what it recorded.
 	Deployer string `json:"deployer,omitempty"`
+	// Credentials are the environment's default credential rotation: every
+	// app there gets spec.credentials.every unless its env.yaml sets its own.
+	Credentials *EnvCredentials `json:"credentials,omitempty"`
+}
+
+// EnvCredentials is an environment's default credential rotation.
+type EnvCredentials struct {
+	// Every: credentials older than it rotate on their own ("90d", "720h";
+	// at least 1h).
+	Every string `json:"every,omitempty"`
 }
 
 // PreviewConfig configures pull request previews.
@@ -315,6 +326,11 @@ func (c *Config) validate() error {
 		}
 		if err := e.Gates.check(); err != nil {
 			return fmt.Errorf("environments[%d].gates.%w", i, err)
+		}
+		if e.Credentials != nil {
+			if err := plattrv1.CheckRotationInterval(e.Credentials.Every); err != nil {
+				return fmt.Errorf("environments[%d].credentials.every: %w", i, err)
+			}
 		}
 		if err := checkAppNamespace(e.Namespace, c); err != nil {
 			return fmt.Errorf("environments[%d].namespace: %w", i, err)

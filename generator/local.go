@@ -36,7 +36,7 @@ func Local(m *manifest.Manifest, img Image, env string) (*plattrv1.Application, 
 	if files[path.Join(t.Dir, EnvPatchFile)], err = envPatch(defaultsOf(m, env), t); err != nil {
 		return nil, err
 	}
-	if files[path.Join(t.Dir, kustomizationFile)], err = appKustomization(); err != nil {
+	if files[path.Join(t.Dir, kustomizationFile)], err = appKustomization(false); err != nil {
 		return nil, err
 	}
 	out, err := build(MapTree(files), t.Dir)

@@ -113,8 +113,7 @@ func Promote(cfg *Config, app, from, to string, tree Tree) (Files, error) {
 // kustomization, env.yaml when absent (defaults from m, or plain defaults), the
 // child Application and the environment's sorted list of children.
 func addAppScaffold(cfg *Config, t Target, m *manifestDefaults, tree Tree, files Files) error {
-	var err error
-	if files[path.Join(t.Dir, kustomizationFile)], err = appKustomization(); err != nil {
+	if err := addDefaults(cfg, t, tree, files); err != nil {
 		return err
 	}
 	envPath := path.Join(t.Dir, EnvPatchFile)
@@ -144,6 +143,28 @@ func addAppScaffold(cfg *Config, t Target, m *manifestDefaults, tree Tree, files
 	}
 	files[listed], err = appsKustomization(Overlay{Base: tree, Changes: files}, appsDir)
 	return err
+}
+
+// addDefaults writes t's kustomization and defaults.yaml from what its
+// environment sets in plattr-env.yaml, and removes a defaults.yaml the
+// environment no longer sets.
+func addDefaults(cfg *Config, t Target, tree Tree, files Files) error {
+	defaults, err := envDefaults(cfg, t)
+	if err != nil {
+		return err
+	}
+	if files[path.Join(t.Dir, kustomizationFile)], err = appKustomization(defaults != nil); err != nil {
+		return err
+	}
+	defaultsPath := path.Join(t.Dir, EnvDefaultsFile)
+	if defaults != nil {
+		files[defaultsPath] = defaults
+	} else if had, err := exists(tree, defaultsPath); err != nil {
+		return err
+	} else if had {
+		files[defaultsPath] = nil // the environment no longer sets defaults
+	}
+	return nil
 }
 
 // RemoveApp removes an app's folder and its child Application from env (for

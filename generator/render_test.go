@@ -16,6 +16,7 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/plattr/plattr/generator/manifest"
+	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -286,7 +287,7 @@ func TestValidate_RefusesBrokenOverlays(t *testing.T) {
 		"missing release": {"release.yaml deleted but still listed", Files{"envs/staging/hello/release.yaml": nil}, "kustomize build envs/staging/hello"},
 		"wrong name":      {"the object must be named after its folder", Files{"envs/staging/hello/release.yaml": bytes.ReplaceAll(tree["envs/staging/hello/release.yaml"], []byte("name: hello"), []byte("name: other"))}, "kustomize build envs/staging/hello"},
 		"unknown field":   {"typos in the CR are refused", Files{"envs/staging/hello/release.yaml": bytes.Replace(tree["envs/staging/hello/release.yaml"], []byte("spec:\n"), []byte("spec:\n  replics: 3\n"), 1)}, `unknown field "spec.replics"`},
-		"rotating often":  {"a schedule the operator keeps", Files{"envs/staging/hello/env.yaml": append(bytes.Clone(tree["envs/staging/hello/env.yaml"]), []byte("  credentials:\n    every: 5m\n")...)}, "spec.credentials.every: 5m is shorter than 1h0m0s"},
+		"rotating often":  {"a schedule the operator keeps", Files{"envs/staging/hello/env.yaml": append(bytes.Clone(tree["envs/staging/hello/env.yaml"]), []byte("  credentials:\n    every: 5m\n")...)}, "spec.credentials.every: 5m is shorter than 1h ("},
 		"long release":    {"a release phase the operator runs", Files{"envs/staging/hello/env.yaml": append(bytes.Clone(tree["envs/staging/hello/env.yaml"]), []byte("  release:\n    command: [x]\n    timeout: 7h\n")...)}, "spec.release.timeout: 7h0m0s is outside"},
 		"tag image":       {"releases are pinned", Files{"envs/staging/hello/release.yaml": bytes.Replace(tree["envs/staging/hello/release.yaml"], []byte("@"+digestA), nil, 1)}, "neither digest nor tag"},
 		"bad child":       {"apps folder holds Argo CD Applications", Files{"envs/staging/apps/hello.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")}, "must be argoproj.io/v1alpha1 Application"},
@@ -332,4 +333,79 @@ func TestEnvWorkflow(t *testing.T) {
 	assert.Equal(t, map[string]string{"contents": "read", "pull-requests": "write", "statuses": "write"}, wf.Jobs["plattr"].Permissions)
 	types := wf.On["pull_request_target"].(map[string]any)["types"]
 	assert.Contains(t, types, "labeled", "the label plattr/allow-destructive runs the plan again")
+}
+
+// An environment's credentials.every in plattr-env.yaml reaches every app
+// there as spec.credentials.every (defaults.yaml, rewritten by each render and
+// promotion); an app's env.yaml overrides it; an environment without it, and
+// previews, get no file; taking it out of plattr-env.yaml takes the file away.
+func TestRender_EnvironmentDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`apiVersion: plattr.dev/v1alpha1
+kind: EnvironmentRepo
+repoURL: https://github.com/acme/env.git
+baseDomain: apps.example.com
+environments:
+- name: staging
+  credentials: {every: 90d}
+- name: prod
+  production: true
+`))
+	require.NoError(t, err)
+	hello := loadManifest(t, filepath.Join("..", "examples", "hello", manifest.FileName))
+	tree := initTree(t, cfg)
+	img, _ := ParseImage("registry.example.com/acme/hello@"+digestA, false)
+	files, _, err := Render(cfg, Release{Manifest: hello, Image: img, Env: "staging"}, tree)
+	require.NoError(t, err)
+	apply(tree, files)
+	require.NoError(t, Validate(files, tree))
+	assert.Contains(t, string(tree["envs/staging/hello/defaults.yaml"]), "Do not edit: change plattr-env.yaml")
+	app, err := BuildApplication(tree, "staging", "hello")
+	require.NoError(t, err)
+	require.NotNil(t, app.Spec.Credentials)
+	assert.Equal(t, "90d", app.Spec.Credentials.Every)
+
+	// env.yaml wins, and a rotation token there merges with the default.
+	tree["envs/staging/hello/env.yaml"] = append(tree["envs/staging/hello/env.yaml"], []byte("  credentials:\n    every: 30d\n    rotate: \"1\"\n")...)
+	app, err = BuildApplication(tree, "staging", "hello")
+	require.NoError(t, err)
+	assert.Equal(t, plattrv1.CredentialsSpec{Every: "30d", Rotate: "1"}, *app.Spec.Credentials)
+
+	// Promoted to prod, which sets no default: no file, no schedule.
+	files, err = Promote(cfg, "hello", "staging", "prod", tree)
+	require.NoError(t, err)
+	apply(tree, files)
+	assert.NotContains(t, tree, "envs/prod/hello/defaults.yaml")
+	app, err = BuildApplication(tree, "prod", "hello")
+	require.NoError(t, err)
+	assert.Nil(t, app.Spec.Credentials)
+	files, _, err = Render(cfg, Release{Manifest: hello, Image: img, Env: "staging", PR: 4}, tree)
+	require.NoError(t, err)
+	for p := range files {
+		assert.NotContains(t, p, "defaults.yaml", "previews take no environment's defaults")
+	}
+
+	// The environment's default removed: the next render takes the file away.
+	cfg.Environments[0].Credentials = nil
+	files, _, err = Render(cfg, Release{Manifest: hello, Image: img, Env: "staging"}, tree)
+	require.NoError(t, err)
+	assert.Contains(t, files, "envs/staging/hello/defaults.yaml")
+	assert.Nil(t, files["envs/staging/hello/defaults.yaml"], "deleted")
+	apply(tree, files)
+	require.NoError(t, Validate(files, tree))
+	app, err = BuildApplication(tree, "staging", "hello")
+	require.NoError(t, err)
+	assert.Equal(t, plattrv1.CredentialsSpec{Every: "30d", Rotate: "1"}, *app.Spec.Credentials, "env.yaml's own stays")
+
+	// Set again in plattr-env.yaml: env upgrade brings it to every app at once.
+	old := *cfg
+	old.Environments = slices.Clone(cfg.Environments)
+	cfg.Environments[0].Credentials = &EnvCredentials{Every: "60d"}
+	files, err = Upgrade(&old, cfg, tree)
+	require.NoError(t, err)
+	assert.Contains(t, string(files["envs/staging/hello/defaults.yaml"]), "every: 60d")
+	assert.Contains(t, string(files["envs/staging/hello/kustomization.yaml"]), "defaults.yaml")
+	assert.NotContains(t, files, "envs/prod/hello/kustomization.yaml", "unchanged where nothing changes")
+
+	_, err = ParseConfig([]byte("apiVersion: plattr.dev/v1alpha1\nkind: EnvironmentRepo\nrepoURL: https://github.com/acme/env.git\nbaseDomain: apps.example.com\nenvironments:\n- name: staging\n  credentials: {every: 10m}\n"))
+	assert.ErrorContains(t, err, "environments[0].credentials.every: 10m is shorter than 1h (each rotation")
 }

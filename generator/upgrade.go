@@ -27,7 +27,8 @@ func (c *Config) SetCluster(env, cluster string) error {
 
 // Upgrade returns the files that bring an env repo whose plattr-env.yaml was old
 // to cfg: plattr-env.yaml itself, bootstrap/ (the roots and, with a project per
-// environment, bootstrap/projects.yaml) and the child Application of every app
+// environment, bootstrap/projects.yaml) and the child Application, the
+// kustomization and the environment's defaults (defaults.yaml) of every app
 // of every environment, previews included, each rewritten as this version
 // writes it; README.md too when it is the one the old settings generated (a
 // person's README is kept). Only files that change are returned.
@@ -55,6 +56,9 @@ func Upgrade(old, cfg *Config, tree Tree) (Files, error) {
 			}
 			t := Target{Env: env, Namespace: cfg.NamespaceOf(env), Name: name, Dir: dir}
 			if files[t.ChildPath()], err = childApplicationYAML(cfg, t); err != nil {
+				return nil, err
+			}
+			if err := addDefaults(cfg, t, tree, files); err != nil {
 				return nil, err
 			}
 		}

@@ -162,15 +162,28 @@ func (c *CredentialsSpec) RotateEvery() time.Duration {
 
 // CheckCredentials refuses a rotation schedule the operator would not keep.
 func CheckCredentials(c *CredentialsSpec) error {
-	if c == nil || c.Every == "" {
+	if c == nil {
 		return nil
 	}
-	d, err := ParseDuration(c.Every)
-	if err != nil {
+	if err := CheckRotationInterval(c.Every); err != nil {
 		return fmt.Errorf("spec.credentials.every: %w", err)
 	}
+	return nil
+}
+
+// CheckRotationInterval is the rule for a credentials.every wherever it is
+// written (an Application, plattr-env.yaml): empty (never), or a duration of
+// at least MinRotationInterval. The caller names the field.
+func CheckRotationInterval(every string) error {
+	if every == "" {
+		return nil
+	}
+	d, err := ParseDuration(every)
+	if err != nil {
+		return err
+	}
 	if d < MinRotationInterval {
-		return fmt.Errorf("spec.credentials.every: %s is shorter than %s (each rotation restarts every pod of the app)", c.Every, MinRotationInterval)
+		return fmt.Errorf("%s is shorter than %gh (each rotation restarts every pod of the app)", every, MinRotationInterval.Hours())
 	}
 	return nil
 }
