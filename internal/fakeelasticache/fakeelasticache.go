@@ -95,6 +95,24 @@ func (s *Server) User(id string) (User, bool) {
 	return c, true
 }
 
+// Authenticates is the cache's AUTH for a user of a user group: whether
+// password is one of the user's passwords (ElastiCache applies ModifyUser's
+// passwords at once here).
+func (s *Server) Authenticates(userName, password string) bool {
+	s.Lock()
+	defer s.Unlock()
+	for _, u := range s.users {
+		if u.UserName == userName && password != "" && slices.Contains(u.Passwords, password) {
+			for _, g := range s.groups {
+				if slices.Contains(g.UserIDs, u.UserID) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // GroupUsers lists a group's users (pending changes not applied), sorted.
 func (s *Server) GroupUsers(id string) []string {
 	s.Lock()

@@ -93,3 +93,39 @@ func TestFake_ThroughTheSDK(t *testing.T) {
 	assert.Equal(t, "InvalidClientTokenId", ae.ErrorCode())
 	assert.False(t, errors.As(err, &missing))
 }
+
+// Two passwords at most, and the cache's AUTH takes either, only for a user
+// in a user group.
+func TestFake_Passwords(t *testing.T) {
+	s := New("AKIAFAKE", "apps")
+	defer s.Close()
+	s.Settle = 0
+	api := client(s, "AKIAFAKE")
+	ctx := context.Background()
+	a, b, c := "0123456789abcdef", "fedcba9876543210", "aaaaaaaaaaaaaaaa"
+	_, err := api.CreateUser(ctx, &elasticache.CreateUserInput{UserId: aws.String("u1"), UserName: aws.String("staging:one"), Engine: aws.String("valkey"),
+		AccessString: aws.String("on ~staging:one:* -@all +get"), Passwords: []string{a}})
+	require.NoError(t, err)
+	_, err = api.DescribeUsers(ctx, &elasticache.DescribeUsersInput{UserId: aws.String("u1")})
+	require.NoError(t, err)
+	assert.False(t, s.Authenticates("staging:one", a), "in no user group yet")
+	_, err = api.ModifyUserGroup(ctx, &elasticache.ModifyUserGroupInput{UserGroupId: aws.String("apps"), UserIdsToAdd: []string{"u1"}})
+	require.NoError(t, err)
+	_, err = api.DescribeUserGroups(ctx, &elasticache.DescribeUserGroupsInput{UserGroupId: aws.String("apps")})
+	require.NoError(t, err)
+	assert.True(t, s.Authenticates("staging:one", a))
+
+	_, err = api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("u1"), Passwords: []string{a, b, c}})
+	var invalid *types.InvalidParameterValueException
+	assert.ErrorAs(t, err, &invalid, "three passwords")
+	_, err = api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("u1"), Passwords: []string{b, a}})
+	require.NoError(t, err)
+	assert.True(t, s.Authenticates("staging:one", a) && s.Authenticates("staging:one", b))
+	d, err := api.DescribeUsers(ctx, &elasticache.DescribeUsersInput{UserId: aws.String("u1")})
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), aws.ToInt32(d.Users[0].Authentication.PasswordCount))
+	_, err = api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("u1"), Passwords: []string{b}})
+	require.NoError(t, err)
+	assert.False(t, s.Authenticates("staging:one", a), "the password ModifyUser left out")
+	assert.False(t, s.Authenticates("staging:two", b), "another user")
+}

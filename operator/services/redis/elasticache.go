@@ -32,7 +32,9 @@ const MaxUsersPerGroup = 100
 // and the user group are active; Observe finds drift in the access string, the
 // user's state or its group; the password is never logged. ElastiCache never
 // returns a password, so Observe cannot compare it: Ensure sets it on every run.
-// Delete removes the user; the keys under its prefix stay until they expire
+// A rotation gives the user a second password (ElastiCache allows two) and
+// Retire takes the old one away; meanwhile Observe wants two passwords and
+// Ensure sets both. Delete removes the user; the keys under its prefix stay until they expire
 // (no data-plane admin is needed).
 type ElastiCache struct {
 	services.Identity
@@ -110,7 +112,17 @@ func (e *ElastiCache) Observe(ctx context.Context, inst services.Instance, curre
 	}
 	return aws.ToString(u.Status) == "active" && aws.ToString(u.UserName) == user &&
 		aws.ToString(u.AccessString) == AccessString(prefix) && slices.Contains(u.UserGroupIds, e.group) &&
-		u.Authentication != nil && aws.ToInt32(u.Authentication.PasswordCount) == 1, nil
+		u.Authentication != nil && int(aws.ToInt32(u.Authentication.PasswordCount)) == len(ecPasswords(inst, user, password)), nil
+}
+
+// ecPasswords are the passwords the user is to have: current's, and during a
+// rotation the previous one too (ElastiCache allows two per user).
+func ecPasswords(inst services.Instance, user, current string) []string {
+	keep := []string{current}
+	if pw := string(inst.Previous[KeyPassword]); pw != "" && pw != current && string(inst.Previous[KeyUser]) == user {
+		keep = append(keep, pw)
+	}
+	return keep
 }
 
 // Ensure implements services.Provisioner.
@@ -143,7 +155,7 @@ func (e *ElastiCache) Ensure(ctx context.Context, inst services.Instance, curren
 			return nil, err
 		}
 		if _, err := e.api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String(id),
-			AccessString: aws.String(AccessString(prefix)), Passwords: []string{password}}); err != nil {
+			AccessString: aws.String(AccessString(prefix)), Passwords: ecPasswords(inst, user, password)}); err != nil {
 			return nil, e.fail("modify user", user, err)
 		}
 	}
@@ -155,6 +167,49 @@ func (e *ElastiCache) Ensure(ctx context.Context, inst services.Instance, curren
 	}
 	return services.Credentials{KeyURL: []byte(e.url(user, password)), KeyPrefix: []byte(prefix),
 		KeyUser: []byte(user), KeyPassword: []byte(password)}, nil
+}
+
+var _ services.Rotator = (*ElastiCache)(nil)
+
+// Rotate implements services.Rotator: ModifyUser gives the user a new
+// password beside the current one (ElastiCache allows two), and waits until
+// the user is active.
+func (e *ElastiCache) Rotate(ctx context.Context, inst services.Instance, current services.Credentials) (services.Credentials, error) {
+	user, prefix, id := User(inst.Env, inst.App), Prefix(inst.Env, inst.App), ElastiCacheUserID(inst.Env, inst.App)
+	next, err := services.Password()
+	if err != nil {
+		return nil, fmt.Errorf("generate a password: %w", err)
+	}
+	if string(current[KeyUser]) != user || len(current[KeyPassword]) == 0 {
+		return nil, fmt.Errorf("rotate the password of Redis user %q: the current credentials are not its", user)
+	}
+	if err := e.setPasswords(ctx, id, user, prefix, next, string(current[KeyPassword])); err != nil {
+		return nil, err
+	}
+	return services.Credentials{KeyURL: []byte(e.url(user, next)), KeyPrefix: []byte(prefix),
+		KeyUser: []byte(user), KeyPassword: []byte(next)}, nil
+}
+
+// Retire implements services.Rotator: the user keeps current's password only.
+func (e *ElastiCache) Retire(ctx context.Context, inst services.Instance, current, _ services.Credentials) error {
+	user, prefix, id := User(inst.Env, inst.App), Prefix(inst.Env, inst.App), ElastiCacheUserID(inst.Env, inst.App)
+	if string(current[KeyUser]) != user || len(current[KeyPassword]) == 0 {
+		return fmt.Errorf("retire the previous password of Redis user %q: the current credentials are not its", user)
+	}
+	return e.setPasswords(ctx, id, user, prefix, string(current[KeyPassword]))
+}
+
+// setPasswords gives the user exactly passwords, once it is active, and waits
+// until it is active again.
+func (e *ElastiCache) setPasswords(ctx context.Context, id, user, prefix string, passwords ...string) error {
+	if err := e.waitUser(ctx, id); err != nil {
+		return err
+	}
+	if _, err := e.api.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String(id),
+		AccessString: aws.String(AccessString(prefix)), Passwords: passwords}); err != nil {
+		return e.fail("modify user", user, err)
+	}
+	return e.waitUser(ctx, id)
 }
 
 // join adds the user to the cache's user group and waits until the group is

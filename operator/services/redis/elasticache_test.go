@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/plattr/plattr/internal/fakeelasticache"
+	"github.com/plattr/plattr/internal/testenv"
 	"github.com/plattr/plattr/operator/services"
 )
 
@@ -148,4 +151,53 @@ func TestAccessString_IsTheACLRules(t *testing.T) {
 	got := strings.Fields(AccessString("staging:a*b:"))
 	assert.Equal(t, []string{"on", `~staging:a\*b:*`, `&staging:a\*b:*`}, got[:3])
 	assert.Equal(t, commandRules(0), got[3:])
+}
+
+// A rotation on ElastiCache with no failed login: the new password beside
+// the current one (ModifyUser takes two), Observe and Ensure keep both while
+// the pods move, Retire leaves the new one only.
+func TestElastiCache_RotateWithNoFailedLogin(t *testing.T) {
+	e, fake := elastiCache(t, fakeKeyID)
+	ctx := context.Background()
+	inst := services.Instance{Env: "staging", App: "shop"}
+	old, err := e.Ensure(ctx, inst, nil)
+	require.NoError(t, err)
+	var pod atomic.Pointer[services.Credentials]
+	pod.Store(&old)
+	stop := testenv.KeepLoggingIn(t, func() error {
+		if c := *pod.Load(); !fake.Authenticates(string(c[KeyUser]), string(c[KeyPassword])) {
+			return errors.New("WRONGPASS")
+		}
+		return nil
+	})
+
+	next, err := e.Rotate(ctx, inst, old)
+	require.NoError(t, err)
+	assert.NotEqual(t, old[KeyPassword], next[KeyPassword])
+	during := inst
+	during.Previous = old
+	seen, err := e.Observe(ctx, during, next)
+	require.NoError(t, err)
+	assert.True(t, seen, "both passwords are what is wanted mid-rotation")
+	seen, err = e.Observe(ctx, inst, next)
+	require.NoError(t, err)
+	assert.False(t, seen, "outside a rotation two passwords are one too many")
+	again, err := e.Ensure(ctx, during, next)
+	require.NoError(t, err)
+	assert.Equal(t, next, again)
+	u, _ := fake.User(ElastiCacheUserID("staging", "shop"))
+	assert.ElementsMatch(t, []string{string(old[KeyPassword]), string(next[KeyPassword])}, u.Passwords, "Ensure kept the previous one")
+
+	time.Sleep(50 * time.Millisecond)
+	pod.Store(&next)
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, e.Retire(ctx, inst, next, old))
+	ok, failed := stop()
+	assert.Zero(t, failed)
+	assert.Greater(t, ok, int64(10))
+	assert.False(t, fake.Authenticates("staging:shop", string(old[KeyPassword])), "retired")
+	assert.True(t, fake.Authenticates("staging:shop", string(next[KeyPassword])))
+	seen, err = e.Observe(ctx, inst, next)
+	require.NoError(t, err)
+	assert.True(t, seen)
 }
