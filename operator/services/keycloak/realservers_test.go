@@ -62,6 +62,26 @@ func TestRealServer(t *testing.T) {
 	_, err = p.Ensure(ctx, loopback, creds)
 	assert.ErrorIs(t, err, services.ErrInvalid, "a loopback host outside development")
 
+	// Rotation, on a Keycloak started with --features=client-secret-rotation
+	// (without it: the error says so and nothing changed).
+	current, err := p.Ensure(ctx, changed, creds)
+	require.NoError(t, err)
+	next, err := p.Rotate(ctx, changed, current)
+	if err != nil {
+		assert.ErrorContains(t, err, "--features=client-secret-rotation")
+		ok, err = p.Observe(ctx, changed, current)
+		require.NoError(t, err)
+		assert.True(t, ok, "nothing changed")
+	} else {
+		rotated, err := p.kc.RotatedSecret(ctx, Realm(changed.Env), got.ID)
+		require.NoError(t, err)
+		assert.Equal(t, string(current[KeySecret]), rotated, "Keycloak keeps the previous secret")
+		require.NoError(t, p.Retire(ctx, changed, next, current))
+		rotated, err = p.kc.RotatedSecret(ctx, Realm(changed.Env), got.ID)
+		require.NoError(t, err)
+		assert.Empty(t, rotated)
+	}
+
 	require.NoError(t, p.Delete(ctx, changed))
 	require.NoError(t, p.Delete(ctx, changed), "already gone")
 }

@@ -248,6 +248,9 @@ type state struct {
 	// dropping its database need.
 	roleExists, super, manageable, member bool
 	dbExists, ownerOK, publicRevoked      bool
+	// altExists: the app's second login role (AltName) exists, made by a
+	// rotation.
+	altExists bool
 }
 
 // observeSQL reads everything Ensure and Delete decide on in one round trip.
@@ -264,15 +267,16 @@ const observeSQL = `SELECT current_user::pg_catalog.text,
 	COALESCE(d.datdba OPERATOR(pg_catalog.=) r.oid, false),
 	COALESCE(d.datacl IS NOT NULL AND NOT EXISTS (
 		SELECT 1 FROM pg_catalog.aclexplode(d.datacl) a
-		WHERE a.grantee OPERATOR(pg_catalog.=) 0 AND a.privilege_type OPERATOR(pg_catalog.=) 'CONNECT'), false)
+		WHERE a.grantee OPERATOR(pg_catalog.=) 0 AND a.privilege_type OPERATOR(pg_catalog.=) 'CONNECT'), false),
+	EXISTS (SELECT 1 FROM pg_catalog.pg_roles b WHERE b.rolname OPERATOR(pg_catalog.=) $2)
 FROM (SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4 AS num) v
 LEFT JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) $1
 LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) $1`
 
 func (p *Provisioner) observe(ctx context.Context, pool *pgxpool.Pool, name string) (state, error) {
 	var s state
-	err := pool.QueryRow(ctx, observeSQL, name).Scan(&s.admin, &s.roleExists, &s.super, &s.manageable, &s.member,
-		&s.dbExists, &s.ownerOK, &s.publicRevoked)
+	err := pool.QueryRow(ctx, observeSQL, name, AltName(name)).Scan(&s.admin, &s.roleExists, &s.super, &s.manageable, &s.member,
+		&s.dbExists, &s.ownerOK, &s.publicRevoked, &s.altExists)
 	if err != nil {
 		return s, fmt.Errorf("look up database %q: %w", name, clean(err))
 	}
@@ -476,9 +480,24 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	if err != nil {
 		return nil, err
 	}
+	current = services.Credentials{KeyUser: []byte(user), KeyPassword: []byte(password)}
+	ls := logins(name, inst, current)
+	passwordSet := false
 	if !s.roleExists {
-		_, err = pool.Exec(ctx, "CREATE ROLE "+ident(name)+" LOGIN")
-		if err != nil && !isCode(err, "42710") { // made meanwhile: fine
+		// A new app's one login is its owner role: made with its password.
+		create := "CREATE ROLE " + ident(name) + " LOGIN"
+		if len(ls) == 1 && user == name {
+			verifier, err := scramVerifier(password)
+			if err != nil {
+				return nil, fmt.Errorf("hash the password of role %q: %w", user, err)
+			}
+			create += " PASSWORD " + literal(verifier)
+		}
+		_, err = pool.Exec(ctx, create)
+		switch {
+		case err == nil:
+			passwordSet = len(ls) == 1 && user == name
+		case !isCode(err, "42710"): // made meanwhile: fine, set below
 			return nil, fmt.Errorf("create role %q: %w", name, sqlState(err))
 		}
 	}
@@ -505,14 +524,15 @@ func (p *Provisioner) Ensure(ctx context.Context, inst services.Instance, curren
 	}
 	// The logins: current's password (and, during a rotation, previous's)
 	// set every time; the other login, when it exists, has none.
-	current = services.Credentials{KeyUser: []byte(user), KeyPassword: []byte(password)}
-	ls := logins(name, inst, current)
 	for _, l := range ls {
+		if passwordSet {
+			break // set as the role was made
+		}
 		if err := p.setLogin(ctx, pool, name, l.user, l.password); err != nil {
 			return nil, err
 		}
 	}
-	if len(ls) == 1 {
+	if len(ls) == 1 && (s.altExists || user != name) {
 		if err := p.noPassword(ctx, pool, otherLogin(name, user)); err != nil {
 			return nil, err
 		}
