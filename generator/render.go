@@ -345,20 +345,12 @@ func envPatch(d *manifestDefaults, t Target) ([]byte, error) {
 		Resources      *corev1.ResourceRequirements `json:"resources,omitempty"`
 		DeletionPolicy plattrv1.DeletionPolicy      `json:"deletionPolicy"`
 	}
-	patch := struct {
-		metav1.TypeMeta `json:",inline"`
-		Metadata        map[string]string `json:"metadata"`
-		Spec            envSpec           `json:"spec"`
-	}{
-		TypeMeta: metav1.TypeMeta{APIVersion: plattrv1.GroupVersion.String(), Kind: plattrv1.Kind},
-		Metadata: map[string]string{"name": t.Name},
-		Spec: envSpec{
-			Replicas:       ptr.To(replicas),
-			Ingress:        &plattrv1.Ingress{Host: t.Host},
-			Resources:      resources(res),
-			DeletionPolicy: policy,
-		},
-	}
+	patch := appPatch(t.Name, envSpec{
+		Replicas:       ptr.To(replicas),
+		Ingress:        &plattrv1.Ingress{Host: t.Host},
+		Resources:      resources(res),
+		DeletionPolicy: policy,
+	})
 	return withHeader(envHeader, patch)
 }
 
@@ -423,16 +415,22 @@ func envDefaults(cfg *Config, t Target) ([]byte, error) {
 	type defaultsSpec struct {
 		Credentials *plattrv1.CredentialsSpec `json:"credentials"`
 	}
-	patch := struct {
+	return withHeader(defaultsHeader, appPatch(t.Name, defaultsSpec{Credentials: &plattrv1.CredentialsSpec{Every: e.Credentials.Every}}))
+}
+
+// appPatch is a patch of the Plattr Application name with spec (a type of
+// its own per file: the API's ApplicationSpec would emit empty fields that
+// overwrite the release's).
+func appPatch(name string, spec any) any {
+	return struct {
 		metav1.TypeMeta `json:",inline"`
 		Metadata        map[string]string `json:"metadata"`
-		Spec            defaultsSpec      `json:"spec"`
+		Spec            any               `json:"spec"`
 	}{
 		TypeMeta: metav1.TypeMeta{APIVersion: plattrv1.GroupVersion.String(), Kind: plattrv1.Kind},
-		Metadata: map[string]string{"name": t.Name},
-		Spec:     defaultsSpec{Credentials: &plattrv1.CredentialsSpec{Every: e.Credentials.Every}},
+		Metadata: map[string]string{"name": name},
+		Spec:     spec,
 	}
-	return withHeader(defaultsHeader, patch)
 }
 
 // appsKustomization lists every child Application of an environment, sorted.
