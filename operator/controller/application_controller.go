@@ -159,6 +159,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, err
 	}
 	res, err := r.outcome(ctx, app, errors.Join(svcErr, wlErr, ghErr))
+	countOutcome(st, errors.Join(svcErr, wlErr, ghErr))
 	if !st.wake.IsZero() && res.RequeueAfter >= 0 && err == nil {
 		// A scheduled rotation comes due before the next resync.
 		if in := time.Until(st.wake) + time.Second; res.RequeueAfter == 0 || in < res.RequeueAfter {
@@ -258,6 +259,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		Owns(&networkingv1.Ingress{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Named("application")
+	registerApplicationsCollector(mgr.GetCache())
 	for _, p := range r.Services {
 		w, ok := p.(services.Watcher)
 		if !ok {

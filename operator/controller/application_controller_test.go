@@ -236,6 +236,9 @@ func TestApplication_NotConfigured(t *testing.T) {
 	assert.Contains(t, condition(got, plattrv1.ConditionDatabaseReady).Message, "DB_ADMIN_URL")
 	got = waitCondition(t, c, app, plattrv1.ConditionStalled, metav1.ConditionTrue, "")
 	assert.Equal(t, metav1.ConditionFalse, condition(got, plattrv1.ConditionReady).Status)
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_service_errors_total", map[string]string{"service": "postgres", "reason": controller.ReasonNotConfigured}), 1.0)
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_application_reconciles_total", map[string]string{"outcome": "stalled"}), 1.0)
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_applications", map[string]string{"environment": "plattr", "ready": "False"}), 1.0)
 }
 
 // A Secret of the same name that Plattr does not own is never overwritten.
@@ -459,6 +462,8 @@ func TestApplication_InvalidServiceDoesNotBlockDeletion(t *testing.T) {
 	assert.Contains(t, got.Finalizers, controller.Finalizer)
 	deleteAndWait(t, c, app)
 	assert.Empty(t, kc.Clients("plattr-plattr"))
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_application_deletions_total", map[string]string{"deletion_policy": "Delete"}), 1.0)
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_service_errors_total", map[string]string{"service": "oidc", "reason": controller.ReasonInvalid}), 1.0)
 }
 
 // Keycloak is installed by Plattr itself (bases/keycloak): its database, role and

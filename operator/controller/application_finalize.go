@@ -76,6 +76,11 @@ func (r *ApplicationReconciler) finalize(ctx context.Context, app *plattrv1.Appl
 	if err := r.Patch(ctx, app, patch); err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
 	}
+	policy := plattrv1.DeletionPolicyRetain
+	if app.Spec.DeletesData() {
+		policy = plattrv1.DeletionPolicyDelete
+	}
+	deletions.WithLabelValues(string(policy)).Inc()
 	return ctrl.Result{}, nil
 }
 

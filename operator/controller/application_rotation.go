@@ -155,6 +155,7 @@ func (r *ApplicationReconciler) startRotation(ctx context.Context, app *plattrv1
 		return nil, keep, err
 	}
 	entry.Rotated, entry.Rotating = want, true
+	rotations.WithLabelValues(p.Name(), "started").Inc()
 	entry.Message = "new credentials handed out; the previous ones stay valid until every pod has restarted"
 	ctrl.LoggerFrom(ctx).Info("rotating credentials", "service", p.Name(), "rotation", want)
 	r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotating, "Rotating the credentials of %s (%q): the pods restart with new ones", p.Name(), want)
@@ -207,6 +208,7 @@ func (r *ApplicationReconciler) finishRotations(ctx context.Context, app *plattr
 			continue
 		}
 		entry.Rotating, entry.Message, entry.Since = false, "", metav1.NewTime(time.Now().Truncate(time.Second))
+		rotations.WithLabelValues(p.Name(), "completed").Inc()
 		ctrl.LoggerFrom(ctx).Info("credentials rotated", "service", p.Name(), "rotation", entry.Rotated)
 		r.Recorder.Eventf(app, corev1.EventTypeNormal, ReasonRotated, "Rotated the credentials of %s (%q): the previous ones no longer log in", p.Name(), entry.Rotated)
 	}
@@ -254,6 +256,9 @@ func (r *ApplicationReconciler) reportRotations(app *plattrv1.Application, st *s
 			strings.Join(stuck, ", "), since.UTC().Format(time.RFC3339), deadline, strings.Join(whats, "; "))
 		if c := st.condition(plattrv1.ConditionCredentialsRotated); c == nil || c.Reason != ReasonRotationStuck {
 			r.Recorder.Event(app, corev1.EventTypeWarning, ReasonRotationStuck, msg)
+			for _, s := range stuck {
+				rotations.WithLabelValues(s, "stuck").Inc()
+			}
 		}
 		st.set(app, plattrv1.ConditionCredentialsRotated, false, ReasonRotationStuck, msg)
 	case rotating:

@@ -240,6 +240,16 @@ func TestApplication_RotateCredentialsWithNoFailedLogin(t *testing.T) {
 	assert.ErrorContains(t, logIn(ctx, "oidc", old["oidc"], redirect), "401 unauthorized_client")
 	assert.ErrorContains(t, logIn(ctx, "opensearch", old["opensearch"], redirect), "status 401")
 
+	// What Plattr's metrics say about it.
+	for _, svc := range services {
+		for _, event := range []string{"started", "completed", "stuck"} {
+			assert.GreaterOrEqual(t, metricValue(t, "plattr_credential_rotations_total", map[string]string{"service": svc, "event": event}), 1.0, "%s %s", svc, event)
+		}
+		assert.GreaterOrEqual(t, metricValue(t, "plattr_service_provision_duration_seconds", map[string]string{"service": svc, "result": "ok"}), 1.0, svc)
+	}
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_applications", map[string]string{"environment": "plattr", "ready": "True"}), 1.0)
+	assert.GreaterOrEqual(t, metricValue(t, "plattr_application_reconciles_total", map[string]string{"outcome": "ready"}), 1.0)
+
 	// The same token again rotates nothing.
 	before := secretData(t, c, ns, "test-rotate-redis")
 	setSpec(t, c, app, func(s *plattrv1.ApplicationSpec) { s.Replicas = ptr.To[int32](1) })

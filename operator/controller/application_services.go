@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -119,7 +120,9 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 	}
 	if err == nil {
 		var creds services.Credentials
+		start := time.Now()
 		creds, err = p.Ensure(ctx, inst, current)
+		observeEnsure(p.Name(), start, err)
 		if err == nil {
 			if err = r.writeSecret(ctx, app, name, secret, creds); err == nil {
 				log.Info("provisioned", "secret", name)
@@ -132,14 +135,17 @@ func (r *ApplicationReconciler) reconcileService(ctx context.Context, app *platt
 	err = fmt.Errorf("%s: %w", p.Name(), err)
 	switch {
 	case errors.Is(err, services.ErrNotConfigured):
+		serviceErrors.WithLabelValues(p.Name(), ReasonNotConfigured).Inc()
 		st.stalled = true
 		st.set(app, p.Condition(), false, ReasonNotConfigured, errors.Unwrap(err).Error())
 		return nil, reconcile.TerminalError(err)
 	case errors.Is(err, services.ErrInvalid):
+		serviceErrors.WithLabelValues(p.Name(), ReasonInvalid).Inc()
 		st.stalled = true
 		st.set(app, p.Condition(), false, ReasonInvalid, errors.Unwrap(err).Error())
 		return nil, reconcile.TerminalError(err)
 	}
+	serviceErrors.WithLabelValues(p.Name(), ReasonProvisioningFailed).Inc()
 	st.set(app, p.Condition(), false, ReasonProvisioningFailed, errors.Unwrap(err).Error()+" (retrying)")
 	r.Recorder.Eventf(app, corev1.EventTypeWarning, ReasonProvisioningFailed, "%v", err)
 	return nil, err
