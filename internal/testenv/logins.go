@@ -9,7 +9,7 @@ import (
 // KeepLoggingIn calls login over and over in the background, as a client
 // that must never be refused (the test of a credential rotation), until the
 // returned stop is called; stop says how many logins succeeded and failed,
-// each failure logged.
+// each failure logged. It stops when the test ends at the latest.
 func KeepLoggingIn(t testing.TB, login func() error) (stop func() (ok, failed int64)) {
 	var okN, failedN atomic.Int64
 	done := make(chan struct{})
@@ -31,9 +31,16 @@ func KeepLoggingIn(t testing.TB, login func() error) (stop func() (ok, failed in
 			}
 		}
 	}()
-	return func() (int64, int64) {
-		close(done)
-		wg.Wait()
+	var once sync.Once
+	stop = func() (int64, int64) {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
 		return okN.Load(), failedN.Load()
 	}
+	// A test that fails before it calls stop must not leave the client
+	// logging after it ended (a panic that would skip every cleanup).
+	t.Cleanup(func() { stop() })
+	return stop
 }
