@@ -180,7 +180,7 @@ func (p *Provisioner) Rotate(ctx context.Context, inst services.Instance, curren
 	// pods that have it log in again.
 	want.ID, want.Secret = got.ID, old
 	putBack := p.kc.UpdateClient(ctx, realm, want)
-	return nil, errors.Join(err, putBack, fmt.Errorf("keycloak did not keep the previous secret of client %s valid beside the new one (its %s client policy does not apply): the previous secret was put back: %w", want.ClientID, RotationPolicy, services.ErrInvalid))
+	return nil, errors.Join(err, putBack, fmt.Errorf("keycloak did not keep the previous secret of client %s valid beside the new one: the previous secret was put back; check that Keycloak runs with --features=client-secret-rotation and that the %s client policy of realm %s is enabled: %w", want.ClientID, RotationPolicy, realm, services.ErrInvalid))
 }
 
 // Retire implements services.Rotator: the client's rotated secret goes when
