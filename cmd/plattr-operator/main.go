@@ -13,7 +13,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/plattr/plattr/internal/version"
 	"github.com/plattr/plattr/operator"
@@ -27,13 +26,13 @@ func main() {
 		return
 	}
 	var (
-		metricsAddr, probeAddr string
-		leaderElect            bool
-		qps                    float64
-		burst                  int
-		cfg                    operator.Config
+		probeAddr   string
+		leaderElect bool
+		qps         float64
+		burst       int
+		cfg         operator.Config
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	metrics := metricsFlags(flag.CommandLine)
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that only one replica reconciles")
 	flag.StringVar(&cfg.BaseDomain, "base-domain", os.Getenv("PLATTR_BASE_DOMAIN"), "base domain of default hosts (PLATTR_BASE_DOMAIN)")
@@ -82,7 +81,7 @@ func main() {
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 operator.Scheme(),
 		Cache:                  operator.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                metrics(),
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "plattr-operator.plattr.dev",

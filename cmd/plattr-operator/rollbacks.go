@@ -8,7 +8,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/plattr/plattr/gitops"
 	"github.com/plattr/plattr/internal/version"
@@ -20,14 +19,14 @@ import (
 func rollbacks(args []string) {
 	fs := flag.NewFlagSet("plattr-operator rollbacks", flag.ExitOnError)
 	var cfg uirollback.Config
-	var metricsAddr, probeAddr string
+	var probeAddr string
 	var leaderElect bool
 	fs.StringVar(&cfg.EnvRepo, "env-repo", os.Getenv("PLATTR_ENV_REPO"), "the env repo's https:// URL (PLATTR_ENV_REPO)")
 	fs.StringVar(&cfg.Branch, "branch", envOr("PLATTR_ENV_BRANCH", "main"), "the env repo's branch Argo CD follows")
 	fs.StringVar(&cfg.GitHubRepo, "github-repo", os.Getenv("PLATTR_GITHUB_REPO"), "the env repo's owner/name on GitHub, for the pull requests (empty: push the branch only)")
 	fs.StringVar(&cfg.GitHubAPIURL, "github-api-url", os.Getenv("GITHUB_API_URL"), "GitHub's API URL (default api.github.com)")
 	fs.StringVar(&cfg.Namespace, "namespace", envOr("ARGOCD_NAMESPACE", "argocd"), "Argo CD's namespace, whose Applications are watched")
-	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	metrics := metricsFlags(fs)
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.BoolVar(&cfg.AllowHTTP, "allow-http", false, "allow plain http:// for --env-repo and --github-api-url, to a loopback address only (a test server)")
 	fs.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that only one replica reconciles")
@@ -47,7 +46,7 @@ func rollbacks(args []string) {
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  uirollback.Scheme(),
 		Cache:                   uirollback.CacheOptions(cfg.Namespace),
-		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                 metrics(),
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "plattr-rollbacks.plattr.dev",

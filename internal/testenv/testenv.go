@@ -44,6 +44,10 @@ func onStop(f func()) {
 	stops = append(stops, f)
 }
 
+// OnStop registers f to run when the package's tests end, after every test:
+// the cleanup of what outlives one test (a process several tests share).
+func OnStop(f func()) { onStop(f) }
+
 // Main runs the package's tests and then stops every server they started.
 func Main(m *testing.M) int {
 	if code, ok := RunSQLCommand(); ok {

@@ -14,30 +14,40 @@ import (
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
 
+// The names of Plattr's own metrics.
+const (
+	metricApplications     = "plattr_applications"
+	metricProvisionSeconds = "plattr_service_provision_duration_seconds"
+	metricServiceErrors    = "plattr_service_errors_total"
+	metricReconciles       = "plattr_application_reconciles_total"
+	metricRotations        = "plattr_credential_rotations_total"
+	metricDeletions        = "plattr_application_deletions_total"
+)
+
 // Plattr's own metrics, served beside controller-runtime's on the operator's
 // metrics endpoint. docs/operating.md lists them with example queries, and
-// the dashboard in bases/operator/dashboard.json uses only these and
+// the dashboard in bases/prometheus/dashboard.json uses only these and
 // controller-runtime's.
 var (
 	provisionSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "plattr_service_provision_duration_seconds",
+		Name:    metricProvisionSeconds,
 		Help:    "Time a backing service took to provision or repair an Application's part (one Ensure), by service and result (ok, error).",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
 	}, []string{"service", "result"})
 	serviceErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "plattr_service_errors_total",
+		Name: metricServiceErrors,
 		Help: "Backing service failures, by service and the reason its condition gives (ProvisioningFailed: retried; NotConfigured, Invalid: a person must act).",
 	}, []string{"service", "reason"})
 	reconcileOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "plattr_application_reconciles_total",
+		Name: metricReconciles,
 		Help: "Application reconciles by outcome: ready, progressing (not Ready yet, no error), stalled (a person must act), error (retried).",
 	}, []string{"outcome"})
 	rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "plattr_credential_rotations_total",
+		Name: metricRotations,
 		Help: "Credential rotations by service and event: started, completed, stuck (waited past the rotation deadline).",
 	}, []string{"service", "event"})
 	deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "plattr_application_deletions_total",
+		Name: metricDeletions,
 		Help: "Applications whose deletion the operator finished, by deletion policy (Delete: data removed; Retain: kept).",
 	}, []string{"deletion_policy"})
 )
@@ -52,6 +62,13 @@ const (
 
 func init() {
 	metrics.Registry.MustRegister(provisionSeconds, serviceErrors, reconcileOutcomes, rotations, deletions)
+}
+
+// MetricNames are the names of Plattr's own metrics, as registered (a
+// histogram's series add _bucket, _sum and _count), whether or not anything
+// was counted yet: the dashboard's test checks its queries against them.
+func MetricNames() []string {
+	return []string{metricApplications, metricProvisionSeconds, metricServiceErrors, metricReconciles, metricRotations, metricDeletions}
 }
 
 // observeEnsure records one Ensure of service that took since start.
@@ -86,7 +103,7 @@ type applicationsCollector struct {
 }
 
 func newApplicationsCollector(reader client.Reader) *applicationsCollector {
-	return &applicationsCollector{reader: reader, desc: prometheus.NewDesc("plattr_applications",
+	return &applicationsCollector{reader: reader, desc: prometheus.NewDesc(metricApplications,
 		"Applications by environment and Ready condition status (True, False, Unknown).", []string{"environment", "ready"}, nil)}
 }
 

@@ -162,7 +162,7 @@ func TestChart_RollbacksEqualKustomizeBuild(t *testing.T) {
 	require.NoError(t, err)
 	chart := parse(t, []byte(rendered))
 	kust := parse(t, kustomizeBuild(t, "../../bases/rollbacks"))
-	require.Len(t, kust, 5)
+	require.Len(t, kust, 7)
 	for k, want := range kust {
 		got, ok := chart[k]
 		if assert.True(t, ok, "the chart renders %s", k) {
@@ -176,4 +176,19 @@ func TestChart_RollbacksEqualKustomizeBuild(t *testing.T) {
 	cm := chart["ConfigMap/gitops/plattr-rollbacks"]
 	require.NotNil(t, cm, "in Argo CD's namespace, as given")
 	assert.Equal(t, "https://github.com/acme/env.git", cm["data"].(map[string]any)["PLATTR_ENV_REPO"])
+	binding, _ := json.Marshal(chart["ClusterRoleBinding//plattr-rollbacks-metrics-auth"])
+	assert.Contains(t, string(binding), `"namespace":"gitops"`, "the metrics' token reviews are granted to the account in Argo CD's namespace")
+}
+
+// With metrics.serviceMonitor the chart renders bases/prometheus's
+// ServiceMonitor, in the release's namespace.
+func TestChart_ServiceMonitorIsTheBases(t *testing.T) {
+	rendered, err := Render(chartDir, "plattr-system", map[string]any{"metrics": map[string]any{"serviceMonitor": true}})
+	require.NoError(t, err)
+	chart := parse(t, []byte(rendered))
+	kust := parse(t, kustomizeBuild(t, "../../bases/prometheus"))
+	want := kust["ServiceMonitor/plattr-system/plattr-operator"]
+	require.NotNil(t, want)
+	assert.Equal(t, normalize(want), normalize(chart["ServiceMonitor/plattr-system/plattr-operator"]))
+	assert.NotNil(t, kust["ConfigMap/plattr-system/plattr-operator-dashboard"], "bases/prometheus holds the dashboard for Grafana's sidecar")
 }
