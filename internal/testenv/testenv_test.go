@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,11 +63,22 @@ func TestCluster_KubectlPrintColumns(t *testing.T) {
 	ns := c.Namespace(t, "staging")
 	app := &plattrv1.Application{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: ns}, Spec: plattrv1.ApplicationSpec{Image: image}}
 	require.NoError(t, c.Client.Create(context.Background(), app))
-	out, err := exec.Command(c.Assets+"/kubectl", "--kubeconfig", c.Kubeconfig, "get", "papp", "-A").CombinedOutput()
-	require.NoError(t, err, string(out))
-	header := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])
-	assert.Equal(t, []string{"NAMESPACE", "NAME", "READY", "URL", "IMAGE", "AGE"}, header)
-	assert.Contains(t, string(out), image)
+	meta.SetStatusCondition(&app.Status.Conditions, metav1.Condition{Type: plattrv1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: "DatabaseNotReady", Message: "the database is being created"})
+	require.NoError(t, c.Client.Status().Update(context.Background(), app))
+	get := func(args ...string) (header []string, out string) {
+		b, err := exec.Command(c.Assets+"/kubectl", append([]string{"--kubeconfig", c.Kubeconfig, "get", "papp", "-n", ns}, args...)...).CombinedOutput()
+		require.NoError(t, err, string(b))
+		return strings.Fields(strings.SplitN(string(b), "\n", 2)[0]), string(b)
+	}
+	header, out := get()
+	assert.Equal(t, []string{"NAME", "READY", "REASON", "URL", "AGE", "MESSAGE"}, header)
+	assert.Contains(t, out, "DatabaseNotReady")
+	assert.Contains(t, out, "the database is being created")
+	assert.NotContains(t, out, image)
+	header, out = get("-o", "wide")
+	assert.Equal(t, []string{"NAME", "READY", "REASON", "URL", "AGE", "MESSAGE", "IMAGE"}, header)
+	assert.Contains(t, out, image)
 }
 
 func TestCluster_DeploymentBecomesAvailable(t *testing.T) {
