@@ -38,6 +38,14 @@ type Tree interface {
 	ReadDir(name string) ([]string, error)
 }
 
+// Prefetcher is a Tree that can bring several files' content in one request
+// (a partial clone left it out): reading them afterwards costs no request.
+// Callers that know what they will read ask first; paths that do not exist
+// are ignored.
+type Prefetcher interface {
+	Prefetch(names []string) error
+}
+
 // Overlay is Tree with Files applied on top, as the repo will be after a commit.
 type Overlay struct {
 	Base    Tree

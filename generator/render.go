@@ -169,6 +169,39 @@ func (c *Config) DefaultHost(name, env string, e Environment) string {
 	return plattrv1.DefaultHost(name, env, c.BaseDomain, e.Production)
 }
 
+// Reads are the files a render of r will read from tree, as far as they are
+// known before plattr-env.yaml is: that file, the target folder's, its child
+// Application and the environment's list of children (an invalid name reads
+// nothing more; Render says why). A partial clone fetches
+// them in one request (envfiles.Prefetcher) instead of one per step.
+func Reads(r Release, tree Tree) []string {
+	out := []string{ConfigFile}
+	if r.Manifest == nil || names.App(r.Manifest.Name) != nil {
+		return out
+	}
+	env, name := r.Env, r.Manifest.Name
+	switch {
+	case r.PR != 0:
+		if names.PR(r.PR) != nil {
+			return out
+		}
+		env, name = names.PreviewEnv, names.Preview(name, r.PR)
+	case names.Env(env) != nil:
+		return out
+	}
+	// The child Application and the list of children, checked on every render.
+	out = append(out, ChildPath(env, name), path.Join(EnvDir(env), names.AppsDir, kustomizationFile))
+	dir := AppDir(env, name)
+	entries, err := tree.ReadDir(dir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		out = append(out, path.Join(dir, e))
+	}
+	return out
+}
+
 // Render returns the files that release r into the env repo whose current state is
 // tree. env.yaml is written only when absent: after that, people own it.
 func Render(cfg *Config, r Release, tree Tree) (Files, Target, error) {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,7 +318,11 @@ func TestRepo_PartialClone(t *testing.T) {
 				gittest.Git(t, repo, "config", kv[0], kv[1])
 			}
 			h := gittest.Handler(t, root, "", "")
+			var uploadPacks atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/git-upload-pack") {
+					uploadPacks.Add(1)
+				}
 				if name == "refuses blobs" && strings.HasSuffix(req.URL.Path, "/git-upload-pack") {
 					body, _ := io.ReadAll(req.Body)
 					if !bytes.Contains(body, []byte("deepen")) {
@@ -334,8 +339,12 @@ func TestRepo_PartialClone(t *testing.T) {
 			assert.Equal(t, tc.partial, r.partial, tc.reason)
 			assert.Equal(t, tc.blobsAtOpen, len(r.st.Blobs) > 0, "blobs fetched by the clone")
 			newDigest := strings.Replace(digest, "0123", "9999", 1)
+			before := uploadPacks.Load()
 			res, err := r.Apply(context.Background(), renderChange(t, "other7", "r.example.com/x@"+newDigest), ApplyOptions{})
 			require.NoError(t, err, tc.reason)
+			if name == "github-like" {
+				assert.Equal(t, int32(1), uploadPacks.Load()-before, "a release of one app fetches what it reads (plattr-env.yaml, the app's folder) in one request")
+			}
 			require.False(t, res.Commit.IsZero())
 			if name == "refuses blobs" {
 				assert.False(t, r.partial, "the refused blob fetch fell back to the whole head")

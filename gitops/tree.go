@@ -26,7 +26,10 @@ type Tree struct {
 	fetch func([]plumbing.Hash) error
 }
 
-var _ envfiles.Tree = (*Tree)(nil)
+var (
+	_ envfiles.Tree       = (*Tree)(nil)
+	_ envfiles.Prefetcher = (*Tree)(nil)
+)
 
 func newTree(s storer.EncodedObjectStorer, root plumbing.Hash) *Tree {
 	return &Tree{s: s, root: root, trees: map[plumbing.Hash]*object.Tree{}}

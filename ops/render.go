@@ -22,6 +22,11 @@ type RenderPlan struct {
 
 // Plan renders the release into tree.
 func (r Render) Plan(tree envfiles.Tree) (RenderPlan, error) {
+	if p, ok := tree.(envfiles.Prefetcher); ok {
+		if err := p.Prefetch(generator.Reads(r.Release, tree)); err != nil {
+			return RenderPlan{}, err
+		}
+	}
 	cfg, err := generator.ReadConfig(tree)
 	if err != nil {
 		return RenderPlan{}, err
