@@ -107,6 +107,9 @@ func startCluster() (*Cluster, error) {
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	cfg, err := env.Start()
 	if err != nil {
+		// A start that failed after the servers came up (the CRDs did not
+		// install) would leave them running past the test binary.
+		_ = env.Stop()
 		return nil, err
 	}
 	c := &Cluster{Config: cfg, Scheme: s, Assets: assets, env: env}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,12 +17,14 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -250,7 +254,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 			MaxConcurrentReconciles: max(concurrency, 1),
 			ReconciliationTimeout:   2 * r.Config.reconcileTimeout(),
 		}).
-		For(&plattrv1.Application{}).
+		For(&plattrv1.Application{}, builder.WithPredicates(appChanged)).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Owns(&corev1.Service{}).
@@ -276,6 +280,19 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 	}
 	return b.Complete(r)
 }
+
+// appChanged lets through the changes of an Application the operator acts
+// on: its spec (generation), labels, annotations, finalizers and deletion. Not
+// its status: each status patch would otherwise queue the Application again,
+// and that reconcile observe every backend once more (a query and a login per
+// service) to find nothing to do. What the status waits for comes from the
+// owned objects' events, requeues and the resync.
+var appChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld, e.ObjectNew
+	return o.GetGeneration() != n.GetGeneration() || !o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) ||
+		!maps.Equal(o.GetLabels(), n.GetLabels()) || !maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
+		!slices.Equal(o.GetFinalizers(), n.GetFinalizers())
+}}
 
 // observeAgain queues every Application that uses p: its backend lost what was
 // provisioned (a Redis restarted without an ACL file), so each is observed and

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	plattrv1 "github.com/plattr/plattr/operator/api/v1alpha1"
 )
@@ -285,4 +286,29 @@ func TestReleaseJob(t *testing.T) {
 	long := strings.Repeat("a", 50)
 	assert.Len(t, plattrv1.ReleaseJobName(long, "img"), 63, "a Job's name fits a label value")
 	assert.NotEqual(t, plattrv1.ReleaseJobName("shop", "img@sha256:1"), plattrv1.ReleaseJobName("shop", "img@sha256:2"))
+}
+
+// An Application is queued again for what the operator acts on, not for its
+// own status patches (each would cost another round of backend checks).
+func TestAppChanged(t *testing.T) {
+	base := pureApp()
+	base.Generation = 3
+	cases := map[string]struct {
+		edit func(a *plattrv1.Application)
+		want bool
+	}{
+		"status only":       {func(a *plattrv1.Application) { a.Status.URL = "https://x"; a.ResourceVersion = "9" }, false},
+		"spec (generation)": {func(a *plattrv1.Application) { a.Generation = 4 }, true},
+		"annotation":        {func(a *plattrv1.Application) { a.Annotations = map[string]string{"k": "v"} }, true},
+		"label":             {func(a *plattrv1.Application) { a.Labels = map[string]string{"k": "v"} }, true},
+		"finalizer gone":    {func(a *plattrv1.Application) { a.Finalizers = nil }, true},
+		"deletion":          {func(a *plattrv1.Application) { now := metav1.Now(); a.DeletionTimestamp = &now }, true},
+	}
+	for name, tc := range cases {
+		old := base.DeepCopy()
+		old.Finalizers = []string{Finalizer}
+		n := old.DeepCopy()
+		tc.edit(n)
+		assert.Equal(t, tc.want, appChanged.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: n}), name)
+	}
 }

@@ -283,9 +283,14 @@ func TestApplication_RotateCredentialsOnSchedule(t *testing.T) {
 	assert.Equal(t, cs.Since.Add(time.Hour), cs.Next.Time, "the next rotation, an hour after the credentials were made")
 	old := secretData(t, c, ns, "test-every-redis")
 
-	// The credentials are two hours old (as if made then): they rotate.
+	// The credentials are two hours old (as if made then): they rotate. A
+	// status edit does not queue the Application (the operator's own patches
+	// would loop); an annotation does, as the hour passing would requeue it.
 	got.Status.Credentials[0].Since = metav1.NewTime(time.Now().Add(-2 * time.Hour).Truncate(time.Second))
 	require.NoError(t, c.Client.Status().Update(ctx, got))
+	poke := got.DeepCopy()
+	metav1.SetMetaDataAnnotation(&poke.ObjectMeta, "test.plattr.dev/poke", "1")
+	require.NoError(t, c.Client.Patch(ctx, poke, client.MergeFrom(got)))
 	testenv.Eventually(t, 60*time.Second, "the scheduled rotation", func() (bool, error) {
 		a := mustGet(t, c, app)
 		cs := a.Status.Credentials[0]
