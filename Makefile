@@ -36,6 +36,10 @@ ARGOCD_APP_CRD_COPY := generator/crdschema/argocd-application-crd.yaml
 ESO_VERSION  := v0.16.2
 ESO_CRD      = $(shell $(GO) mod download -json github.com/external-secrets/external-secrets@$(ESO_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/config/crds/bases/external-secrets.io_externalsecrets.yaml
 ESO_CRD_COPY := internal/testenv/crds/external-secrets.io_externalsecrets.yaml
+# The prometheus-operator's ServiceMonitor CRD, so that bases/prometheus is checked by the API server in tests.
+PROM_OPERATOR_VERSION := v0.86.1
+SERVICEMONITOR_CRD      = $(shell $(GO) mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
+SERVICEMONITOR_CRD_COPY := internal/testenv/crds/monitoring.coreos.com_servicemonitors.yaml
 # goreleaser and cyclonedx-gomod: pinned by tools/goreleaser/go.mod (a module of their own).
 GORELEASER := $(TOOLS_BIN)/goreleaser
 CYCLONEDX  := $(TOOLS_BIN)/cyclonedx-gomod
@@ -106,9 +110,14 @@ bench-gitops: build $(KUSTOMIZE) ## Render/commit/push/clone against the git and
 	$(GO) run ./internal/bench -kustomize $(KUSTOMIZE) -plattr-gen $(BIN)/plattr-gen -workdir $(BUILD)/bench
 
 .PHONY: bench-operator
-bench-operator: test-deps pg-assets envtest-assets ## 1,000 Applications with databases to Ready; steady-state writes; memory.
+bench-operator: test-deps pg-assets envtest-assets ## 1,000 Applications with databases to Ready, against the floor (the same work without the operator); steady-state writes; memory.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_BENCH_STEADY=$${PLATTR_BENCH_STEADY:-2m} \
-	  $(GO) test ./operator -run XXX -bench Operator1000 -benchtime 1x -timeout 40m
+	  $(GO) test ./operator -run XXX -bench Operator1000 -benchtime 1x -timeout 60m
+
+.PHONY: bench-operator-10k
+bench-operator-10k: test-deps envtest-assets ## 10,000 Applications without databases to Ready, against the floor; memory.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_BENCH_APPS=10000 PLATTR_BENCH_DB=0 PLATTR_BENCH_STEADY=$${PLATTR_BENCH_STEADY:-2m} \
+	  $(GO) test ./operator -run XXX -bench Operator1000 -benchtime 1x -timeout 120m
 
 ##@ Build
 
@@ -145,13 +154,14 @@ image: ## Build the operator's image as a tarball (no Docker daemon): _build/pla
 	done
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers; copy Argo CD's Application CRD; the commands' reference (docs/commands).
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code, the CRD and the operator's RBAC from the Go markers; copy Argo CD's Application CRD and the test CRDs (External Secrets', the ServiceMonitor); the commands' reference (docs/commands).
 	$(CONTROLLER_GEN) object paths=./operator/api/...
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:dir=bases/crds
 	$(CONTROLLER_GEN) rbac:roleName=plattr-operator paths=./operator/... output:rbac:dir=bases/operator/rbac
 	cp "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && chmod 644 $(ARGOCD_APP_CRD_COPY)
 	cp bases/crds/plattr.dev_applications.yaml charts/plattr-operator/crds/
 	cp "$(ESO_CRD)" $(ESO_CRD_COPY) && chmod 644 $(ESO_CRD_COPY)
+	cp "$(SERVICEMONITOR_CRD)" $(SERVICEMONITOR_CRD_COPY) && chmod 644 $(SERVICEMONITOR_CRD_COPY)
 	$(GO) run ./internal/cli/docgen
 
 .PHONY: verify-generate
@@ -165,6 +175,7 @@ verify-generate: $(CONTROLLER_GEN) ## Fail when the committed CRDs or deepcopy c
 	diff -u operator/api/v1alpha1/zz_generated.deepcopy.go $$tmp/operator/api/v1alpha1/zz_generated.deepcopy.go && \
 	cmp -s "$(ARGOCD_APP_CRD)" $(ARGOCD_APP_CRD_COPY) && \
 	cmp -s "$(ESO_CRD)" $(ESO_CRD_COPY) && \
+	cmp -s "$(SERVICEMONITOR_CRD)" $(SERVICEMONITOR_CRD_COPY) && \
 	cmp -s bases/crds/plattr.dev_applications.yaml charts/plattr-operator/crds/plattr.dev_applications.yaml \
 	|| { echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1; }
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +20,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,21 +29,28 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
+// The benchmark Applications' image digest and base domain.
+var sha = strings.Repeat("ab", 32)
+
+const benchDomain = "bench.example.com"
+
 // BenchmarkOperator1000 runs the real plattr-operator binary against the test API
 // server (with controller-manager, scheduler and kwok) and a private PostgreSQL,
-// creates PLATTR_BENCH_APPS (default 1,000) Applications with databases, and
-// reports the time until all are Ready, the operator's memory, and the API writes
-// and SQL statements during a steady window (PLATTR_BENCH_STEADY, default 2m),
-// in which every Application is observed again on the resync period
-// (PLATTR_BENCH_RESYNC, default 1m: reads only). Run by `make bench`; it
-// asserts nothing.
+// creates PLATTR_BENCH_APPS (default 1,000) Applications with databases
+// (PLATTR_BENCH_DB=0: without), and reports the time until all are Ready, the
+// operator's memory, and the API writes and SQL statements during a steady
+// window (PLATTR_BENCH_STEADY, default 2m), in which every Application is
+// observed again on the resync period (PLATTR_BENCH_RESYNC, default 1m: reads
+// only). Before the operator starts, the same work is done without it (the
+// floor: runFloor), and the operator's figures are printed as ratios of the
+// floor's. Run by `make bench-operator`; it asserts nothing.
 func BenchmarkOperator1000(b *testing.B) {
 	n := envInt("PLATTR_BENCH_APPS", 1000)
+	withDB := os.Getenv("PLATTR_BENCH_DB") != "0"
 	steady, _ := time.ParseDuration(envOr("PLATTR_BENCH_STEADY", "2m"))
 	resync := envOr("PLATTR_BENCH_RESYNC", "1m")
 	c := testenv.StartCluster(b)
 	c.StartWorkloads(b)
-	pp := testenv.StartPrivatePostgres(b)
 	ctx := context.Background()
 
 	bin := filepath.Join(b.TempDir(), "plattr-operator")
@@ -53,18 +58,28 @@ func BenchmarkOperator1000(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "plattr-operator")).CombinedOutput(); err != nil {
 		b.Fatalf("build the operator: %v\n%s", err, out)
 	}
-	pp.Exec(b, `CREATE ROLE plattr_test_bench_admin LOGIN CREATEDB CREATEROLE PASSWORD 'bench-admin-pw'`)
-	// Every statement the operator sends goes to the server's log, to be counted.
-	pp.Exec(b, `ALTER ROLE plattr_test_bench_admin SET log_statement = 'all'`)
-	admin, _ := url.Parse(pp.AdminURL)
-	admin.User = url.UserPassword("plattr_test_bench_admin", "bench-admin-pw")
+	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "PLATTR_BASE_DOMAIN="+benchDomain)
+	pgLog, adminURL := "", ""
+	if withDB {
+		pp := testenv.StartPrivatePostgres(b)
+		pp.Exec(b, `CREATE ROLE plattr_test_bench_admin LOGIN CREATEDB CREATEROLE PASSWORD 'bench-admin-pw'`)
+		// Every statement the operator sends goes to the server's log, to be counted.
+		pp.Exec(b, `ALTER ROLE plattr_test_bench_admin SET log_statement = 'all'`)
+		admin, _ := url.Parse(pp.AdminURL)
+		admin.User = url.UserPassword("plattr_test_bench_admin", "bench-admin-pw")
+		pgLog, adminURL = pp.LogFile(), admin.String()
+		env = append(env, "DB_ADMIN_URL="+adminURL)
+	}
+
+	floor := runFloor(b, c, pgLog, adminURL, n)
+
 	metricsPort := freePort(b)
 	logFile := filepath.Join(b.TempDir(), "operator.log")
 	log, _ := os.Create(logFile)
 	op := exec.Command(bin, "--leader-elect=false", "--health-probe-bind-address=0",
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort), "--max-concurrent-reconciles=16",
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort), "--metrics-secure=false", "--max-concurrent-reconciles=16",
 		"--kube-api-qps=200", "--kube-api-burst=400", "--resync="+resync)
-	op.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "DB_ADMIN_URL="+admin.String(), "PLATTR_BASE_DOMAIN=bench.example.com")
+	op.Env = env
 	op.Stdout, op.Stderr = log, log
 	op.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := op.Start(); err != nil {
@@ -72,13 +87,17 @@ func BenchmarkOperator1000(b *testing.B) {
 	}
 	defer func() { _ = op.Process.Signal(syscall.SIGTERM); _ = op.Wait() }()
 
-	ns := c.Namespace(b, "plattr")
+	ns := c.Namespace(b, benchEnv)
 	// The benchmark's own client must not be the bottleneck.
 	fast := rest.CopyConfig(c.Config)
 	fast.QPS, fast.Burst = 1000, 2000
 	cl, err := client.New(fast, client.Options{Scheme: c.Scheme})
 	if err != nil {
 		b.Fatal(err)
+	}
+	x00, d00 := 0, 0
+	if withDB {
+		x00, d00 = statements(b, pgLog)
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -90,10 +109,7 @@ func BenchmarkOperator1000(b *testing.B) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < n; i += 8 {
-				app := &plattrv1.Application{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("test-b%04d", i), Namespace: ns},
-					Spec: plattrv1.ApplicationSpec{Image: "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32),
-						Database: &plattrv1.DatabaseSpec{Enabled: true}, DeletionPolicy: plattrv1.DeletionPolicyDelete}}
-				if err := cl.Create(ctx, app); err != nil {
+				if err := cl.Create(ctx, benchApp(ns, fmt.Sprintf("test-b%04d", i), withDB)); err != nil {
 					errs <- err
 					return
 				}
@@ -121,14 +137,15 @@ func BenchmarkOperator1000(b *testing.B) {
 		if ready == n {
 			break
 		}
-		if time.Since(start) > 15*time.Minute {
-			b.Fatalf("only %d/%d Ready after 15 minutes; operator log: %s", ready, n, logFile)
+		if time.Since(start) > 30*time.Minute {
+			b.Fatalf("only %d/%d Ready after 30 minutes; operator log: %s", ready, n, logFile)
 		}
 		time.Sleep(2 * time.Second) // listing 1,000 objects costs the API server too
 	}
 	allReady := time.Since(start)
 	b.StopTimer()
-	cpu1 := cpuByProcess()
+	readsToReady, writesToReady, reconcilesToReady := apiReads(b, metricsPort), apiWrites(b, metricsPort), reconciles(b, metricsPort)
+	cpu := cpuDelta(cpu0, cpuByProcess())
 	rss, hwm := memory(op.Process.Pid)
 
 	// Steady state: nothing changes; count the operator's API writes and the
@@ -136,9 +153,15 @@ func BenchmarkOperator1000(b *testing.B) {
 	time.Sleep(3 * time.Second)
 	rv0 := resourceVersions(b, c, ns)
 	w0, r0, g0 := apiWrites(b, metricsPort), reconciles(b, metricsPort), apiReads(b, metricsPort)
-	x0, writes0 := statements(b, pp.LogFile())
+	x0, writes0 := 0, 0
+	if withDB {
+		x0, writes0 = statements(b, pgLog)
+	}
 	time.Sleep(steady)
-	x1, writes1 := statements(b, pp.LogFile())
+	x1, writes1 := x0, writes0
+	if withDB {
+		x1, writes1 = statements(b, pgLog)
+	}
 	w1, r1, g1 := apiWrites(b, metricsPort), reconciles(b, metricsPort), apiReads(b, metricsPort)
 	rv1 := resourceVersions(b, c, ns)
 	changed := 0
@@ -152,20 +175,40 @@ func BenchmarkOperator1000(b *testing.B) {
 	}
 	rss2, hwm2 := memory(op.Process.Pid)
 
+	what := "with databases"
+	if !withDB {
+		what = "without databases"
+	}
+	ratio := func(a, b float64) string { return fmt.Sprintf("%.2f×", a/max(b, 0.001)) }
 	b.ReportMetric(allReady.Seconds(), "s-to-all-Ready")
+	b.ReportMetric(allReady.Seconds()/floor.wall.Seconds(), "x-floor")
 	b.ReportMetric(float64(hwm)/1024, "MiB-peak-RSS")
-	fmt.Printf("\n| operator: %d Applications with databases | figure | goal |\n|---|---|---|\n", n)
-	fmt.Printf("| created by the client in | %s | — |\n", created.Round(time.Millisecond))
-	fmt.Printf("| all Ready (database, Secret, Deployment Available) after | **%s** | < 60 s |\n", allReady.Round(time.Millisecond))
-	fmt.Printf("| operator memory when all Ready (RSS / peak) | **%d MiB / %d MiB** | < 200 MiB |\n", rss/1024, hwm/1024)
-	fmt.Printf("| SQL statements the operator sent to get there (all / DDL and grants) | %d / %d | — |\n", x0, writes0)
-	fmt.Printf("| CPU seconds spent until all Ready, by process (2 cores: %.0f s available) | %s | — |\n",
-		2*allReady.Seconds(), cpuDelta(cpu0, cpu1))
-	fmt.Printf("| reconciles during %s of steady state (--resync=%s) | %d | — |\n", steady, resync, r1-r0)
-	fmt.Printf("| API writes during it | **%d** | 0 |\n", w1-w0)
-	fmt.Printf("| API reads past the cache (GET) during it: all / per reconcile | %d / %.2f | — |\n", g1-g0, float64(g1-g0)/float64(max(r1-r0, 1)))
-	fmt.Printf("| SQL statements from the operator during it: reads and pings / **writes** (DDL, grants) | %d / **%d** | — / 0 |\n", x1-x0-(writes1-writes0), writes1-writes0)
-	fmt.Printf("| operator memory after the steady window (RSS / peak) | %d MiB / %d MiB | — |\n\n", rss2/1024, hwm2/1024)
+	fmt.Printf("\n| operator: %d Applications %s | floor (same work, no operator) | operator | operator ÷ floor | goal |\n|---|---|---|---|---|\n", n, what)
+	fmt.Printf("| all Ready (floor: all Deployments Available) after | %s | **%s** | **%s** | ≤ 1.2× |\n",
+		floor.wall.Round(time.Millisecond), allReady.Round(time.Millisecond), ratio(allReady.Seconds(), floor.wall.Seconds()))
+	fmt.Printf("| CPU seconds, all processes (2 cores) | %.0f | %.0f | %s | — |\n", cpuTotal(floor.cpu), cpuTotal(cpu), ratio(cpuTotal(cpu), cpuTotal(floor.cpu)))
+	for _, p := range []string{"kube-apiserver", "etcd", "postgres", "kube-controller-manager", "kube-scheduler", "kwok", "plattr-operator", "benchmark client"} {
+		if floor.cpu[p] == 0 && cpu[p] == 0 {
+			continue
+		}
+		fmt.Printf("| — %s | %.1f | %.1f | %s | — |\n", p, floor.cpu[p], cpu[p], ratio(cpu[p], floor.cpu[p]))
+	}
+	fmt.Printf("| the operator's share of the machine's CPU during its run | — | **%.0f %%** | — | < 15 %% |\n", 100*cpu["plattr-operator"]/(2*allReady.Seconds()))
+	if withDB {
+		fmt.Printf("| SQL statements to get there (all / DDL and grants) | %d / %d | %d / %d | — | — |\n", floor.sql, floor.ddl, x0-x00, writes0-d00)
+	}
+	fmt.Printf("| backend errors, retried (floor: failed Ensures; operator: plattr_service_errors_total) | %d | %d | — | 0 |\n",
+		floor.retries, metricSum(b, metricsPort, "plattr_service_errors_total{", func(string) bool { return true }))
+	fmt.Printf("| the operator's API requests to get there: GET / writes; reconciles | — | %d / %d; %d | — | — |\n", readsToReady, writesToReady, reconcilesToReady)
+	fmt.Printf("| created by the client in | — | %s | — | — |\n", created.Round(time.Millisecond))
+	fmt.Printf("| operator memory when all Ready (RSS / peak) | — | **%d MiB / %d MiB** | — | < 200 MiB (10,000: < 300) |\n", rss/1024, hwm/1024)
+	fmt.Printf("| reconciles during %s of steady state (--resync=%s) | — | %d | — | — |\n", steady, resync, r1-r0)
+	fmt.Printf("| API writes during it | — | **%d** | — | 0 |\n", w1-w0)
+	fmt.Printf("| API reads past the cache (GET) during it: all / per reconcile | — | %d / %.2f | — | — |\n", g1-g0, float64(g1-g0)/float64(max(r1-r0, 1)))
+	if withDB {
+		fmt.Printf("| SQL statements during it: reads and pings / **writes** (DDL, grants) | — | %d / **%d** | — | — / 0 |\n", x1-x0-(writes1-writes0), writes1-writes0)
+	}
+	fmt.Printf("| operator memory after the steady window (RSS / peak) | — | %d MiB / %d MiB | — | — |\n\n", rss2/1024, hwm2/1024)
 
 	// Clean up: the operator drops every database as the Applications go.
 	if err := c.Client.DeleteAllOf(ctx, &plattrv1.Application{}, client.InNamespace(ns)); err != nil {
@@ -329,29 +372,35 @@ func cpuByProcess() map[string]float64 {
 			continue
 		}
 		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-		if len(fields) < 13 {
+		if len(fields) < 15 {
 			continue
 		}
-		ut, _ := strconv.ParseFloat(fields[11], 64)
-		st, _ := strconv.ParseFloat(fields[12], 64)
-		out[name] += (ut + st) / 100 // clock ticks
+		// Its own time and its reaped children's (PostgreSQL's backends,
+		// one per connection, exit and are reaped by the postmaster).
+		total := 0.0
+		for _, f := range fields[11:15] {
+			v, _ := strconv.ParseFloat(f, 64)
+			total += v
+		}
+		out[name] += total / 100 // clock ticks
 	}
 	return out
 }
 
-func cpuDelta(a, b map[string]float64) string {
-	type kv struct {
-		k string
-		v float64
-	}
-	var rows []kv
+// cpuDelta is the CPU seconds each process spent between two readings.
+func cpuDelta(a, b map[string]float64) map[string]float64 {
+	out := map[string]float64{}
 	for k, v := range b {
-		rows = append(rows, kv{k, v - a[k]})
+		out[k] = v - a[k]
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].v > rows[j].v })
-	var parts []string
-	for _, r := range rows {
-		parts = append(parts, fmt.Sprintf("%s %.0f", r.k, r.v))
+	return out
+}
+
+// cpuTotal adds the CPU seconds of every process.
+func cpuTotal(cpu map[string]float64) float64 {
+	t := 0.0
+	for _, v := range cpu {
+		t += v
 	}
-	return strings.Join(parts, ", ")
+	return t
 }
