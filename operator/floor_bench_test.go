@@ -93,25 +93,9 @@ func runFloor(b *testing.B, c *testenv.Cluster, pgLog, adminURL string, n int) f
 	const workers = 16
 	cpu0 := cpuByProcess()
 	start := time.Now()
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				if err := floorOne(ctx, cl, pg, benchApp(ns, fmt.Sprintf("test-f%04d", i), withDB), instance, apply); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
+	forEach(b, n, workers, func(i int) error {
+		return floorOne(ctx, cl, pg, benchApp(ns, fmt.Sprintf("test-f%04d", i), withDB), instance, apply)
+	})
 	for {
 		var list appsv1.DeploymentList
 		if err := c.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
@@ -139,21 +123,9 @@ func runFloor(b *testing.B, c *testenv.Cluster, pgLog, adminURL string, n int) f
 	if withDB {
 		sql1, ddl1 := statements(b, pgLog)
 		res.sql, res.ddl = sql1-sql0, ddl1-ddl0
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				for i := w; i < n; i += workers {
-					app := benchApp(ns, fmt.Sprintf("test-f%04d", i), withDB)
-					if err := pg.Delete(ctx, instance(app)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}(w)
-		}
-		wg.Wait()
+		forEach(b, n, workers, func(i int) error {
+			return pg.Delete(ctx, instance(benchApp(ns, fmt.Sprintf("test-f%04d", i), withDB)))
+		})
 	}
 	for _, o := range []client.Object{&plattrv1.Application{}, &appsv1.Deployment{}, &corev1.Service{}, &corev1.Secret{},
 		&corev1.ServiceAccount{}, &networkingv1.Ingress{}} {
@@ -167,6 +139,30 @@ func runFloor(b *testing.B, c *testenv.Cluster, pgLog, adminURL string, n int) f
 		return err == nil && len(pods.Items) == 0, err
 	})
 	return res
+}
+
+// forEach runs do(0) … do(n-1) on workers goroutines and fails the
+// benchmark with the first error.
+func forEach(b *testing.B, n, workers int, do func(i int) error) {
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if err := do(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
 }
 
 // floorOne is the floor's work for one Application.

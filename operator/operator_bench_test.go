@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,25 +101,7 @@ func BenchmarkOperator1000(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	cpu0 := cpuByProcess()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += 8 {
-				if err := cl.Create(ctx, benchApp(ns, fmt.Sprintf("test-b%04d", i), withDB)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
+	forEach(b, n, 8, func(i int) error { return cl.Create(ctx, benchApp(ns, fmt.Sprintf("test-b%04d", i), withDB)) })
 	created := time.Since(start)
 	var ready int
 	for {
