@@ -39,9 +39,9 @@ const MetricsReaderRole = "plattr-metrics-reader"
 // them, a self-signed one made in memory at start; every request must carry a
 // bearer token the API server accepts (a TokenReview) whose identity may get
 // the non-resource URL /metrics (a SubjectAccessReview: MetricsReaderRole
-// grants it). Anything else is answered 401 or 403 (authFilter). HTTP/2 is off (the rapid
-// reset attacks on Go's server). Not secure: plain HTTP to whoever reaches the
-// port, for a loopback address or a test.
+// grants it). Anything else is answered 401 or 403 (authFilter). HTTP/2 is
+// off (the rapid reset attacks on Go's server). Not secure: plain HTTP to
+// whoever reaches the port, for a loopback address or a test.
 func MetricsOptions(addr string, secure bool, certDir string) metricsserver.Options {
 	if !secure {
 		return metricsserver.Options{BindAddress: addr}
