@@ -224,28 +224,37 @@ type wait struct {
 }
 
 // reportRotations sets the CredentialsRotated condition: False while
-// rotations wait (RotationStuck, with a Warning event once, when one has
-// waited past the rotation deadline), True once none does; absent until the
-// app's first rotation. A waiting rotation is looked at again after
-// RotationPoll.
+// rotations wait (RotationStuck when one has waited past the rotation
+// deadline), True once none does; absent until the app's first rotation. A
+// waiting rotation is looked at again after RotationPoll. Each service's
+// rotation is counted stuck once, when it passes the deadline (its status
+// message then says so), and a Warning event names the services that just
+// did: the services of one rotation may pass it a reconcile apart.
 func (r *ApplicationReconciler) reportRotations(app *plattrv1.Application, st *status, waiting []wait) {
 	rotating := slices.ContainsFunc(st.Credentials, func(c plattrv1.CredentialStatus) bool { return c.Rotating })
 	switch {
 	case len(waiting) > 0:
 		st.wakeAt(time.Now().Add(RotationPoll))
 		deadline := cmp.Or(r.Config.RotationDeadline, DefaultRotationDeadline)
-		var stuck, whats, msgs []string
+		var stuck, newly, whats, msgs []string
 		var since time.Time
 		for _, w := range waiting {
 			msgs = append(msgs, w.service+": "+w.what)
-			if time.Since(w.since) > deadline {
-				stuck = append(stuck, w.service)
-				if !slices.Contains(whats, w.what) {
-					whats = append(whats, w.what)
-				}
-				if since.IsZero() || w.since.Before(since) {
-					since = w.since
-				}
+			if time.Since(w.since) <= deadline {
+				continue
+			}
+			stuck = append(stuck, w.service)
+			if entry := findCredential(st, w.service); entry != nil {
+				entry.Message = stuckMessage(deadline, w.what)
+			}
+			if before := findCredential(&status{ApplicationStatus: app.Status}, w.service); before == nil || !strings.HasPrefix(before.Message, stuckMessage(deadline, "")) {
+				newly = append(newly, w.service)
+			}
+			if !slices.Contains(whats, w.what) {
+				whats = append(whats, w.what)
+			}
+			if since.IsZero() || w.since.Before(since) {
+				since = w.since
 			}
 		}
 		if len(stuck) == 0 {
@@ -254,9 +263,9 @@ func (r *ApplicationReconciler) reportRotations(app *plattrv1.Application, st *s
 		}
 		msg := fmt.Sprintf("the rotation of %s, started %s, has waited longer than %s: %s. Finish or roll back the rollout, or end the sessions: nothing is retired until then",
 			strings.Join(stuck, ", "), since.UTC().Format(time.RFC3339), deadline, strings.Join(whats, "; "))
-		if c := st.condition(plattrv1.ConditionCredentialsRotated); c == nil || c.Reason != ReasonRotationStuck {
+		if len(newly) > 0 {
 			r.Recorder.Event(app, corev1.EventTypeWarning, ReasonRotationStuck, msg)
-			for _, s := range stuck {
+			for _, s := range newly {
 				rotations.WithLabelValues(s, "stuck").Inc()
 			}
 		}
@@ -282,6 +291,13 @@ func scheduleRotations(app *plattrv1.Application, st *status) {
 			st.wakeAt(next.Time)
 		}
 	}
+}
+
+// stuckMessage is a service's status message once its rotation has waited
+// past the deadline for what; its start, with what empty, tells that an
+// earlier reconcile already reported it.
+func stuckMessage(deadline time.Duration, what string) string {
+	return fmt.Sprintf("stuck for longer than %s: %s", deadline, what)
 }
 
 func findCredential(st *status, service string) *plattrv1.CredentialStatus {
