@@ -138,7 +138,11 @@ func sharedPostgres(major int) (*Postgres, error) {
 			l.err = err
 			return
 		}
-		onStop(pp.remove)
+		onStop(func() {
+			if err := pp.remove(); err != nil {
+				stopFailed(err)
+			}
+		})
 		l.pg = &pp.Postgres
 	})
 	return l.pg, l.err
@@ -200,7 +204,11 @@ func StartPrivatePostgres(t testing.TB, opts ...PostgresOption) *PrivatePostgres
 	if err != nil {
 		t.Fatalf("start a private PostgreSQL: %v", err)
 	}
-	t.Cleanup(pp.remove)
+	t.Cleanup(func() {
+		if err := pp.remove(); err != nil {
+			t.Errorf("testenv: %v", err)
+		}
+	})
 	return pp
 }
 
@@ -431,14 +439,30 @@ func childrenOf(pid int) ([]int, error) {
 // LogFile is the server's log.
 func (pp *PrivatePostgres) LogFile() string { return filepath.Join(pp.dir, "log") }
 
-func (pp *PrivatePostgres) remove() {
+// remove stops the server and deletes its folder. A server pg_ctl could not
+// stop is killed; a folder that cannot be deleted at once (a process of the
+// server still writing) is tried again. What is left is an error: the test
+// (or, for a shared server, the test binary) fails, naming it, rather than
+// leaving it for the leftovers check to find without a cause.
+func (pp *PrivatePostgres) remove() error {
 	_ = pp.Resume() // a paused server cannot stop
+	var errs []error
 	if err := pp.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "testenv: stop PostgreSQL %d in %s: %v\n", pp.Version, pp.dir, err)
+		if kill := pp.signalAll(syscall.SIGKILL); kill == nil {
+			errs = append(errs, fmt.Errorf("stop PostgreSQL %d in %s: %w (killed it)", pp.Version, pp.dir, err))
+		}
 	}
-	if err := os.RemoveAll(pp.dir); err != nil {
-		fmt.Fprintf(os.Stderr, "testenv: remove %s: %v\n", pp.dir, err)
+	var err error
+	for range 10 {
+		if err = os.RemoveAll(pp.dir); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove PostgreSQL %d's folder: %w", pp.Version, err))
+	}
+	return errors.Join(errs...)
 }
 
 // ownerFile, in a test ground's temporary folder, says which test binary made it.

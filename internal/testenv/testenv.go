@@ -35,7 +35,16 @@ const K8sVersion = "v1.34.12"
 var (
 	stopMu sync.Mutex
 	stops  []func()
+	// stopErr: a cleanup of what the package's tests shared failed (Main
+	// then fails the test binary).
+	stopErr error
 )
+
+// stopFailed records a failed cleanup of a server the package's tests shared:
+// Main prints it and the test binary fails, after every test passed.
+func stopFailed(err error) {
+	stopErr = errors.Join(stopErr, err)
+}
 
 // onStop registers cleanup to run when the package's tests end.
 func onStop(f func()) {
@@ -60,6 +69,10 @@ func Main(m *testing.M) int {
 		stops[i]()
 	}
 	stops = nil
+	if stopErr != nil {
+		fmt.Fprintf(os.Stderr, "testenv: cleaning up after the tests: %v\n", stopErr)
+		return max(code, 1)
+	}
 	return code
 }
 
@@ -104,6 +117,17 @@ func AssetsDir() (string, error) {
 		return "", fmt.Errorf("no kube-apiserver in %s: run 'make envtest-assets' (or 'make test', which builds it)", dir)
 	}
 	return dir, nil
+}
+
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on now, for a
+// process the test starts (the operator's metrics endpoint).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
