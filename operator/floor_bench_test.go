@@ -26,13 +26,10 @@ import (
 // floorResult is what the same work costs without the operator.
 type floorResult struct {
 	wall     time.Duration
-	cpu      map[string]float64
+	cpu      testenv.CPU
 	sql, ddl int
 	retries  int64
 }
-
-// floorRetries counts the floor's failed Ensures (retried).
-var floorRetries atomic.Int64
 
 // benchEnv is the environment of the benchmark's namespaces (their
 // plattr.dev/environment label): it names the databases.
@@ -91,10 +88,11 @@ func runFloor(b *testing.B, c *testenv.Cluster, pgLog, adminURL string, n int) f
 		return cl.Patch(ctx, o, client.Apply, client.FieldOwner("plattr-floor"), client.ForceOwnership)
 	}
 	const workers = 16
-	cpu0 := cpuByProcess()
+	var retries atomic.Int64 // failed Ensures, retried
+	cpu0 := testenv.ProcessCPU()
 	start := time.Now()
 	forEach(b, n, workers, func(i int) error {
-		return floorOne(ctx, cl, pg, benchApp(ns, fmt.Sprintf("test-f%04d", i), withDB), instance, apply)
+		return floorOne(ctx, cl, pg, &retries, benchApp(ns, fmt.Sprintf("test-f%04d", i), withDB), instance, apply)
 	})
 	for {
 		var list appsv1.DeploymentList
@@ -117,7 +115,7 @@ func runFloor(b *testing.B, c *testenv.Cluster, pgLog, adminURL string, n int) f
 		}
 		time.Sleep(2 * time.Second)
 	}
-	res := floorResult{wall: time.Since(start), cpu: cpuDelta(cpu0, cpuByProcess()), retries: floorRetries.Load()}
+	res := floorResult{wall: time.Since(start), cpu: cpu0.Delta(testenv.ProcessCPU()), retries: retries.Load()}
 
 	// Remove it all, so that the operator's run starts from the same state.
 	if withDB {
@@ -166,7 +164,7 @@ func forEach(b *testing.B, n, workers int, do func(i int) error) {
 }
 
 // floorOne is the floor's work for one Application.
-func floorOne(ctx context.Context, cl client.Client, pg *postgres.Provisioner, app *plattrv1.Application,
+func floorOne(ctx context.Context, cl client.Client, pg *postgres.Provisioner, retries *atomic.Int64, app *plattrv1.Application,
 	instance func(*plattrv1.Application) services.Instance, apply func(*plattrv1.Application, client.Object) error) error {
 	if err := cl.Create(ctx, app); err != nil {
 		return err
@@ -182,7 +180,7 @@ func floorOne(ctx context.Context, cl client.Client, pg *postgres.Provisioner, a
 			if creds, err = pg.Ensure(ctx, inst, nil); err == nil {
 				break
 			}
-			floorRetries.Add(1)
+			retries.Add(1)
 			fmt.Printf("the floor: ensure %s failed, retried: %v\n", app.Name, err)
 		}
 		if err != nil {

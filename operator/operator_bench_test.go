@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -72,7 +71,7 @@ func BenchmarkOperator1000(b *testing.B) {
 
 	floor := runFloor(b, c, pgLog, adminURL, n)
 
-	metricsPort := freePort(b)
+	metricsPort := testenv.FreePort(b)
 	logFile := filepath.Join(b.TempDir(), "operator.log")
 	log, _ := os.Create(logFile)
 	op := exec.Command(bin, "--leader-elect=false", "--health-probe-bind-address=0",
@@ -94,13 +93,17 @@ func BenchmarkOperator1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	x00, d00 := 0, 0
-	if withDB {
-		x00, d00 = statements(b, pgLog)
+	// SQL statements in the server's log so far (none without a database).
+	sqlSoFar := func() (all, writes int) {
+		if !withDB {
+			return 0, 0
+		}
+		return statements(b, pgLog)
 	}
+	x00, d00 := sqlSoFar()
 	b.ResetTimer()
 	start := time.Now()
-	cpu0 := cpuByProcess()
+	cpu0 := testenv.ProcessCPU()
 	forEach(b, n, 8, func(i int) error { return cl.Create(ctx, benchApp(ns, fmt.Sprintf("test-b%04d", i), withDB)) })
 	created := time.Since(start)
 	var ready int
@@ -126,7 +129,7 @@ func BenchmarkOperator1000(b *testing.B) {
 	allReady := time.Since(start)
 	b.StopTimer()
 	readsToReady, writesToReady, reconcilesToReady := apiReads(b, metricsPort), apiWrites(b, metricsPort), reconciles(b, metricsPort)
-	cpu := cpuDelta(cpu0, cpuByProcess())
+	cpu := cpu0.Delta(testenv.ProcessCPU())
 	rss, hwm := memory(op.Process.Pid)
 
 	// Steady state: nothing changes; count the operator's API writes and the
@@ -134,15 +137,9 @@ func BenchmarkOperator1000(b *testing.B) {
 	time.Sleep(3 * time.Second)
 	rv0 := resourceVersions(b, c, ns)
 	w0, r0, g0 := apiWrites(b, metricsPort), reconciles(b, metricsPort), apiReads(b, metricsPort)
-	x0, writes0 := 0, 0
-	if withDB {
-		x0, writes0 = statements(b, pgLog)
-	}
+	x0, writes0 := sqlSoFar()
 	time.Sleep(steady)
-	x1, writes1 := x0, writes0
-	if withDB {
-		x1, writes1 = statements(b, pgLog)
-	}
+	x1, writes1 := sqlSoFar()
 	w1, r1, g1 := apiWrites(b, metricsPort), reconciles(b, metricsPort), apiReads(b, metricsPort)
 	rv1 := resourceVersions(b, c, ns)
 	changed := 0
@@ -160,15 +157,15 @@ func BenchmarkOperator1000(b *testing.B) {
 	if !withDB {
 		what = "without databases"
 	}
-	ratio := func(a, b float64) string { return fmt.Sprintf("%.2f×", a/max(b, 0.001)) }
+	ratio := testenv.Ratio // the operator's own process has no floor: "—"
 	b.ReportMetric(allReady.Seconds(), "s-to-all-Ready")
 	b.ReportMetric(allReady.Seconds()/floor.wall.Seconds(), "x-floor")
 	b.ReportMetric(float64(hwm)/1024, "MiB-peak-RSS")
 	fmt.Printf("\n| operator: %d Applications %s | floor (same work, no operator) | operator | operator ÷ floor | goal |\n|---|---|---|---|---|\n", n, what)
 	fmt.Printf("| all Ready (floor: all Deployments Available) after | %s | **%s** | **%s** | ≤ 1.2× |\n",
 		floor.wall.Round(time.Millisecond), allReady.Round(time.Millisecond), ratio(allReady.Seconds(), floor.wall.Seconds()))
-	fmt.Printf("| CPU seconds, all processes (2 cores) | %.0f | %.0f | %s | — |\n", cpuTotal(floor.cpu), cpuTotal(cpu), ratio(cpuTotal(cpu), cpuTotal(floor.cpu)))
-	for _, p := range []string{"kube-apiserver", "etcd", "postgres", "kube-controller-manager", "kube-scheduler", "kwok", "plattr-operator", "benchmark client"} {
+	fmt.Printf("| CPU seconds, all processes (2 cores) | %.0f | %.0f | %s | — |\n", floor.cpu.Total(), cpu.Total(), ratio(cpu.Total(), floor.cpu.Total()))
+	for _, p := range []string{"kube-apiserver", "etcd", "postgres", "kube-controller-manager", "kube-scheduler", "kwok", "plattr-operator", "test binary"} {
 		if floor.cpu[p] == 0 && cpu[p] == 0 {
 			continue
 		}
@@ -214,15 +211,6 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-func freePort(b *testing.B) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // memory reads a process's resident and peak resident memory in KiB.
@@ -327,61 +315,4 @@ func resourceVersions(b *testing.B, c *testenv.Cluster, ns string) map[string]st
 		}
 	}
 	return out
-}
-
-// cpuByProcess reads the CPU time (user+system, seconds) of the processes of the
-// test cluster, PostgreSQL, the operator and this benchmark, by name.
-func cpuByProcess() map[string]float64 {
-	out := map[string]float64{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		data, err := os.ReadFile(f)
-		cmd, err2 := os.ReadFile(filepath.Join(filepath.Dir(f), "cmdline"))
-		if err != nil || err2 != nil {
-			continue
-		}
-		name := filepath.Base(strings.SplitN(string(cmd), "\x00", 2)[0])
-		switch {
-		case strings.HasPrefix(name, "postgres"):
-			name = "postgres"
-		case strings.HasSuffix(name, ".test"):
-			name = "benchmark client"
-		}
-		switch name {
-		case "kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok", "postgres", "plattr-operator", "benchmark client":
-		default:
-			continue
-		}
-		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-		if len(fields) < 15 {
-			continue
-		}
-		// Its own time and its reaped children's (PostgreSQL's backends,
-		// one per connection, exit and are reaped by the postmaster).
-		total := 0.0
-		for _, f := range fields[11:15] {
-			v, _ := strconv.ParseFloat(f, 64)
-			total += v
-		}
-		out[name] += total / 100 // clock ticks
-	}
-	return out
-}
-
-// cpuDelta is the CPU seconds each process spent between two readings.
-func cpuDelta(a, b map[string]float64) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range b {
-		out[k] = v - a[k]
-	}
-	return out
-}
-
-// cpuTotal adds the CPU seconds of every process.
-func cpuTotal(cpu map[string]float64) float64 {
-	t := 0.0
-	for _, v := range cpu {
-		t += v
-	}
-	return t
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/plattr/plattr/internal/testenv"
@@ -69,7 +69,7 @@ func installAndRun(t *testing.T, c *testenv.Cluster) *operatorUnderTest {
 	token := func(ns, name string) string {
 		t.Helper()
 		tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name,
-			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))}}, metav1.CreateOptions{})
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(3600))}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 		return tr.Status.Token
 	}
@@ -97,7 +97,7 @@ func installAndRun(t *testing.T, c *testenv.Cluster) *operatorUnderTest {
 	bin := filepath.Join(dir, "plattr-operator")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "build the operator: %s", out)
-	o.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	o.addr = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	o.logFile = testenv.StartProcess(t, bin, []string{"--leader-elect=false", "--health-probe-bind-address=0",
 		"--metrics-bind-address=" + o.addr, "--base-domain=metrics.example.com"},
 		[]string{"KUBECONFIG=" + kubeconfig, "HOME=" + dir, "PATH=" + os.Getenv("PATH")})
@@ -137,10 +137,13 @@ func (o *operatorUnderTest) metrics(t *testing.T) string {
 	t.Helper()
 	var code int
 	var body string
-	testenv.Eventually(t, time.Minute, "the operator's token gets Plattr's metrics; log:\n"+testenv.LogTail(o.logFile, 3000), func() (bool, error) {
+	testenv.Eventually(t, time.Minute, "the operator's token gets Plattr's metrics", func() (bool, error) {
 		code, body = o.get(o.token)
-		return code == http.StatusOK && strings.Contains(body, `plattr_applications{environment="staging"`) &&
-			strings.Contains(body, "plattr_application_reconciles_total{") && strings.Contains(body, "controller_runtime_reconcile_time_seconds_bucket{"), nil
+		if code == http.StatusOK && strings.Contains(body, `plattr_applications{environment="staging"`) &&
+			strings.Contains(body, "plattr_application_reconciles_total{") && strings.Contains(body, "controller_runtime_reconcile_time_seconds_bucket{") {
+			return true, nil
+		}
+		return false, fmt.Errorf("status %d; the operator's log ends:\n%s", code, testenv.LogTail(o.logFile, 3000))
 	})
 	return body
 }
@@ -174,14 +177,4 @@ func TestMetrics_AuthenticatedAndAuthorized(t *testing.T) {
 	for _, secret := range []string{o.token, o.nobody} {
 		assert.NotContains(t, string(log), secret, "a token in the operator's log")
 	}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
