@@ -94,7 +94,15 @@ func deploymentReady(dep *appsv1.Deployment, want int32) (bool, string, string) 
 	}
 	s := dep.Status
 	if s.UpdatedReplicas < want || s.AvailableReplicas < want || s.Replicas > s.UpdatedReplicas {
-		return false, ReasonProgressing, fmt.Sprintf("%d/%d replicas updated, %d available", s.UpdatedReplicas, want, s.AvailableReplicas)
+		msg := fmt.Sprintf("%d/%d replicas updated, %d available", s.UpdatedReplicas, want, s.AvailableReplicas)
+		// Why a pod cannot even be made (the namespace's quota, an
+		// admission policy) is on the Deployment: say it here.
+		for _, c := range s.Conditions {
+			if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+				msg += ": " + c.Message
+			}
+		}
+		return false, ReasonProgressing, msg
 	}
 	for _, c := range s.Conditions {
 		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -41,6 +42,31 @@ func pgExists(t *testing.T, adminURL, kind, name string) bool {
 		q = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
 	}
 	return testenv.QueryRow[bool](t, adminURL, q, name)
+}
+
+// A pod the namespace's quota refuses: the Application says so, as the
+// Deployment does, rather than only that no replica is available.
+func TestApplication_WorkloadSaysWhyNoPodIsMade(t *testing.T) {
+	c := testenv.StartCluster(t)
+	c.StartWorkloads(t)
+	ns := envNamespace(t, c)
+	ctx := context.Background()
+	require.NoError(t, c.Client.Create(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-more-pods"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}}}))
+	startOperator(t, c, ns, operator.Config{BaseDomain: "apps.example.com"})
+	app := newApp(ns, "test-quota", func(a *plattrv1.Application) { a.Spec.Database = nil })
+	require.NoError(t, c.Client.Create(ctx, app))
+	t.Cleanup(func() { deleteAndWait(t, c, app) })
+	testenv.Eventually(t, 60*time.Second, "WorkloadReady to name the quota", func() (bool, error) {
+		cond := condition(mustGet(t, c, app), plattrv1.ConditionWorkloadReady)
+		if cond == nil {
+			return false, nil
+		}
+		return cond.Status == metav1.ConditionFalse && cond.Reason == controller.ReasonProgressing &&
+			strings.HasPrefix(cond.Message, "0/1 replicas updated, 0 available: pods ") &&
+			strings.Contains(cond.Message, "is forbidden: exceeded quota: no-more-pods"), errString(cond.Message)
+	})
+	assert.False(t, isTrue(mustGet(t, c, app), plattrv1.ConditionReady))
 }
 
 // The whole life of an Application: database and workload, readiness, a new
