@@ -94,12 +94,17 @@ test-deps: ## Install PostgreSQL/Redis packages when the tests cannot reach or s
 	@hack/test-deps.sh
 
 .PHONY: bench
-bench: bench-gitops bench-promote bench-operator bench-e2e ## Every benchmark: figures for BENCHMARKS.md.
+bench: bench-gitops bench-promote bench-operator bench-e2e bench-e2e-scale ## Every benchmark: figures for BENCHMARKS.md.
 
 .PHONY: bench-e2e
 bench-e2e: test-deps envtest-assets argocd-assets ## The end-to-end timeline, plus one release found by Argo CD's 3-minute poll (the baseline).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_E2E_POLL_BASELINE=1 $(GO) test ./internal/e2e -run TestEndToEnd -count=1 -v -timeout 20m \
 	  | sed -u -n -e 's/^ *e2e_test.go:[0-9]*: //p' -e '/^\(ok\|FAIL\|---\)/p'
+
+.PHONY: bench-e2e-scale
+bench-e2e-scale: test-deps pg-assets envtest-assets argocd-assets ## Argo CD with 300 apps × 3 environments against one app: commit → Ready, CPU per commit (ratios).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PLATTR_ARGOCD_ASSETS=$(ARGOCD_ASSETS) PLATTR_PG_ASSETS=$(PG_ASSETS) PLATTR_E2E_SCALE=$${PLATTR_E2E_SCALE:-300} \
+	  $(GO) test ./internal/e2e -run TestArgoCDAtScale -count=1 -v -timeout 90m | sed -u -n -e 's/^ *[a-z_]*\.go:[0-9]*: //p' -e '/^|/p' -e '/^the first sync/p' -e '/^\(ok\|FAIL\|---\)/p'
 
 .PHONY: bench-promote
 bench-promote: ## Promotion of 100 apps in one pull request (fake GitHub on loopback).

@@ -85,6 +85,9 @@ type Options struct {
 	Roots []string
 	// ArgoCDServer starts argocd-server too (ArgoCDAPI calls it).
 	ArgoCDServer bool
+	// ArgoCDResync is Argo CD's poll of every Application; zero: its default
+	// (argoPoll, with jitter).
+	ArgoCDResync time.Duration
 }
 
 // Site is one cluster with its operator and backing services.
@@ -198,7 +201,7 @@ func NewLoop(t *testing.T, opts Options) *Loop {
 	cm, _, err := unstructured.NestedStringMap(health[0].Object, "data")
 	require.NoError(t, err)
 	rds := testenv.StartPrivateRedis(t)
-	l.Argo = hub.StartArgoCD(t, testenv.ArgoCDOptions{Redis: rds.Addr, ConfigData: cm, Server: opts.ArgoCDServer})
+	l.Argo = hub.StartArgoCD(t, testenv.ArgoCDOptions{Redis: rds.Addr, ConfigData: cm, Server: opts.ArgoCDServer, AppResync: opts.ArgoCDResync})
 	// The env repo is private: Argo CD reads it with a repository Secret, as it
 	// would with a GitHub token.
 	require.NoError(t, hub.Client.Create(ctx, &corev1.Secret{

@@ -71,6 +71,10 @@ type ArgoCDOptions struct {
 	// Server starts argocd-server too (the API the UI calls), with its admin
 	// user's password set.
 	Server bool
+	// AppResync is the application controller's poll of every Application
+	// (--app-resync, with no jitter); zero: Argo CD's default, 180 s with up
+	// to 60 s of jitter.
+	AppResync time.Duration
 }
 
 // StartArgoCD installs Argo CD's minimal configuration into the argocd namespace
@@ -157,6 +161,9 @@ func (c *Cluster) startArgoCD(opts ArgoCDOptions) (*ArgoCD, error) {
 			"--persist-resource-health",
 			// Two cores: fewer workers than a cluster's defaults (20 and 10).
 			"--status-processors", "4", "--operation-processors", "4"}},
+	}
+	if opts.AppResync > 0 {
+		procs[1].args = append(procs[1].args, "--app-resync", fmt.Sprint(int(opts.AppResync.Seconds())), "--app-resync-jitter", "0")
 	}
 	server := fmt.Sprintf("127.0.0.1:%d", ports[3])
 	if opts.Server {

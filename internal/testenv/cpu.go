@@ -33,7 +33,12 @@ func ProcessCPU() CPU {
 		if err != nil || err2 != nil || len(cmd) == 0 {
 			continue
 		}
-		name := filepath.Base(strings.SplitN(string(cmd), "\x00", 2)[0])
+		// Redis rewrites its title: "/usr/bin/redis-server 127.0.0.1:6379".
+		arg0 := strings.Fields(strings.SplitN(string(cmd), "\x00", 2)[0])
+		if len(arg0) == 0 {
+			continue
+		}
+		name := filepath.Base(arg0[0])
 		switch {
 		case strings.HasPrefix(name, "postgres"):
 			name = "postgres"
