@@ -197,7 +197,7 @@ func (l *Loop) waitAll(commit string, want int, timeout time.Duration) {
 			if a.Status.Health.Status == "Healthy" {
 				healthy++
 			} else if len(unhealthy) < 3 {
-				unhealthy = append(unhealthy, fmt.Sprintf("%s %s: %s", a.Name, a.Status.Health.Status, a.Status.Health.Message))
+				unhealthy = append(unhealthy, fmt.Sprintf("%s %s", a.Name, a.Status.Health.Status))
 			}
 		}
 		state := fmt.Sprintf("%d child Applications of %d, %d Synced (commit %.8s), %d Healthy", children, want, synced, commit, healthy)
