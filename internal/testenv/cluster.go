@@ -101,6 +101,9 @@ func startCluster() (*Cluster, error) {
 			filepath.Join(root, "internal", "testenv", "crds")},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                s,
+		// envtest waits 10 s for the CRDs to be served: on 2 busy cores (the
+		// test packages run side by side) that is not always enough.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: time.Minute},
 	}
 	// envtest's default Service range is a /24: 250 Services. The operator
 	// benchmark makes 1,000.

@@ -53,6 +53,15 @@ func TestApplication_WorkloadSaysWhyNoPodIsMade(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, c.Client.Create(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-more-pods"},
 		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}}}))
+	// The API server's quota admission reads quotas from its own cache: under
+	// load a pod made right after the quota may pass. A dry run says when it
+	// is enforced.
+	testenv.Eventually(t, 30*time.Second, "the quota to be enforced", func() (bool, error) {
+		probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "probe-"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: image1}}}}
+		err := c.Client.Create(ctx, probe, client.DryRunAll)
+		return err != nil && strings.Contains(err.Error(), "exceeded quota: no-more-pods"), err
+	})
 	startOperator(t, c, ns, operator.Config{BaseDomain: "apps.example.com"})
 	app := newApp(ns, "test-quota", func(a *plattrv1.Application) { a.Spec.Database = nil })
 	require.NoError(t, c.Client.Create(ctx, app))
