@@ -421,8 +421,13 @@ func TestApplication_RedisAndDisable(t *testing.T) {
 	})
 	_, err = rd.Client(t).Do(ctx, "ACL", "GETUSER", "plattr:test-cache").Result()
 	assert.ErrorIs(t, err, goredis.Nil, "deletionPolicy Delete removed the ACL user")
-	got = waitCondition(t, c, app, plattrv1.ConditionReady, metav1.ConditionTrue, "")
-	assert.Nil(t, condition(got, plattrv1.ConditionRedisReady), "a disabled service has no condition")
+	// The Secret goes before the reconcile's status patch: wait for the status
+	// of the generation that disabled Redis.
+	testenv.Eventually(t, 30*time.Second, "Ready with no RedisReady condition (a disabled service has none)", func() (bool, error) {
+		got = mustGet(t, c, app)
+		return got.Status.ObservedGeneration == got.Generation && isTrue(got, plattrv1.ConditionReady) &&
+			condition(got, plattrv1.ConditionRedisReady) == nil, nil
+	})
 	scanForSecrets(t, c, ns, op, []string{string(redisSecret["REDIS_PASSWORD"])})
 }
 
