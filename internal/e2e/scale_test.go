@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -87,13 +88,7 @@ func TestArgoCDAtScale(t *testing.T) {
 		row(p+": CPU idle, per minute", 60*one.idle[p]/window.Seconds(), 60*many.idle[p]/window.Seconds(), "s", "—")
 	}
 	fmt.Printf("\nthe first sync of %d child Applications (%d × %d apps and hello) until all Healthy: %s; CPU seconds by process:", children, n, len(scaleEnvs), fill.Round(time.Second))
-	for _, p := range slices.Sorted(func(yield func(string) bool) {
-		for k := range fillCPU {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, p := range slices.Sorted(maps.Keys(fillCPU)) {
 		fmt.Printf(" %s %.0f;", p, fillCPU[p])
 	}
 	fmt.Printf(" all %.0f (of %.0f on 2 cores)\n", fillCPU.Total(), 2*fill.Seconds())
@@ -101,11 +96,10 @@ func TestArgoCDAtScale(t *testing.T) {
 
 // probe is what probeReleases measured.
 type probe struct {
-	what           string
-	synced, ready  time.Duration // medians
-	idle           testenv.CPU   // over one window with no commit
-	perCommit      testenv.CPU   // a window with a commit, less idle
-	windowWithWork testenv.CPU
+	what          string
+	synced, ready time.Duration // medians
+	idle          testenv.CPU   // over one window with no commit
+	perCommit     testenv.CPU   // a window with a commit, less idle
 }
 
 // probeReleases releases hello into staging once per digest byte of
@@ -133,10 +127,9 @@ func (l *Loop) probeReleases(what, releases string, window time.Duration) probe 
 		synced, ready = append(synced, m.synced), append(ready, m.ready)
 		if last {
 			time.Sleep(time.Until(t0.Add(window)))
-			p.windowWithWork = cpu0.Delta(testenv.ProcessCPU())
+			p.perCommit = p.idle.Delta(cpu0.Delta(testenv.ProcessCPU()))
 		}
 	}
-	p.perCommit = p.idle.Delta(p.windowWithWork)
 	slices.Sort(synced)
 	slices.Sort(ready)
 	p.synced, p.ready = synced[len(synced)/2], ready[len(ready)/2]
